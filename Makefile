@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` (the main job on the embedded default) and `make test`.
+# Both bootstrap uv (from PyPI) when it is missing and install the locked environment first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export DAGSTER_HOME := $(CURDIR)
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export UV_PYTHON := 3.11
+
+SCALE ?= small
+SEED ?= 7
+
+.PHONY: help bootstrap demo test lint dev generate benchmark clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv if missing, then the locked Python environment (.venv)
+	@[ -x "$(UV)" ] || python3 -m pip install --quiet --user uv
+	@"$(UV)" sync --frozen --quiet
+
+demo: bootstrap ## generate the small synthetic firm and materialize the graph on the embedded default
+	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
+
+test: bootstrap ## run the whole test suite (unit, integration with real services)
+	"$(UV)" run --frozen pytest
+
+lint: bootstrap ## ruff and dagster definitions validation
+	"$(UV)" run --frozen ruff check .
+	"$(UV)" run --frozen dagster definitions validate -w workspace.yaml
+
+dev: bootstrap ## the Dagster UI on http://127.0.0.1:3000
+	"$(UV)" run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+generate: bootstrap ## only generate the synthetic firm (SCALE=small|medium|large SEED=N)
+	"$(UV)" run --frozen mesh generate --scale $(SCALE) --seed $(SEED)
+
+benchmark: bootstrap ## generate + bronze at every scale, JSON on stdout
+	"$(UV)" run --frozen python benchmarks/generate_and_bronze.py
+
+clean: ## remove the embedded environment's data (.data/)
+	rm -rf .data

@@ -1,0 +1,23 @@
+"""Bronze jobs: the daily vendor deliveries, and the unpartitioned sources."""
+
+from dagster import AssetSelection, define_asset_job
+
+from mesh_assets.bronze.market_data import BENCHMARKS, PRICES
+from mesh_assets.partitions import trading_day_partitions
+
+DAILY_DELIVERIES = AssetSelection.assets(PRICES.key, BENCHMARKS.key)
+
+#: Bloomberg closes and FactSet levels for a range of trading days (one run per range).
+bronze_daily_job = define_asset_job(
+    name="bronze_daily_deliveries",
+    selection=DAILY_DELIVERIES,
+    partitions_def=trading_day_partitions,
+    description="Load the vendor deliveries (Bloomberg closes, FactSet levels) for trading days.",
+)
+
+#: CDC micro-batch, reference snapshots and Salesforce: the unpartitioned sources.
+bronze_snapshot_job = define_asset_job(
+    name="bronze_sources",
+    selection=AssetSelection.groups("bronze") - DAILY_DELIVERIES,
+    description="Catch up Aladdin CDC, reload reference data and copy Salesforce changes.",
+)

@@ -1,0 +1,133 @@
+"""Checks beside the CDC assets: contract fields, exactly-once, known ids, source reconciliation."""
+
+
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataValue, asset_check
+
+from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC, DEAD_LETTERS_KEY
+from mesh_assets.bronze.reference import REFERENCE_KEYS
+from mesh_assets.cdc import CONTRACTS, parse_batch
+from mesh_assets.check_results import to_check_result
+from mesh_assets.lakehouse import tables
+from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges
+from mesh_assets.quality import Verdict, counts_match, known_values, no_duplicates, required_values
+from resources.cdc_source import CdcSourceResource
+from resources.iceberg import IcebergCatalogResource
+
+POSITION_COLUMNS = ["source_topic", "source_partition", "source_offset"]
+FOREIGN_KEYS = {"portfolio_id": "portfolios", "security_id": "securities"}
+
+
+def _scan(iceberg: IcebergCatalogResource, spec: tables.TableSpec, columns: list[str]) -> pa.Table:
+    return iceberg.table(spec).scan(selected_fields=tuple(columns)).to_arrow()
+
+
+def _combine(verdicts: list[Verdict], what: str) -> Verdict:
+    passed = all(v.passed for v in verdicts)
+    failing = [v.description for v in verdicts if not v.passed]
+    return Verdict(passed, "; ".join(failing) if failing else f"{what}: " + "; ".join(v.description for v in verdicts),
+                   {k: v for verdict in verdicts for k, v in verdict.metadata.items()} | {"rules": len(verdicts)})
+
+
+def _latest_commit_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec):
+    from pyiceberg.table.snapshots import ancestors_of
+
+    table = iceberg.table(spec)
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        props = snapshot.summary.additional_properties if snapshot.summary else {}
+        if RANGES_KEY in props:
+            return snapshot.snapshot_id, decode_ranges(props[RANGES_KEY])
+    return None, []
+
+
+def cdc_checks(topic: str) -> list:
+    """The checks of one CDC topic's bronze table."""
+    contract = CONTRACTS[topic]
+    spec = tables.CDC_TABLES[topic]
+    asset_key = ASSET_OF_TOPIC[topic]
+    required = [f.name for f in contract.fields if f.required]
+    sample_columns = [*POSITION_COLUMNS, contract.key_field, "portfolio_id"]
+
+    @asset_check(asset=asset_key, name="required_fields_present", blocking=True,
+                 description=f"Every {contract.table} row carries the contract's required fields.")
+    def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, *required])
+        return to_check_result(required_values(rows, required, sample_columns), table=spec.identifier)
+
+    @asset_check(asset=asset_key, name="exactly_once_source_offsets", blocking=True,
+                 description="No Kafka (topic, partition, offset) appears twice: nothing was duplicated.")
+    def exactly_once_source_offsets(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        rows = _scan(iceberg, spec, POSITION_COLUMNS)
+        return to_check_result(no_duplicates(rows, POSITION_COLUMNS), table=spec.identifier)
+
+    fks = {c: ref for c, ref in FOREIGN_KEYS.items() if c in contract.field_names}
+
+    @asset_check(asset=asset_key, name="known_ids", additional_deps=[REFERENCE_KEYS[r] for r in fks.values()],
+                 description=f"Every {', '.join(fks)} of {contract.table} exists in the reference data.")
+    def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.bronze.reference import REFERENCE_TABLES
+
+        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, contract.key_field, *fks])
+        verdicts = []
+        for column, reference in fks.items():
+            ref_spec = REFERENCE_TABLES[reference]
+            ref_key = ref_spec.schema.names[0]
+            known = set(_scan(iceberg, ref_spec, [ref_key])[ref_key].to_pylist())
+            verdicts.append(known_values(rows, column, known, ref_spec.identifier, sample_columns))
+        return to_check_result(_combine(verdicts, "known ids"), table=spec.identifier)
+
+    @asset_check(asset=asset_key, name="row_count_matches_source",
+                 description="The latest batch's rows + dead letters + tombstones equal the records in its ranges.")
+    def row_count_matches_source(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
+        snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
+        if not ranges:
+            return AssetCheckResult(passed=True, description="no batch committed yet", metadata={"ranges": 0})
+        parsed = parse_batch(cdc_source.read(ranges), contract)
+        rows = _scan(iceberg, spec, POSITION_COLUMNS)
+        expected: Counter[str] = Counter()
+        actual: Counter[str] = Counter()
+        for r in ranges:
+            label = r.label()
+            mask = pc.and_(
+                pc.and_(pc.equal(rows["source_topic"], r.topic), pc.equal(rows["source_partition"], r.partition)),
+                pc.and_(pc.greater_equal(rows["source_offset"], r.start), pc.less(rows["source_offset"], r.end)),
+            )
+            actual[label] = pc.sum(mask).as_py() or 0
+            offsets = [o for p, o in zip(parsed.columns["source_partition"], parsed.columns["source_offset"],
+                                         strict=True) if p == r.partition]
+            expected[label] = sum(1 for o in offsets if r.start <= o < r.end)
+        verdict = counts_match(expected, actual, f"{spec.identifier} latest batch")
+        return to_check_result(
+            verdict, snapshot_id=str(snapshot_id), records_in_ranges=sum(len(r) for r in ranges),
+            dead_letters_in_ranges=len(parsed.dead_letters), tombstones_in_ranges=parsed.tombstones,
+        )
+
+    return [required_fields_present, exactly_once_source_offsets, known_ids, row_count_matches_source]
+
+
+@asset_check(asset=DEAD_LETTERS_KEY, name="dead_letter_count",
+             description="Poison CDC records waiting in dead letters (WARN: the batch went on without them).")
+def dead_letter_count(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """WARN when dead letters exist, with counts by reason and samples of positions and reasons."""
+    rows = _scan(iceberg, tables.DEAD_LETTERS, ["source_topic", "source_partition", "source_offset", "reason_code",
+                                                "reason"])
+    by_reason = Counter(rows["reason_code"].to_pylist())
+    by_topic = Counter(rows["source_topic"].to_pylist())
+    samples = rows.select(["source_topic", "source_partition", "source_offset", "reason"]).slice(0, 5).to_pylist()
+    count = rows.num_rows
+    return AssetCheckResult(
+        passed=count == 0,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{count} dead letters ({dict(by_reason)})" if count else "no dead letters",
+        metadata={"dead_letters": count, "threshold": 0, "by_reason": MetadataValue.json(dict(by_reason)),
+                  "by_topic": MetadataValue.json(dict(by_topic)), "samples": MetadataValue.json(samples)},
+    )
+
+
+def defs() -> Definitions:
+    """Definitions of the CDC checks."""
+    return Definitions(asset_checks=[*cdc_checks("aladdin.trades"), *cdc_checks("aladdin.cash_flows"),
+                                     dead_letter_count])

@@ -1,0 +1,158 @@
+"""Salesforce accounts and contracts into bronze: every (Id, SystemModstamp) version exactly once."""
+
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+
+from mesh_assets.check_results import to_check_result
+from mesh_assets.lakehouse.snapshots import append_new_keys
+from mesh_assets.lakehouse.tables import BRONZE, TIMESTAMP, TableSpec
+from mesh_assets.ownership import CLIENT_SERVICES
+from mesh_assets.quality import known_values, required_values, within_allowed
+from resources.iceberg import IcebergCatalogResource
+from resources.salesforce import SalesforceResource
+
+S, D, B = pa.string(), pa.date32(), pa.bool_()
+_AUDIT = [pa.field("ingested_at", TIMESTAMP), pa.field("batch_id", pa.string())]
+
+
+@dataclass(frozen=True)
+class SalesforceObject:
+    """A Salesforce object copied to bronze: API field -> (column, type)."""
+
+    sobject: str
+    key: AssetKey
+    table: TableSpec
+    fields: dict[str, tuple[str, pa.DataType]]
+    required: tuple[str, ...]
+    description: str
+
+
+def _spec(name: str, fields: dict[str, tuple[str, pa.DataType]]) -> TableSpec:
+    return TableSpec(BRONZE, name, pa.schema([pa.field(c, t) for c, t in fields.values()] + _AUDIT))
+
+
+_ACCOUNT_FIELDS = {
+    "Id": ("id", S), "Name": ("name", S), "Client_Id__c": ("client_id", S), "Tenant_Id__c": ("tenant_id", S),
+    "AWS_Account_Id__c": ("aws_account_id", S), "CreatedDate": ("created_date", TIMESTAMP),
+    "SystemModstamp": ("system_modstamp", TIMESTAMP),
+}
+_CONTRACT_FIELDS = {
+    "Id": ("id", S), "AccountId": ("account_id", S), "ContractNumber": ("contract_number", S),
+    "Data_Product__c": ("data_product", S), "StartDate": ("start_date", D), "EndDate": ("end_date", D),
+    "Status": ("status", S), "ADX_Provisioned__c": ("adx_provisioned", B), "CreatedDate": ("created_date", TIMESTAMP),
+    "SystemModstamp": ("system_modstamp", TIMESTAMP),
+}
+
+ACCOUNTS = SalesforceObject(
+    "Account", AssetKey(["bronze", "salesforce", "accounts"]), _spec("salesforce_accounts", _ACCOUNT_FIELDS),
+    _ACCOUNT_FIELDS, ("id", "tenant_id", "aws_account_id", "system_modstamp"),
+    "Salesforce accounts (clients) with tenant and AWS account ids, one row per SystemModstamp version.",
+)
+CONTRACTS = SalesforceObject(
+    "Contract", AssetKey(["bronze", "salesforce", "contracts"]), _spec("salesforce_contracts", _CONTRACT_FIELDS),
+    _CONTRACT_FIELDS, ("id", "account_id", "data_product", "status", "start_date", "system_modstamp"),
+    "Salesforce data-product contracts (status, dates), one row per SystemModstamp version.",
+)
+CONTRACT_STATUSES = frozenset({"Draft", "Activated", "Terminated", "Expired"})
+DATA_PRODUCTS = frozenset({"nav_history", "performance", "esg", "prices"})
+
+
+def _convert(value: object, arrow_type: pa.DataType) -> object:
+    if value is None:
+        return None
+    if arrow_type == TIMESTAMP:
+        return dt.datetime.strptime(str(value).replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+    if arrow_type == D:
+        return dt.date.fromisoformat(str(value))
+    return value
+
+
+def records_table(obj: SalesforceObject, records: list[dict], batch_id: str) -> pa.Table:
+    """Arrow rows of Salesforce records in the bronze schema (API names become snake_case)."""
+    now = dt.datetime.now(dt.UTC)
+    columns = {column: pa.array([_convert(r.get(api), t) for r in records], t)
+               for api, (column, t) in obj.fields.items()}
+    columns["ingested_at"] = pa.array([now] * len(records), TIMESTAMP)
+    columns["batch_id"] = pa.array([batch_id] * len(records), pa.string())
+    return pa.table(columns, schema=obj.table.schema)
+
+
+def salesforce_asset(obj: SalesforceObject):
+    """The bronze asset copying ``obj``'s new versions."""
+
+    @asset(key=obj.key, group_name="bronze", owners=[CLIENT_SERVICES], kinds={"iceberg", "salesforce"},
+           description=obj.description)
+    def _salesforce(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
+                    salesforce: SalesforceResource) -> MaterializeResult:
+        records = salesforce.records(obj.sobject, list(obj.fields))
+        rows = records_table(obj, records, context.run_id)
+        outcome = append_new_keys(iceberg.loader(obj.table), rows, ["id", "system_modstamp"],
+                                  {"mesh.batch.id": context.run_id})
+        newest = max((r["SystemModstamp"] for r in records), default=None)
+        return MaterializeResult(metadata={
+            "dagster/row_count": outcome.rows_written, "records_read": len(records),
+            "rows_written": outcome.rows_written, "snapshot_id": str(outcome.snapshot_id),
+            "source_position_system_modstamp": newest, "table": obj.table.identifier,
+        })
+
+    return _salesforce
+
+
+def _scan(iceberg: IcebergCatalogResource, obj: SalesforceObject) -> pa.Table:
+    return iceberg.table(obj.table).scan().to_arrow()
+
+
+@asset_check(asset=ACCOUNTS.key, name="required_fields_present", blocking=True,
+             description="Accounts carry id, tenant id, AWS account id and SystemModstamp.")
+def accounts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """Required account fields are present."""
+    return to_check_result(required_values(_scan(iceberg, ACCOUNTS), ACCOUNTS.required, ["id", "name"]))
+
+
+@asset_check(asset=CONTRACTS.key, name="required_fields_present", blocking=True,
+             description="Contracts carry id, account, data product, status, start date and SystemModstamp.")
+def contracts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """Required contract fields are present."""
+    return to_check_result(required_values(_scan(iceberg, CONTRACTS), CONTRACTS.required, ["id", "contract_number"]))
+
+
+@asset_check(asset=CONTRACTS.key, name="known_accounts", additional_deps=[ACCOUNTS.key],
+             description="Every contract belongs to a known Salesforce account.")
+def contracts_known_accounts(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """Contracts reference accounts that exist in bronze."""
+    known = set(_scan(iceberg, ACCOUNTS)["id"].to_pylist())
+    verdict = known_values(_scan(iceberg, CONTRACTS), "account_id", known, ACCOUNTS.table.identifier,
+                           ["id", "contract_number", "account_id"])
+    return to_check_result(verdict)
+
+
+@asset_check(asset=CONTRACTS.key, name="valid_status_and_product",
+             description="Status is Draft/Activated/Terminated/Expired and the data product is one we sell.")
+def contracts_valid_values(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """Contract status and data product are in their accepted values."""
+    rows = _scan(iceberg, CONTRACTS)
+    status = within_allowed(rows, "status", CONTRACT_STATUSES, ["id", "status"])
+    product = within_allowed(rows, "data_product", DATA_PRODUCTS, ["id", "data_product"])
+    worst = status if not status.passed else product
+    return to_check_result(worst, status_verdict=status.description, product_verdict=product.description)
+
+
+def defs() -> Definitions:
+    """Salesforce bronze assets and checks."""
+    return Definitions(
+        assets=[salesforce_asset(ACCOUNTS), salesforce_asset(CONTRACTS)],
+        asset_checks=[accounts_required_fields, contracts_required_fields, contracts_known_accounts,
+                      contracts_valid_values],
+    )

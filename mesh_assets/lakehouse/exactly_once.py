@@ -1,0 +1,131 @@
+"""Exactly-once appends keyed by source position, with a retry we own.
+
+pyiceberg's built-in commit retry is disabled on every table (it re-applies an append after a
+conflict and so duplicates rows). Here each attempt reloads the table, re-reads the committed
+positions, drops every row already covered and commits the rest together with the new positions.
+A retried, replayed or re-executed batch whose range is already committed therefore writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mesh_assets.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lakehouse.positions import (
+    POSITIONS_KEY,
+    RANGES_KEY,
+    Positions,
+    committed_positions,
+    encode_positions,
+    encode_ranges,
+)
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+
+class OffsetGapError(RuntimeError):
+    """A batch starts after the committed position: committing it would lose records."""
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    """What an exactly-once append did."""
+
+    table: str
+    committed: bool
+    snapshot_id: int | None
+    rows_written: int
+    ranges: list[OffsetRange]
+    positions: Positions
+    attempts: int
+    skipped_ranges: list[OffsetRange] = field(default_factory=list)
+
+
+def _uncovered(ranges: Sequence[OffsetRange], committed: Positions, table: str) -> list[OffsetRange]:
+    """Clip ranges to what is not committed yet; raise on a gap."""
+    effective = []
+    for r in ranges:
+        position = committed.get(r.topic_partition, 0)
+        if r.end <= position:
+            continue
+        if r.start > position:
+            raise OffsetGapError(
+                f"{table}: {r.topic}-{r.partition} is committed up to offset {position} but the batch starts at "
+                f"{r.start}; offsets {position}..{r.start - 1} would be lost"
+            )
+        effective.append(OffsetRange(r.topic, r.partition, position, r.end))
+    return effective
+
+
+def drop_committed_rows(rows: pa.Table, committed: Mapping[TopicPartition, int]) -> pa.Table:
+    """Rows whose (source_topic, source_partition, source_offset) is not yet covered."""
+    if rows.num_rows == 0 or not committed:
+        return rows
+    keep = pa.array([True] * rows.num_rows, pa.bool_())
+    topics = rows["source_topic"]
+    partitions = rows["source_partition"]
+    offsets = rows["source_offset"]
+    for tp, position in committed.items():
+        covered = pc.and_(
+            pc.and_(pc.equal(topics, tp.topic), pc.equal(partitions, tp.partition)), pc.less(offsets, position)
+        )
+        keep = pc.and_(keep, pc.invert(covered))
+    return rows.filter(keep)
+
+
+def append_exactly_once(
+    load_table: Callable[[], Table],
+    ranges: Sequence[OffsetRange],
+    rows: pa.Table,
+    snapshot_properties: Mapping[str, str] | None = None,
+    max_attempts: int = 8,
+) -> CommitOutcome:
+    """Append ``rows`` (covering ``ranges``) once, whatever retries or replays happen.
+
+    ``load_table`` must return a freshly loaded table on every call. Rows must carry
+    ``source_topic``, ``source_partition`` and ``source_offset``. Commit conflicts are retried with
+    exponential backoff; every attempt re-reads the committed positions first.
+    """
+    from pyiceberg.exceptions import CommitFailedException
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+    attempts = 0
+    for attempt in Retrying(
+        retry=retry_if_exception_type(CommitFailedException),
+        stop=stop_after_attempt(max_attempts),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        reraise=True,
+    ):
+        with attempt:
+            attempts += 1
+            table = load_table()
+            name = ".".join(table.name())
+            committed = committed_positions(table)
+            effective = _uncovered(ranges, committed, name)
+            skipped = [r for r in ranges if r.end <= committed.get(r.topic_partition, 0)]
+            if not effective:
+                snapshot = table.current_snapshot()
+                return CommitOutcome(
+                    name, False, snapshot.snapshot_id if snapshot else None, 0, [], committed, attempts, skipped
+                )
+            new_rows = drop_committed_rows(rows, committed).cast(table.schema().as_arrow())
+            positions = dict(committed)
+            for r in effective:
+                positions[r.topic_partition] = r.end
+            encoded = encode_positions(positions)
+            summary = {**(snapshot_properties or {}), POSITIONS_KEY: encoded, RANGES_KEY: encode_ranges(effective)}
+            with table.transaction() as tx:
+                tx.append(new_rows, snapshot_properties=summary)
+                tx.set_properties({POSITIONS_KEY: encoded})
+            snapshot = table.current_snapshot()
+            return CommitOutcome(
+                name, True, snapshot.snapshot_id if snapshot else None, new_rows.num_rows, effective, positions,
+                attempts, skipped,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover

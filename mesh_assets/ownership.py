@@ -1,0 +1,5 @@
+"""Who owns which layer: owners, groups and tags shared by every asset of a layer."""
+
+DATA_PLATFORM = "team:data-platform"
+MARKET_DATA = "team:market-data"
+CLIENT_SERVICES = "team:client-services"

@@ -1,0 +1,76 @@
+"""The one place that chooses each resource's backend: ``MESH_ENV=local`` (default) or ``aws``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import EnvVar
+
+from resources.cdc_source import CdcSourceResource
+from resources.iceberg import IcebergCatalogResource
+from resources.s3 import LandingZoneResource
+from resources.salesforce import SalesforceResource
+from resources.settings import data_dir as default_data_dir
+from resources.settings import firm_dir as default_firm_dir
+from resources.settings import mesh_env, require
+from resources.warehouse import WarehouseResource
+
+#: What ``aws`` needs from the environment, and what each variable is for.
+AWS_SETTINGS = {
+    "AWS_REGION": "AWS region of Glue, S3, Athena and ADX",
+    "MESH_ICEBERG_WAREHOUSE": "s3:// warehouse root of the Glue Iceberg catalog",
+    "MESH_LANDING_ROOT": "s3://bucket/prefix where Bloomberg, FactSet and reference files land",
+    "MESH_ATHENA_WORKGROUP": "Athena workgroup for dbt and ad-hoc queries",
+    "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
+    "SALESFORCE_USERNAME": "Salesforce integration user",
+    "SALESFORCE_PASSWORD": "Salesforce integration user's password",
+    "SALESFORCE_SECURITY_TOKEN": "Salesforce integration user's security token",
+    "SALESFORCE_DOMAIN": "'login' for production orgs, 'test' for sandboxes, or the My Domain host",
+}
+
+
+def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) -> dict[str, Any]:
+    """The embedded environment: SQLite Iceberg catalog, DuckDB, capture replay, landing folder."""
+    data = (data_dir or default_data_dir()).resolve()
+    firm = (firm_dir or default_firm_dir()).resolve()
+    lakehouse = data / "lakehouse"
+    return {
+        "iceberg": IcebergCatalogResource(
+            catalog_type="sql",
+            uri=f"sqlite:///{lakehouse / 'catalog.db'}",
+            warehouse=f"file://{lakehouse / 'warehouse'}",
+        ),
+        "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb")),
+        "landing": LandingZoneResource(root=str(firm)),
+        "cdc_source": CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc")),
+        "salesforce": SalesforceResource(backend="export", export_dir=str(firm / "salesforce")),
+    }
+
+
+def aws_resources() -> dict[str, Any]:
+    """Glue + S3 Iceberg, Athena, MSK, Salesforce API; every setting from the environment."""
+    require(AWS_SETTINGS, "aws")
+    return {
+        "iceberg": IcebergCatalogResource(
+            catalog_type="glue", warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"), region=EnvVar("AWS_REGION")
+        ),
+        "warehouse": WarehouseResource(
+            engine="athena", athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"), region=EnvVar("AWS_REGION")
+        ),
+        "landing": LandingZoneResource(root=EnvVar("MESH_LANDING_ROOT"), region=EnvVar("AWS_REGION")),
+        "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
+        "salesforce": SalesforceResource(
+            backend="api",
+            username=EnvVar("SALESFORCE_USERNAME"),
+            password=EnvVar("SALESFORCE_PASSWORD"),
+            security_token=EnvVar("SALESFORCE_SECURITY_TOKEN"),
+            domain=EnvVar("SALESFORCE_DOMAIN"),
+        ),
+    }
+
+
+def resources_for(env: str | None = None) -> dict[str, Any]:
+    """Resources of ``env`` (default: ``MESH_ENV``)."""
+    env = env or mesh_env()
+    return local_resources() if env == "local" else aws_resources()

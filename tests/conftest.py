@@ -1,0 +1,53 @@
+"""Shared fixtures: a small synthetic firm, an isolated embedded environment, a Dagster instance.
+
+Services are real and started once per test run: the Iceberg catalog is pyiceberg's SqlCatalog on
+SQLite in a temporary folder, Dagster runs materialize for real against a temporary instance.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+SMALL_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_firm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small synthetic firm (seed 7), generated once per test run; treat it as read-only."""
+    from mesh_assets.firm import generate_firm
+
+    out = tmp_path_factory.mktemp("firm") / "small"
+    generate_firm(out, scale="small", seed=SMALL_SEED)
+    return out
+
+
+@pytest.fixture
+def firm_copy(small_firm: Path, tmp_path: Path) -> Path:
+    """A private copy of the small firm that a test may corrupt."""
+    target = tmp_path / "firm"
+    shutil.copytree(small_firm, target)
+    return target
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path, small_firm: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """MESH_ENV=local with a fresh data folder (catalog, warehouse) reading the small firm."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("MESH_ENV", "local")
+    monkeypatch.setenv("MESH_DATA_DIR", str(data))
+    monkeypatch.setenv("MESH_FIRM_DIR", str(small_firm))
+    return {"data": data, "firm": small_firm}
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    """A throwaway Dagster instance with SQLite storage in a temporary DAGSTER_HOME."""
+    from dagster import instance_for_test
+
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as dagster_instance:
+        yield dagster_instance
