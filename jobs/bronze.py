@@ -3,7 +3,6 @@
 from dagster import AssetSelection, define_asset_job
 
 from mesh_assets.bronze.market_data import BENCHMARKS, PRICES
-from mesh_assets.partitions import trading_day_partitions
 
 DAILY_DELIVERIES = AssetSelection.assets(PRICES.key, BENCHMARKS.key)
 
@@ -11,7 +10,6 @@ DAILY_DELIVERIES = AssetSelection.assets(PRICES.key, BENCHMARKS.key)
 bronze_daily_job = define_asset_job(
     name="bronze_daily_deliveries",
     selection=DAILY_DELIVERIES,
-    partitions_def=trading_day_partitions,
     description="Load the vendor deliveries (Bloomberg closes, FactSet levels) for trading days.",
 )
 

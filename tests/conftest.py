@@ -49,5 +49,7 @@ def instance(tmp_path: Path):
     """A throwaway Dagster instance with SQLite storage in a temporary DAGSTER_HOME."""
     from dagster import instance_for_test
 
-    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as dagster_instance:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with instance_for_test(temp_dir=str(home)) as dagster_instance:
         yield dagster_instance

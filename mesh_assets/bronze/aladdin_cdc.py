@@ -9,15 +9,12 @@ holds, so a crash between the two commits neither loses nor duplicates a record.
 import datetime as dt
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 from pydantic import Field
 
 from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, parse_batch
 from mesh_assets.cdc.envelope import DeadLetter
 from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.exactly_once import CommitOutcome, append_exactly_once
 from mesh_assets.lakehouse.positions import committed_positions, encode_positions
 from mesh_assets.ownership import DATA_PLATFORM
 from resources.cdc_source import CdcSourceResource
@@ -45,22 +42,26 @@ def parse_range(label: str) -> OffsetRange:
     return OffsetRange(topic, int(partition), int(start), int(end))
 
 
-def _timestamps(ms: list[int]) -> pa.Array:
-    return pc.cast(pa.array(ms, pa.int64()), pa.timestamp("ms", tz="UTC")).cast(tables.TIMESTAMP)
-
-
-def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingested_at: dt.datetime) -> pa.Table:
+def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingested_at: dt.datetime):
     """Arrow rows of a parsed batch in the bronze table's schema."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    timestamp = tables.arrow_type("timestamp")
     n = batch.row_count
     data: dict[str, Any] = dict(batch.columns)
-    data["event_ts"] = _timestamps(batch.columns["ts_ms"])
-    data["ingested_at"] = pa.array([ingested_at] * n, tables.TIMESTAMP)
+    data["event_ts"] = pc.cast(pa.array(batch.columns["ts_ms"], pa.int64()), pa.timestamp("ms", tz="UTC")).cast(
+        timestamp
+    )
+    data["ingested_at"] = pa.array([ingested_at] * n, timestamp)
     data["batch_id"] = [batch_id] * n
     return pa.Table.from_pydict({f.name: data[f.name] for f in spec.schema}, schema=spec.schema)
 
 
-def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime) -> pa.Table:
+def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime):
     """Arrow rows of dead letters: position, key, raw bytes and reason."""
+    import pyarrow as pa
+
     return pa.Table.from_pydict(
         {
             "source_topic": [d.record.topic for d in dead],
@@ -71,10 +72,10 @@ def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.dat
             "raw_value": [d.record.value for d in dead],
             "reason_code": [d.reason_code for d in dead],
             "reason": [d.reason for d in dead],
-            "ingested_at": pa.array([ingested_at] * len(dead), tables.TIMESTAMP),
+            "ingested_at": pa.array([ingested_at] * len(dead), tables.arrow_type("timestamp")),
             "batch_id": [batch_id] * len(dead),
         },
-        schema=tables.DEAD_LETTER_SCHEMA,
+        schema=tables.DEAD_LETTERS.schema,
     )
 
 
@@ -98,8 +99,13 @@ def ingest_topic(
     cdc_source: CdcSourceResource,
     iceberg: IcebergCatalogResource,
     batch_id: str,
-) -> tuple[CommitOutcome, CommitOutcome, ParsedBatch]:
-    """Read, parse and commit ``ranges`` of ``topic``: dead letters first, then rows."""
+):
+    """Read, parse and commit ``ranges`` of ``topic``: dead letters first, then rows.
+
+    Returns (rows outcome, dead-letters outcome, parsed batch).
+    """
+    from mesh_assets.lakehouse.exactly_once import append_exactly_once
+
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]
     ingested_at = dt.datetime.now(dt.UTC)
@@ -148,7 +154,7 @@ def aladdin_cdc(
         ranges = [r for r in explicit if r.topic == topic] if explicit else plan_ranges(
             topic, data_committed, dead_committed, end_offsets, config.max_records_per_partition
         )
-        data_outcome, dead_outcome, batch = ingest_topic(topic, ranges, cdc_source, iceberg, context.run_id)
+        data_outcome, dead_outcome, batch = ingest_topic(topic, ranges, cdc_source, iceberg, context.run.run_id)
         dead_rows += dead_outcome.rows_written
         dead_ranges += dead_outcome.ranges
         dead_snapshot = dead_outcome.snapshot_id

@@ -3,8 +3,6 @@
 
 from collections import Counter
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataValue, asset_check
 
 from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC, DEAD_LETTERS_KEY
@@ -13,7 +11,7 @@ from mesh_assets.cdc import CONTRACTS, parse_batch
 from mesh_assets.check_results import to_check_result
 from mesh_assets.lakehouse import tables
 from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges
-from mesh_assets.quality import Verdict, counts_match, known_values, no_duplicates, required_values
+from mesh_assets.quality import Verdict
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
@@ -21,7 +19,7 @@ POSITION_COLUMNS = ["source_topic", "source_partition", "source_offset"]
 FOREIGN_KEYS = {"portfolio_id": "portfolios", "security_id": "securities"}
 
 
-def _scan(iceberg: IcebergCatalogResource, spec: tables.TableSpec, columns: list[str]) -> pa.Table:
+def _scan(iceberg: IcebergCatalogResource, spec: tables.TableSpec, columns: list[str]):
     return iceberg.table(spec).scan(selected_fields=tuple(columns)).to_arrow()
 
 
@@ -54,12 +52,16 @@ def cdc_checks(topic: str) -> list:
     @asset_check(asset=asset_key, name="required_fields_present", blocking=True,
                  description=f"Every {contract.table} row carries the contract's required fields.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import required_values
+
         rows = _scan(iceberg, spec, [*POSITION_COLUMNS, *required])
         return to_check_result(required_values(rows, required, sample_columns), table=spec.identifier)
 
     @asset_check(asset=asset_key, name="exactly_once_source_offsets", blocking=True,
                  description="No Kafka (topic, partition, offset) appears twice: nothing was duplicated.")
     def exactly_once_source_offsets(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import no_duplicates
+
         rows = _scan(iceberg, spec, POSITION_COLUMNS)
         return to_check_result(no_duplicates(rows, POSITION_COLUMNS), table=spec.identifier)
 
@@ -69,6 +71,7 @@ def cdc_checks(topic: str) -> list:
                  description=f"Every {', '.join(fks)} of {contract.table} exists in the reference data.")
     def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
         from mesh_assets.bronze.reference import REFERENCE_TABLES
+        from mesh_assets.quality.rules import known_values
 
         rows = _scan(iceberg, spec, [*POSITION_COLUMNS, contract.key_field, *fks])
         verdicts = []
@@ -82,6 +85,10 @@ def cdc_checks(topic: str) -> list:
     @asset_check(asset=asset_key, name="row_count_matches_source",
                  description="The latest batch's rows + dead letters + tombstones equal the records in its ranges.")
     def row_count_matches_source(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
+        import pyarrow.compute as pc
+
+        from mesh_assets.quality.rules import counts_match
+
         snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
         if not ranges:
             return AssetCheckResult(passed=True, description="no batch committed yet", metadata={"ranges": 0})

@@ -14,8 +14,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from mesh_assets.lakehouse.tables import TIMESTAMP
-
 
 class DeliveryFormatError(ValueError):
     """A delivered file lacks columns it must have; the message names the file and the columns."""
@@ -85,5 +83,5 @@ def with_audit_columns(rows: pa.Table, schema: pa.Schema, constants: Mapping[str
             columns[f.name] = rows[f.name]
         else:
             value = constants[f.name]
-            columns[f.name] = pa.array([value] * n, TIMESTAMP if f.type == TIMESTAMP else f.type)
+            columns[f.name] = pa.array([value] * n, f.type)
     return pa.table(columns, schema=schema)

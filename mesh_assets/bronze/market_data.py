@@ -8,16 +8,16 @@ day in a later file) is kept with both dates; silver decides which close wins.
 
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    BetaWarning,
     Definitions,
     MaterializeResult,
     MetadataValue,
@@ -25,18 +25,18 @@ from dagster import (
     asset_check,
 )
 
-from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns
 from mesh_assets.bronze.reference import REFERENCE_KEYS, REFERENCE_TABLES
 from mesh_assets.check_results import missing_table_result, to_check_result
 from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.snapshots import PARTITIONS_KEY, overwrite_partitions
+from mesh_assets.lakehouse.summary_keys import BATCH_ID_KEY, FILES_KEY, PARTITIONS_KEY
 from mesh_assets.ownership import MARKET_DATA
 from mesh_assets.partitions import trading_day_partitions
-from mesh_assets.quality import counts_match, known_values, positive_values, required_values
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
-FILES_KEY = "mesh.source.files"
+# Single-run backfills are what we want for daily deliveries (one commit per range); Dagster still
+# labels the parameter beta. Silence that label only, not other warnings.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,10 @@ BENCHMARKS = DailyDelivery(
 
 def load_deliveries(delivery: DailyDelivery, days: list[str], landing: LandingZoneResource, batch_id: str):
     """Read the delivery files of ``days``; return (rows, {file: sha256}, {day: rows in file})."""
+    import pyarrow as pa
+
+    from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns
+
     parts, files, counts = [], {}, {}
     ingested_at = dt.datetime.now(dt.UTC)
     for day in days:
@@ -96,11 +100,15 @@ def delivery_asset(delivery: DailyDelivery):
            pool="iceberg_bronze")
     def _delivery(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                   landing: LandingZoneResource) -> MaterializeResult:
+        import pyarrow.compute as pc
+
+        from mesh_assets.lakehouse.snapshots import overwrite_partitions
+
         days = list(context.partition_keys)
-        rows, files, counts = load_deliveries(delivery, days, landing, context.run_id)
+        rows, files, counts = load_deliveries(delivery, days, landing, context.run.run_id)
         outcome = overwrite_partitions(
             iceberg.loader(delivery.table), rows, "delivery_date", days,
-            {"mesh.batch.id": context.run_id, FILES_KEY: orjson.dumps(files).decode()},
+            {BATCH_ID_KEY: context.run.run_id, FILES_KEY: orjson.dumps(files).decode()},
         )
         late = pc.sum(pc.less(rows[delivery.date_column], rows["delivery_date"])).as_py() or 0
         context.log.info(f"{delivery.table.identifier}: replaced {len(days)} delivery days with {rows.num_rows} rows")
@@ -134,6 +142,8 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name=f"{delivery.value_column}_positive", blocking=True,
                  description=f"Every {delivery.value_column} in the latest deliveries is present and > 0.")
     def value_positive(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import positive_values
+
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         if snapshot_id is None:
             return missing_table_result(delivery.table.identifier, f"materialize {delivery.key.to_user_string()}")
@@ -143,6 +153,8 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="required_fields_present", blocking=True,
                  description=f"Rows carry {delivery.id_column} and {delivery.date_column}.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import required_values
+
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         verdict = required_values(rows, [delivery.id_column, delivery.date_column], samples)
         return to_check_result(verdict, snapshot_id=str(snapshot_id), delivery_days=days)
@@ -150,6 +162,8 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="known_ids", additional_deps=[REFERENCE_KEYS[delivery.reference]],
                  description=f"Every {delivery.id_column} exists in reference {delivery.reference}.")
     def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import known_values
+
         ref = REFERENCE_TABLES[delivery.reference]
         known = set(iceberg.table(ref).scan(selected_fields=(delivery.id_column,)).to_arrow()[
             delivery.id_column].to_pylist())
@@ -160,6 +174,8 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="row_count_matches_source",
                  description="Rows per delivery day equal the data lines of that day's file.")
     def row_count_matches_source(iceberg: IcebergCatalogResource, landing: LandingZoneResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import counts_match
+
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         _, _, expected = load_deliveries(delivery, days, landing, "check")
         actual_table = rows.group_by("delivery_date").aggregate([([], "count_all")])

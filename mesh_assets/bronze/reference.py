@@ -7,7 +7,6 @@ SHA-256) writes nothing.
 
 import datetime as dt
 
-import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -18,29 +17,23 @@ from dagster import (
     asset_check,
 )
 
-from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns
 from mesh_assets.check_results import to_check_result
-from mesh_assets.lakehouse.snapshots import replace_if_changed
-from mesh_assets.lakehouse.tables import BRONZE, TIMESTAMP, TableSpec
+from mesh_assets.lakehouse.tables import BRONZE, Columns, TableSpec
 from mesh_assets.ownership import DATA_PLATFORM
-from mesh_assets.quality import known_values, no_duplicates, required_values
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
-_AUDIT = [
-    pa.field("source_file", pa.string()),
-    pa.field("source_line", pa.int32()),
-    pa.field("source_sha256", pa.string()),
-    pa.field("ingested_at", TIMESTAMP),
-    pa.field("batch_id", pa.string()),
-]
+_AUDIT: Columns = (
+    ("source_file", "string"), ("source_line", "int32"), ("source_sha256", "string"), ("ingested_at", "timestamp"),
+    ("batch_id", "string"),
+)
 
 
-def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
-    return pa.schema([pa.field(n, t) for n, t in fields] + _AUDIT)
+def _schema(*fields: tuple[str, str]) -> Columns:
+    return (*fields, *_AUDIT)
 
 
-S, D, F, B = pa.string(), pa.date32(), pa.float64(), pa.bool_()
+S, D, F, B = "string", "date", "double", "bool"
 
 #: Reference tables by name; the first column is the key.
 REFERENCE_TABLES: dict[str, TableSpec] = {
@@ -88,7 +81,7 @@ REFERENCE_KEYS: dict[str, AssetKey] = {name: AssetKey(["bronze", "reference", na
 
 
 def _key_column(name: str) -> str:
-    return REFERENCE_TABLES[name].schema.names[0]
+    return REFERENCE_TABLES[name].column_names[0]
 
 
 def reference_asset(name: str):
@@ -100,12 +93,15 @@ def reference_asset(name: str):
            description=DESCRIPTIONS[name])
     def _reference(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                    landing: LandingZoneResource) -> MaterializeResult:
+        from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns
+        from mesh_assets.lakehouse.snapshots import replace_if_changed
+
         data = landing.read_bytes(path)
         digest = sha256_hex(data)
         rows = read_delivery_csv(data, spec.schema, landing.uri(path))
-        rows = with_audit_columns(rows, spec.schema, {"source_sha256": digest, "batch_id": context.run_id,
+        rows = with_audit_columns(rows, spec.schema, {"source_sha256": digest, "batch_id": context.run.run_id,
                                                       "ingested_at": dt.datetime.now(dt.UTC)})
-        outcome = replace_if_changed(iceberg.loader(spec), rows, digest, {"mesh.batch.id": context.run_id})
+        outcome = replace_if_changed(iceberg.loader(spec), rows, digest, {"mesh.batch.id": context.run.run_id})
         return MaterializeResult(metadata={
             "dagster/row_count": rows.num_rows, "rows_in_file": rows.num_rows, "rows_written": outcome.rows_written,
             "replaced": outcome.committed, "snapshot_id": str(outcome.snapshot_id), "source_file": landing.uri(path),
@@ -116,7 +112,7 @@ def reference_asset(name: str):
     return _reference
 
 
-def _scan(iceberg: IcebergCatalogResource, name: str) -> pa.Table:
+def _scan(iceberg: IcebergCatalogResource, name: str):
     return iceberg.table(REFERENCE_TABLES[name]).scan().to_arrow()
 
 
@@ -128,11 +124,15 @@ def reference_checks(name: str) -> list:
     @asset_check(asset=REFERENCE_KEYS[name], name="unique_key", blocking=True,
                  description=f"{key} identifies exactly one row.")
     def unique_key(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import no_duplicates
+
         return to_check_result(no_duplicates(_scan(iceberg, name), [key]))
 
     @asset_check(asset=REFERENCE_KEYS[name], name="required_fields_present", blocking=True,
                  description=f"Rows carry {', '.join(REQUIRED[name])}.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        from mesh_assets.quality.rules import required_values
+
         return to_check_result(required_values(_scan(iceberg, name), REQUIRED[name], samples))
 
     checks = [unique_key, required_fields_present]
@@ -144,6 +144,8 @@ def reference_checks(name: str) -> list:
             @asset_check(asset=REFERENCE_KEYS[name], name=f"known_{column}", additional_deps=[REFERENCE_KEYS[target]],
                          description=f"Every {column} exists in {target}.")
             def known(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+                from mesh_assets.quality.rules import known_values
+
                 target_key = _key_column(target)
                 known_ids = set(_scan(iceberg, target)[target_key].to_pylist())
                 verdict = known_values(_scan(iceberg, name), column, known_ids,

@@ -4,7 +4,6 @@
 import datetime as dt
 from dataclasses import dataclass
 
-import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -16,15 +15,13 @@ from dagster import (
 )
 
 from mesh_assets.check_results import to_check_result
-from mesh_assets.lakehouse.snapshots import append_new_keys
-from mesh_assets.lakehouse.tables import BRONZE, TIMESTAMP, TableSpec
+from mesh_assets.lakehouse.tables import BRONZE, TableSpec, arrow_type
 from mesh_assets.ownership import CLIENT_SERVICES
-from mesh_assets.quality import known_values, required_values, within_allowed
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
 
-S, D, B = pa.string(), pa.date32(), pa.bool_()
-_AUDIT = [pa.field("ingested_at", TIMESTAMP), pa.field("batch_id", pa.string())]
+S, D, B, TIMESTAMP = "string", "date", "bool", "timestamp"
+_AUDIT = (("ingested_at", TIMESTAMP), ("batch_id", S))
 
 
 @dataclass(frozen=True)
@@ -34,13 +31,13 @@ class SalesforceObject:
     sobject: str
     key: AssetKey
     table: TableSpec
-    fields: dict[str, tuple[str, pa.DataType]]
+    fields: dict[str, tuple[str, str]]
     required: tuple[str, ...]
     description: str
 
 
-def _spec(name: str, fields: dict[str, tuple[str, pa.DataType]]) -> TableSpec:
-    return TableSpec(BRONZE, name, pa.schema([pa.field(c, t) for c, t in fields.values()] + _AUDIT))
+def _spec(name: str, fields: dict[str, tuple[str, str]]) -> TableSpec:
+    return TableSpec(BRONZE, name, (*fields.values(), *_AUDIT))
 
 
 _ACCOUNT_FIELDS = {
@@ -69,22 +66,24 @@ CONTRACT_STATUSES = frozenset({"Draft", "Activated", "Terminated", "Expired"})
 DATA_PRODUCTS = frozenset({"nav_history", "performance", "esg", "prices"})
 
 
-def _convert(value: object, arrow_type: pa.DataType) -> object:
+def _convert(value: object, type_name: str) -> object:
     if value is None:
         return None
-    if arrow_type == TIMESTAMP:
+    if type_name == TIMESTAMP:
         return dt.datetime.strptime(str(value).replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
-    if arrow_type == D:
+    if type_name == D:
         return dt.date.fromisoformat(str(value))
     return value
 
 
-def records_table(obj: SalesforceObject, records: list[dict], batch_id: str) -> pa.Table:
+def records_table(obj: SalesforceObject, records: list[dict], batch_id: str):
     """Arrow rows of Salesforce records in the bronze schema (API names become snake_case)."""
+    import pyarrow as pa
+
     now = dt.datetime.now(dt.UTC)
-    columns = {column: pa.array([_convert(r.get(api), t) for r in records], t)
+    columns = {column: pa.array([_convert(r.get(api), t) for r in records], arrow_type(t))
                for api, (column, t) in obj.fields.items()}
-    columns["ingested_at"] = pa.array([now] * len(records), TIMESTAMP)
+    columns["ingested_at"] = pa.array([now] * len(records), arrow_type(TIMESTAMP))
     columns["batch_id"] = pa.array([batch_id] * len(records), pa.string())
     return pa.table(columns, schema=obj.table.schema)
 
@@ -96,10 +95,12 @@ def salesforce_asset(obj: SalesforceObject):
            description=obj.description)
     def _salesforce(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                     salesforce: SalesforceResource) -> MaterializeResult:
+        from mesh_assets.lakehouse.snapshots import append_new_keys
+
         records = salesforce.records(obj.sobject, list(obj.fields))
-        rows = records_table(obj, records, context.run_id)
+        rows = records_table(obj, records, context.run.run_id)
         outcome = append_new_keys(iceberg.loader(obj.table), rows, ["id", "system_modstamp"],
-                                  {"mesh.batch.id": context.run_id})
+                                  {"mesh.batch.id": context.run.run_id})
         newest = max((r["SystemModstamp"] for r in records), default=None)
         return MaterializeResult(metadata={
             "dagster/row_count": outcome.rows_written, "records_read": len(records),
@@ -110,7 +111,7 @@ def salesforce_asset(obj: SalesforceObject):
     return _salesforce
 
 
-def _scan(iceberg: IcebergCatalogResource, obj: SalesforceObject) -> pa.Table:
+def _scan(iceberg: IcebergCatalogResource, obj: SalesforceObject):
     return iceberg.table(obj.table).scan().to_arrow()
 
 
@@ -118,6 +119,8 @@ def _scan(iceberg: IcebergCatalogResource, obj: SalesforceObject) -> pa.Table:
              description="Accounts carry id, tenant id, AWS account id and SystemModstamp.")
 def accounts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Required account fields are present."""
+    from mesh_assets.quality.rules import required_values
+
     return to_check_result(required_values(_scan(iceberg, ACCOUNTS), ACCOUNTS.required, ["id", "name"]))
 
 
@@ -125,6 +128,8 @@ def accounts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResul
              description="Contracts carry id, account, data product, status, start date and SystemModstamp.")
 def contracts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Required contract fields are present."""
+    from mesh_assets.quality.rules import required_values
+
     return to_check_result(required_values(_scan(iceberg, CONTRACTS), CONTRACTS.required, ["id", "contract_number"]))
 
 
@@ -132,6 +137,8 @@ def contracts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResu
              description="Every contract belongs to a known Salesforce account.")
 def contracts_known_accounts(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Contracts reference accounts that exist in bronze."""
+    from mesh_assets.quality.rules import known_values
+
     known = set(_scan(iceberg, ACCOUNTS)["id"].to_pylist())
     verdict = known_values(_scan(iceberg, CONTRACTS), "account_id", known, ACCOUNTS.table.identifier,
                            ["id", "contract_number", "account_id"])
@@ -142,6 +149,8 @@ def contracts_known_accounts(iceberg: IcebergCatalogResource) -> AssetCheckResul
              description="Status is Draft/Activated/Terminated/Expired and the data product is one we sell.")
 def contracts_valid_values(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Contract status and data product are in their accepted values."""
+    from mesh_assets.quality.rules import within_allowed
+
     rows = _scan(iceberg, CONTRACTS)
     status = within_allowed(rows, "status", CONTRACT_STATUSES, ["id", "status"])
     product = within_allowed(rows, "data_product", DATA_PRODUCTS, ["id", "data_product"])

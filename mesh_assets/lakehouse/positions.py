@@ -22,8 +22,7 @@ from mesh_assets.cdc.records import OffsetRange, TopicPartition
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-POSITIONS_KEY = "mesh.source.positions"
-RANGES_KEY = "mesh.kafka.offsets"
+from mesh_assets.lakehouse.summary_keys import POSITIONS_KEY, RANGES_KEY
 
 Positions = dict[TopicPartition, int]
 

@@ -12,8 +12,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-SOURCE_HASH_KEY = "mesh.source.sha256"
-PARTITIONS_KEY = "mesh.partitions"
+from mesh_assets.lakehouse.summary_keys import PARTITIONS_KEY, SOURCE_HASH_KEY
 
 
 @dataclass(frozen=True)

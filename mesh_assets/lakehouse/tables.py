@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
-
-import pyarrow as pa
 
 from mesh_assets.cdc.contracts import CONTRACTS, TopicContract
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
@@ -22,30 +22,62 @@ BASE_PROPERTIES: dict[str, str] = {
     "write.parquet.compression-codec": "zstd",
 }
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: Column type names used in table declarations (Arrow is imported only when a schema is built).
+TYPE_NAMES = ("string", "int32", "int64", "double", "date", "timestamp", "binary", "bool")
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "int": pa.int32(),
-    "double": pa.float64(),
-    "date": pa.date32(),
-}
+#: Contract field types -> column type names.
+_CONTRACT_TYPES = {"string": "string", "int": "int32", "double": "double", "date": "date"}
+
+Columns = tuple[tuple[str, str], ...]
+
+
+def arrow_type(type_name: str) -> pa.DataType:
+    """The Arrow type of a column type name (timestamps are UTC microseconds, as Iceberg stores them)."""
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "double": pa.float64(),
+        "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(), "bool": pa.bool_(),
+    }[type_name]
+
+
+@cache
+def arrow_schema(columns: Columns) -> pa.Schema:
+    """Arrow schema of declared ``(name, type name)`` columns."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, arrow_type(type_name)) for name, type_name in columns])
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """An Iceberg table: namespace, name, Arrow schema and an optional identity partition column."""
+    """An Iceberg table: namespace, name, columns and an optional identity partition column."""
 
     namespace: str
     name: str
-    schema: pa.Schema
+    columns: Columns
     partition_column: str | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [f"{n}:{t}" for n, t in self.columns if t not in TYPE_NAMES]
+        if unknown:
+            raise ValueError(f"{self.namespace}.{self.name}: unknown column types {unknown}")
 
     @property
     def identifier(self) -> str:
         """``namespace.name``."""
         return f"{self.namespace}.{self.name}"
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The table's Arrow schema."""
+        return arrow_schema(self.columns)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in order."""
+        return [name for name, _ in self.columns]
 
 
 def ensure_table(catalog: Catalog, spec: TableSpec) -> Table:
@@ -63,76 +95,43 @@ def ensure_table(catalog: Catalog, spec: TableSpec) -> Table:
     return table
 
 
-def cdc_schema(contract: TopicContract) -> pa.Schema:
-    """Arrow schema of a bronze CDC table: envelope, source position and the contract's fields."""
-    envelope = [
-        pa.field("source_topic", pa.string()),
-        pa.field("source_partition", pa.int32()),
-        pa.field("source_offset", pa.int64()),
-        pa.field("source_timestamp_ms", pa.int64()),
-        pa.field("record_key", pa.string()),
-        pa.field("op", pa.string()),
-        pa.field("ts_ms", pa.int64()),
-        pa.field("lsn", pa.int64()),
-        pa.field("tx_id", pa.int64()),
-        pa.field("before_json", pa.string()),
-    ]
-    fields = [pa.field(f.name, _ARROW_TYPES[f.type]) for f in contract.fields]
-    audit = [pa.field("event_ts", TIMESTAMP), pa.field("ingested_at", TIMESTAMP), pa.field("batch_id", pa.string())]
-    return pa.schema(envelope + fields + audit)
+def cdc_columns(contract: TopicContract) -> Columns:
+    """Columns of a bronze CDC table: source position, envelope, the contract's fields, audit."""
+    envelope = (
+        ("source_topic", "string"), ("source_partition", "int32"), ("source_offset", "int64"),
+        ("source_timestamp_ms", "int64"), ("record_key", "string"), ("op", "string"), ("ts_ms", "int64"),
+        ("lsn", "int64"), ("tx_id", "int64"), ("before_json", "string"),
+    )
+    fields = tuple((f.name, _CONTRACT_TYPES[f.type]) for f in contract.fields)
+    audit = (("event_ts", "timestamp"), ("ingested_at", "timestamp"), ("batch_id", "string"))
+    return envelope + fields + audit
 
 
-DEAD_LETTER_SCHEMA = pa.schema(
-    [
-        pa.field("source_topic", pa.string()),
-        pa.field("source_partition", pa.int32()),
-        pa.field("source_offset", pa.int64()),
-        pa.field("source_timestamp_ms", pa.int64()),
-        pa.field("record_key", pa.string()),
-        pa.field("raw_value", pa.binary()),
-        pa.field("reason_code", pa.string()),
-        pa.field("reason", pa.string()),
-        pa.field("ingested_at", TIMESTAMP),
-        pa.field("batch_id", pa.string()),
-    ]
+DEAD_LETTER_COLUMNS: Columns = (
+    ("source_topic", "string"), ("source_partition", "int32"), ("source_offset", "int64"),
+    ("source_timestamp_ms", "int64"), ("record_key", "string"), ("raw_value", "binary"), ("reason_code", "string"),
+    ("reason", "string"), ("ingested_at", "timestamp"), ("batch_id", "string"),
 )
-
-PRICES_SCHEMA = pa.schema(
-    [
-        pa.field("security_id", pa.string()),
-        pa.field("figi", pa.string()),
-        pa.field("price_date", pa.date32()),
-        pa.field("px_last", pa.float64()),
-        pa.field("currency", pa.string()),
-        pa.field("delivery_date", pa.date32()),
-        pa.field("source_file", pa.string()),
-        pa.field("source_line", pa.int32()),
-        pa.field("ingested_at", TIMESTAMP),
-        pa.field("batch_id", pa.string()),
-    ]
+_DELIVERY_AUDIT: Columns = (
+    ("delivery_date", "date"), ("source_file", "string"), ("source_line", "int32"), ("ingested_at", "timestamp"),
+    ("batch_id", "string"),
 )
-
-BENCHMARKS_SCHEMA = pa.schema(
-    [
-        pa.field("benchmark_id", pa.string()),
-        pa.field("level_date", pa.date32()),
-        pa.field("level", pa.float64()),
-        pa.field("daily_return", pa.float64()),
-        pa.field("delivery_date", pa.date32()),
-        pa.field("source_file", pa.string()),
-        pa.field("source_line", pa.int32()),
-        pa.field("ingested_at", TIMESTAMP),
-        pa.field("batch_id", pa.string()),
-    ]
+PRICES_COLUMNS: Columns = (
+    ("security_id", "string"), ("figi", "string"), ("price_date", "date"), ("px_last", "double"),
+    ("currency", "string"), *_DELIVERY_AUDIT,
+)
+BENCHMARKS_COLUMNS: Columns = (
+    ("benchmark_id", "string"), ("level_date", "date"), ("level", "double"), ("daily_return", "double"),
+    *_DELIVERY_AUDIT,
 )
 
 BRONZE = "bronze"
 
-TRADES = TableSpec(BRONZE, "aladdin_trades", cdc_schema(CONTRACTS["aladdin.trades"]))
-CASH_FLOWS = TableSpec(BRONZE, "aladdin_cash_flows", cdc_schema(CONTRACTS["aladdin.cash_flows"]))
-DEAD_LETTERS = TableSpec(BRONZE, "aladdin_dead_letters", DEAD_LETTER_SCHEMA)
-PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_SCHEMA, partition_column="delivery_date")
-BENCHMARKS = TableSpec(BRONZE, "factset_benchmarks", BENCHMARKS_SCHEMA, partition_column="delivery_date")
+TRADES = TableSpec(BRONZE, "aladdin_trades", cdc_columns(CONTRACTS["aladdin.trades"]))
+CASH_FLOWS = TableSpec(BRONZE, "aladdin_cash_flows", cdc_columns(CONTRACTS["aladdin.cash_flows"]))
+DEAD_LETTERS = TableSpec(BRONZE, "aladdin_dead_letters", DEAD_LETTER_COLUMNS)
+PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_COLUMNS, partition_column="delivery_date")
+BENCHMARKS = TableSpec(BRONZE, "factset_benchmarks", BENCHMARKS_COLUMNS, partition_column="delivery_date")
 
 #: The bronze CDC table of each topic.
 CDC_TABLES: dict[str, TableSpec] = {"aladdin.trades": TRADES, "aladdin.cash_flows": CASH_FLOWS}

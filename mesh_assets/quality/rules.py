@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mesh_assets.quality.verdict import Verdict
+
 SAMPLE_SIZE = 5
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of a rule: passed or not, a one-line reason, and metadata explaining it."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    warn_only: bool = False
 
 
 def _samples(table: pa.Table, mask: pa.ChunkedArray | pa.Array, columns: Sequence[str]) -> list[dict[str, Any]]:

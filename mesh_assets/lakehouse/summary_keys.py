@@ -1,0 +1,14 @@
+"""Keys the lakehouse writes into Iceberg snapshot summaries and table properties."""
+
+#: Cumulative next offset per topic partition (summary and table property).
+POSITIONS_KEY = "mesh.source.positions"
+#: Offset ranges one commit covers (summary).
+RANGES_KEY = "mesh.kafka.offsets"
+#: SHA-256 of the source file a whole-table replacement came from (summary and table property).
+SOURCE_HASH_KEY = "mesh.source.sha256"
+#: Partitions (delivery days) one replacement wrote (summary).
+PARTITIONS_KEY = "mesh.partitions"
+#: Source files and their SHA-256 (summary).
+FILES_KEY = "mesh.source.files"
+#: The Dagster run that committed (summary).
+BATCH_ID_KEY = "mesh.batch.id"
