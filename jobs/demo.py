@@ -42,11 +42,13 @@ def run_bronze(
 
     defs = build_definitions()
     report = DemoReport()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     step("bronze sources: reference data, Salesforce, Aladdin CDC")
-    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance), report)
+    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=quiet), report)
     step(f"daily deliveries {first_day}..{last_day} (one run)")
     result = defs.resolve_job_def("bronze_daily_deliveries").execute_in_process(
         instance=instance,
+        run_config=quiet,
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )
     _collect(result, report)
