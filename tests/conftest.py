@@ -53,3 +53,6 @@ def instance(tmp_path: Path):
     home.mkdir()
     with instance_for_test(temp_dir=str(home)) as dagster_instance:
         yield dagster_instance
+
+
+from tests.kafka_fixtures import kafka_broker  # noqa: E402, F401

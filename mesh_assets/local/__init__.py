@@ -1,0 +1,1 @@
+"""Local development services: a real Apache Kafka broker run from Maven Central jars."""
