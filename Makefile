@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, or bootstrapped from PyPI into a private virtualenv under .cache/ (no curl installers).
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/bootstrap/bin/uv)
 export DAGSTER_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -18,7 +19,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 bootstrap: ## install uv if missing, then the locked Python environment (.venv)
-	@[ -x "$(UV)" ] || python3 -m pip install --quiet --user uv
+	@[ -x "$(UV)" ] || { python3 -m venv .cache/bootstrap && .cache/bootstrap/bin/pip install --quiet uv; }
 	@"$(UV)" sync --frozen --quiet
 
 demo: bootstrap ## generate the small synthetic firm and materialize the graph on the embedded default
