@@ -24,6 +24,7 @@ from mesh_assets.lakehouse.positions import (
     encode_positions,
     encode_ranges,
 )
+from mesh_assets.lakehouse.retry import commit_with_retry
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -92,40 +93,26 @@ def append_exactly_once(
     ``source_topic``, ``source_partition`` and ``source_offset``. Commit conflicts are retried with
     exponential backoff; every attempt re-reads the committed positions first.
     """
-    from pyiceberg.exceptions import CommitFailedException
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-    attempts = 0
-    for attempt in Retrying(
-        retry=retry_if_exception_type(CommitFailedException),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.05, max=2.0),
-        reraise=True,
-    ):
-        with attempt:
-            attempts += 1
-            table = load_table()
-            name = ".".join(table.name())
-            committed = committed_positions(table)
-            effective = _uncovered(ranges, committed, name)
-            skipped = [r for r in ranges if r.end <= committed.get(r.topic_partition, 0)]
-            if not effective:
-                snapshot = table.current_snapshot()
-                return CommitOutcome(
-                    name, False, snapshot.snapshot_id if snapshot else None, 0, [], committed, attempts, skipped
-                )
-            new_rows = drop_committed_rows(rows, committed).cast(table.schema().as_arrow())
-            positions = dict(committed)
-            for r in effective:
-                positions[r.topic_partition] = r.end
-            encoded = encode_positions(positions)
-            summary = {**(snapshot_properties or {}), POSITIONS_KEY: encoded, RANGES_KEY: encode_ranges(effective)}
-            with table.transaction() as tx:
-                tx.append(new_rows, snapshot_properties=summary)
-                tx.set_properties({POSITIONS_KEY: encoded})
+    def attempt(table: Table, number: int) -> CommitOutcome:
+        name = ".".join(table.name())
+        committed = committed_positions(table)
+        effective = _uncovered(ranges, committed, name)
+        skipped = [r for r in ranges if r.end <= committed.get(r.topic_partition, 0)]
+        if not effective:
             snapshot = table.current_snapshot()
-            return CommitOutcome(
-                name, True, snapshot.snapshot_id if snapshot else None, new_rows.num_rows, effective, positions,
-                attempts, skipped,
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
+            return CommitOutcome(name, False, snapshot.snapshot_id if snapshot else None, 0, [], committed, number,
+                                 skipped)
+        new_rows = drop_committed_rows(rows, committed).cast(table.schema().as_arrow())
+        positions = dict(committed)
+        for r in effective:
+            positions[r.topic_partition] = r.end
+        encoded = encode_positions(positions)
+        summary = {**(snapshot_properties or {}), POSITIONS_KEY: encoded, RANGES_KEY: encode_ranges(effective)}
+        with table.transaction() as tx:
+            tx.append(new_rows, snapshot_properties=summary)
+            tx.set_properties({POSITIONS_KEY: encoded})
+        return CommitOutcome(name, True, table.current_snapshot().snapshot_id, new_rows.num_rows, effective,
+                             positions, number, skipped)
+
+    return commit_with_retry(load_table, attempt, max_attempts)

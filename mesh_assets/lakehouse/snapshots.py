@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
+from mesh_assets.lakehouse.retry import commit_with_retry
 from mesh_assets.lakehouse.summary_keys import PARTITIONS_KEY, SOURCE_HASH_KEY
 
 
@@ -26,16 +27,8 @@ class WriteOutcome:
     attempts: int
 
 
-def _retrying(max_attempts: int):
-    from pyiceberg.exceptions import CommitFailedException
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
-
-    return Retrying(
-        retry=retry_if_exception_type(CommitFailedException),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.05, max=2.0),
-        reraise=True,
-    )
+def _name(table: Table) -> str:
+    return ".".join(table.name())
 
 
 def overwrite_partitions(
@@ -55,17 +48,14 @@ def overwrite_partitions(
     if rows.num_rows and not pc.all(pc.is_in(pc.cast(rows[column], pa.string()), pa.array(list(keys)))).as_py():
         raise ValueError(f"rows hold {column} values outside the partitions being replaced: {sorted(keys)[:5]}")
     summary = {**(snapshot_properties or {}), PARTITIONS_KEY: ",".join(sorted(keys))}
-    attempts = 0
-    for attempt in _retrying(max_attempts):
-        with attempt:
-            attempts += 1
-            table = load_table()
-            with table.transaction() as tx:
-                tx.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=In(column, set(keys)),
-                             snapshot_properties=summary)
-            snapshot = table.current_snapshot()
-            return WriteOutcome(".".join(table.name()), True, snapshot.snapshot_id, rows.num_rows, attempts)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt(table: Table, number: int) -> WriteOutcome:
+        with table.transaction() as tx:
+            tx.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=In(column, set(keys)),
+                         snapshot_properties=summary)
+        return WriteOutcome(_name(table), True, table.current_snapshot().snapshot_id, rows.num_rows, number)
+
+    return commit_with_retry(load_table, attempt, max_attempts)
 
 
 def replace_if_changed(
@@ -76,20 +66,17 @@ def replace_if_changed(
     max_attempts: int = 8,
 ) -> WriteOutcome:
     """Replace the whole table with ``rows`` unless its last load came from the same source hash."""
-    attempts = 0
-    for attempt in _retrying(max_attempts):
-        with attempt:
-            attempts += 1
-            table = load_table()
-            name = ".".join(table.name())
-            if table.properties.get(SOURCE_HASH_KEY) == source_sha256 and table.current_snapshot() is not None:
-                return WriteOutcome(name, False, table.current_snapshot().snapshot_id, 0, attempts)
-            with table.transaction() as tx:
-                tx.overwrite(rows.cast(table.schema().as_arrow()),
-                             snapshot_properties={**(snapshot_properties or {}), SOURCE_HASH_KEY: source_sha256})
-                tx.set_properties({SOURCE_HASH_KEY: source_sha256})
-            return WriteOutcome(name, True, table.current_snapshot().snapshot_id, rows.num_rows, attempts)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt(table: Table, number: int) -> WriteOutcome:
+        if table.properties.get(SOURCE_HASH_KEY) == source_sha256 and table.current_snapshot() is not None:
+            return WriteOutcome(_name(table), False, table.current_snapshot().snapshot_id, 0, number)
+        with table.transaction() as tx:
+            tx.overwrite(rows.cast(table.schema().as_arrow()),
+                         snapshot_properties={**(snapshot_properties or {}), SOURCE_HASH_KEY: source_sha256})
+            tx.set_properties({SOURCE_HASH_KEY: source_sha256})
+        return WriteOutcome(_name(table), True, table.current_snapshot().snapshot_id, rows.num_rows, number)
+
+    return commit_with_retry(load_table, attempt, max_attempts)
 
 
 def append_new_keys(
@@ -100,21 +87,18 @@ def append_new_keys(
     max_attempts: int = 8,
 ) -> WriteOutcome:
     """Append only rows whose key (e.g. ``Id, SystemModstamp``) the table does not hold yet."""
-    attempts = 0
-    for attempt in _retrying(max_attempts):
-        with attempt:
-            attempts += 1
-            table = load_table()
-            name = ".".join(table.name())
-            existing = table.scan(selected_fields=tuple(key_columns)).to_arrow()
-            fresh = rows
-            if existing.num_rows:
-                seen = set(zip(*(existing[c].to_pylist() for c in key_columns), strict=True))
-                mask = [k not in seen for k in zip(*(rows[c].to_pylist() for c in key_columns), strict=True)]
-                fresh = rows.filter(pa.array(mask, pa.bool_()))
-            if fresh.num_rows == 0 and table.current_snapshot() is not None:
-                return WriteOutcome(name, False, table.current_snapshot().snapshot_id, 0, attempts)
-            with table.transaction() as tx:
-                tx.append(fresh.cast(table.schema().as_arrow()), snapshot_properties=dict(snapshot_properties or {}))
-            return WriteOutcome(name, True, table.current_snapshot().snapshot_id, fresh.num_rows, attempts)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt(table: Table, number: int) -> WriteOutcome:
+        existing = table.scan(selected_fields=tuple(key_columns)).to_arrow()
+        fresh = rows
+        if existing.num_rows:
+            seen = set(zip(*(existing[c].to_pylist() for c in key_columns), strict=True))
+            mask = [k not in seen for k in zip(*(rows[c].to_pylist() for c in key_columns), strict=True)]
+            fresh = rows.filter(pa.array(mask, pa.bool_()))
+        if fresh.num_rows == 0 and table.current_snapshot() is not None:
+            return WriteOutcome(_name(table), False, table.current_snapshot().snapshot_id, 0, number)
+        with table.transaction() as tx:
+            tx.append(fresh.cast(table.schema().as_arrow()), snapshot_properties=dict(snapshot_properties or {}))
+        return WriteOutcome(_name(table), True, table.current_snapshot().snapshot_id, fresh.num_rows, number)
+
+    return commit_with_retry(load_table, attempt, max_attempts)
