@@ -58,6 +58,14 @@ def previous_trading_day(day: dt.date) -> dt.date:
     return day
 
 
+def is_market_open(moment: dt.datetime) -> bool:
+    """True during NYSE regular hours (09:30-16:00 New York time) on a trading day."""
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(TIMEZONE))
+    return is_trading_day(local.date()) and dt.time(9, 30) <= local.time() < dt.time(16, 0)
+
+
 def weekday_closures() -> list[dt.date]:
     """NYSE full-day closures that fall on weekdays, over the generated range."""
     return sorted(_CLOSURES)

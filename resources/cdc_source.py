@@ -42,7 +42,8 @@ class CdcSourceResource(ConfigurableResource):
     """Reads CDC records by topic-partition offset range, whatever the backend.
 
     ``replay`` reads ``<capture_dir>/<topic>.jsonl`` (Kafka records captured with their partition
-    and offset); ``kafka`` is the Aladdin CDC path on a real broker (issue: Aladdin CDC from Kafka).
+    and offset); ``kafka`` reads a real broker (MSK in aws, the local KRaft broker in development).
+    Both hand the same :class:`SourceRecord`s to the same parser and commit code.
     """
 
     backend: str = Field(description="'replay' (capture files) or 'kafka'")
@@ -50,15 +51,18 @@ class CdcSourceResource(ConfigurableResource):
     bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap servers (kafka)")
 
     def _records(self, topic: str) -> tuple[SourceRecord, ...]:
-        if self.backend != "replay":
-            raise NotImplementedError(f"CDC backend {self.backend!r} is not available in this build")
         path = Path(self.capture_dir or ".") / f"{topic}.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"CDC capture for topic {topic} not found at {path}")
         return _capture(path, path.stat().st_mtime_ns)
 
     def end_offsets(self, topic: str) -> dict[int, int]:
-        """Next offset to be written per partition (the log end), without reading payloads downstream."""
+        """Next offset to be written per partition (the log end); the Kafka backend reads no payload."""
+        if self.backend == "kafka":
+            from resources.kafka import end_offsets
+
+            return end_offsets(self._bootstrap(), topic)
+        self._check_backend()
         ends: dict[int, int] = {}
         for record in self._records(topic):
             ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
@@ -66,6 +70,11 @@ class CdcSourceResource(ConfigurableResource):
 
     def read(self, ranges: Sequence[OffsetRange]) -> list[SourceRecord]:
         """Exactly the records of ``ranges``, in (partition, offset) order; a missing offset is an error."""
+        if self.backend == "kafka":
+            from resources.kafka import read_ranges
+
+            return read_ranges(self._bootstrap(), ranges)
+        self._check_backend()
         wanted: dict[tuple[str, int], OffsetRange] = {(r.topic, r.partition): r for r in ranges}
         records = [
             rec
@@ -79,3 +88,12 @@ class CdcSourceResource(ConfigurableResource):
             if got != len(r):
                 raise RuntimeError(f"{r.label()}: source returned {got} records for a range of {len(r)} offsets")
         return records
+
+    def _bootstrap(self) -> str:
+        if not self.bootstrap_servers:
+            raise ValueError("the kafka CDC backend needs bootstrap_servers (MESH_KAFKA_BOOTSTRAP)")
+        return self.bootstrap_servers
+
+    def _check_backend(self) -> None:
+        if self.backend != "replay":
+            raise ValueError(f"unknown CDC backend {self.backend!r}; expected 'replay' or 'kafka'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ AWS_SETTINGS = {
 
 
 def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) -> dict[str, Any]:
-    """The embedded environment: SQLite Iceberg catalog, DuckDB, capture replay, landing folder."""
+    """The embedded environment: SQLite Iceberg catalog, DuckDB, landing folder, and CDC from the local
+    Kafka broker when ``MESH_KAFKA_BOOTSTRAP`` is set, else a replay of the firm's capture files."""
     data = (data_dir or default_data_dir()).resolve()
     firm = (firm_dir or default_firm_dir()).resolve()
     lakehouse = data / "lakehouse"
@@ -43,7 +45,11 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         ),
         "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb")),
         "landing": LandingZoneResource(root=str(firm)),
-        "cdc_source": CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc")),
+        "cdc_source": (
+            CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"])
+            if os.environ.get("MESH_KAFKA_BOOTSTRAP")
+            else CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc"))
+        ),
         "salesforce": SalesforceResource(backend="export", export_dir=str(firm / "salesforce")),
     }
 

@@ -12,10 +12,12 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 from pydantic import Field
 
-from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, parse_batch
+from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition, parse_batch
 from mesh_assets.cdc.envelope import DeadLetter
+from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
 from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import committed_positions, encode_positions
+from mesh_assets.lakehouse.positions import committed_positions, encode_positions, total_records
+from mesh_assets.lakehouse.summary_keys import BATCH_ID_KEY, CONTRACT_VERSION_KEY, MAX_EVENT_TS_KEY
 from mesh_assets.ownership import DATA_PLATFORM
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
@@ -55,7 +57,10 @@ def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingest
     )
     data["ingested_at"] = pa.array([ingested_at] * n, timestamp)
     data["batch_id"] = [batch_id] * n
-    return pa.Table.from_pydict({f.name: data[f.name] for f in spec.schema}, schema=spec.schema)
+    table = pa.Table.from_pydict({f.name: data[f.name] for f in spec.schema}, schema=spec.schema)
+    for name, values in batch.extra_columns.items():
+        table = table.append_column(pa.field(name, pa.string()), pa.array(values, pa.string()))
+    return table
 
 
 def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime):
@@ -79,18 +84,15 @@ def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.dat
     )
 
 
-def plan_ranges(
-    topic: str, committed_data: dict, committed_dead: dict, end_offsets: dict[int, int], cap: int
-) -> list[OffsetRange]:
-    """Next ranges to consume: from the lower of the two tables' positions, at most ``cap`` records."""
-    ranges = []
-    for partition, end in sorted(end_offsets.items()):
-        tp = (topic, partition)
-        start = min(committed_data.get(tp, 0), committed_dead.get(tp, 0))
-        stop = min(end, start + cap)
-        if stop > start:
-            ranges.append(OffsetRange(topic, partition, start, stop))
-    return ranges
+def committed_for_topic(iceberg: IcebergCatalogResource, topic: str) -> dict:
+    """Per partition of ``topic``, the lower of the positions committed in its table and in dead letters.
+
+    Both tables must hold a range before it counts as done: a crash between their two commits makes
+    the next batch start where the lagging table stopped, and each table skips what it already has.
+    """
+    data = committed_positions(iceberg.table(tables.CDC_TABLES[topic]))
+    dead = committed_positions(iceberg.table(tables.DEAD_LETTERS))
+    return {tp: min(data.get(tp, 0), dead.get(tp, 0)) for tp in set(data) | set(dead) if tp.topic == topic}
 
 
 def ingest_topic(
@@ -104,20 +106,27 @@ def ingest_topic(
 
     Returns (rows outcome, dead-letters outcome, parsed batch).
     """
-    from mesh_assets.lakehouse.exactly_once import append_exactly_once
+    from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once
+    from mesh_assets.lakehouse.fault_injection import crash_point
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]
     ingested_at = dt.datetime.now(dt.UTC)
-    records = cdc_source.read(ranges)
-    batch = parse_batch(records, contract)
-    summary = {"mesh.batch.id": batch_id, "mesh.contract.version": str(contract.version)}
+    batch = parse_batch(cdc_source.read(ranges), contract)
+    summary = {BATCH_ID_KEY: batch_id, CONTRACT_VERSION_KEY: str(contract.version)}
+    if batch.max_ts_ms is not None:
+        summary[MAX_EVENT_TS_KEY] = str(batch.max_ts_ms)
+    crash_point("before_write")
     dead_outcome = append_exactly_once(
         iceberg.loader(tables.DEAD_LETTERS), ranges, dead_letter_table(batch.dead_letters, batch_id, ingested_at),
         summary,
     )
-    data_outcome = append_exactly_once(iceberg.loader(spec), ranges, rows_table(batch, spec, batch_id, ingested_at),
-                                       summary)
+    crash_point("between_commits")
+    loader = iceberg.loader(spec)
+    if batch.extra_columns:
+        add_optional_columns(loader, list(batch.extra_columns), f"additive field of {topic} (JSON text)")
+    data_outcome = append_exactly_once(loader, ranges, rows_table(batch, spec, batch_id, ingested_at), summary)
+    crash_point("after_commit")
     return data_outcome, dead_outcome, batch
 
 
@@ -125,9 +134,9 @@ def ingest_topic(
     name="aladdin_cdc",
     specs=[
         AssetSpec(TRADES_KEY, description="Aladdin trade CDC events, parsed and validated (append-only).",
-                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}),
+                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True),
         AssetSpec(CASH_FLOWS_KEY, description="Aladdin external cash-flow CDC events (append-only).",
-                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}),
+                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True),
         AssetSpec(DEAD_LETTERS_KEY, description="CDC records that failed parsing or their topic contract, with reason.",
                   group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg"}),
     ],
@@ -137,22 +146,25 @@ def aladdin_cdc(
     context: AssetExecutionContext, config: CdcBatchConfig, cdc_source: CdcSourceResource,
     iceberg: IcebergCatalogResource
 ):
-    """Consume the next CDC micro-batch of each topic into bronze, exactly once."""
+    """Consume the next CDC micro-batch of each topic into bronze, exactly once.
+
+    With explicit ``ranges`` (from the CDC sensor) only the topics they name are consumed; the other
+    topic's asset is skipped, not materialized.
+    """
     explicit = [parse_range(label) for label in config.ranges]
+    topics = sorted({r.topic for r in explicit}) if explicit else config.topics
     dead_table = iceberg.table(tables.DEAD_LETTERS)
-    dead_committed = committed_positions(dead_table)
     dead_rows = 0
     dead_by_reason: dict[str, int] = {}
     dead_ranges: list[OffsetRange] = []
     dead_snapshot = dead_table.current_snapshot().snapshot_id if dead_table.current_snapshot() else None
-    for topic in config.topics:
+    for topic in topics:
         if topic not in CONTRACTS:
             raise ValueError(f"no contract for topic {topic!r}; known topics: {sorted(CONTRACTS)}")
         spec = tables.CDC_TABLES[topic]
-        data_committed = committed_positions(iceberg.table(spec))
-        end_offsets = cdc_source.end_offsets(topic)
-        ranges = [r for r in explicit if r.topic == topic] if explicit else plan_ranges(
-            topic, data_committed, dead_committed, end_offsets, config.max_records_per_partition
+        end_offsets = {TopicPartition(topic, p): end for p, end in cdc_source.end_offsets(topic).items()}
+        ranges = [r for r in explicit if r.topic == topic] or plan_microbatches(
+            end_offsets, committed_for_topic(iceberg, topic), (), config.max_records_per_partition
         )
         data_outcome, dead_outcome, batch = ingest_topic(topic, ranges, cdc_source, iceberg, context.run.run_id)
         dead_rows += dead_outcome.rows_written
@@ -160,7 +172,7 @@ def aladdin_cdc(
         dead_snapshot = dead_outcome.snapshot_id
         for d in batch.dead_letters:
             dead_by_reason[d.reason_code] = dead_by_reason.get(d.reason_code, 0) + 1
-        lag = {f"{topic}-{p}": end - data_outcome.positions.get((topic, p), 0) for p, end in end_offsets.items()}
+        lag = lag_by_partition(end_offsets, data_outcome.positions)
         context.log.info(
             f"{topic}: {len(ranges)} ranges, wrote {data_outcome.rows_written} rows and "
             f"{dead_outcome.rows_written} dead letters ({batch.tombstones} tombstones)"
@@ -168,7 +180,7 @@ def aladdin_cdc(
         yield MaterializeResult(
             asset_key=ASSET_OF_TOPIC[topic],
             metadata={
-                "dagster/row_count": data_outcome.rows_written,
+                "dagster/row_count": total_records(iceberg.table(spec)),
                 "rows_written": data_outcome.rows_written,
                 "records_read": sum(len(r) for r in ranges),
                 "tombstones": batch.tombstones,
@@ -179,6 +191,8 @@ def aladdin_cdc(
                 "already_committed_ranges": MetadataValue.json([r.label() for r in data_outcome.skipped_ranges]),
                 "source_positions": MetadataValue.json(_positions_json(data_outcome.positions)),
                 "consumer_lag": MetadataValue.json(lag),
+                "max_consumer_lag": max(lag.values(), default=0),
+                "additive_fields": MetadataValue.json(sorted(batch.extra_columns)),
                 "commit_attempts": data_outcome.attempts,
                 "table": spec.identifier,
             },
@@ -186,7 +200,7 @@ def aladdin_cdc(
     yield MaterializeResult(
         asset_key=DEAD_LETTERS_KEY,
         metadata={
-            "dagster/row_count": dead_rows,
+            "dagster/row_count": total_records(iceberg.table(tables.DEAD_LETTERS)),
             "rows_written": dead_rows,
             "by_reason": MetadataValue.json(dead_by_reason),
             "snapshot_id": str(dead_snapshot),

@@ -1,13 +1,15 @@
 """Checks beside the CDC assets: contract fields, exactly-once, known ids, source reconciliation."""
 
 
+import os
 from collections import Counter
 
 from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataValue, asset_check
 
 from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC, DEAD_LETTERS_KEY
 from mesh_assets.bronze.reference import REFERENCE_KEYS
-from mesh_assets.cdc import CONTRACTS, parse_batch
+from mesh_assets.cdc import CONTRACTS, TopicPartition, parse_batch
+from mesh_assets.cdc.microbatch_plan import find_gaps, lag_by_partition
 from mesh_assets.check_results import to_check_result
 from mesh_assets.lakehouse import tables
 from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges
@@ -16,6 +18,16 @@ from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
 POSITION_COLUMNS = ["source_topic", "source_partition", "source_offset"]
+LAG_WARN = 10_000
+FRESHNESS_S = 30
+#: Dead-letter reasons that mean the producer broke the topic's contract (a breaking schema change).
+CONTRACT_REASONS = frozenset({"missing_required_field", "wrong_type", "missing_image", "wrong_table",
+                              "reserved_field", "invalid_value"})
+
+
+def lag_error_limit() -> int:
+    """Consumer lag that turns the lag check ERROR: ``MESH_CDC_LAG_ERROR`` (default 100,000)."""
+    return int(os.environ.get("MESH_CDC_LAG_ERROR", 100_000))
 FOREIGN_KEYS = {"portfolio_id": "portfolios", "security_id": "securities"}
 
 
@@ -31,14 +43,10 @@ def _combine(verdicts: list[Verdict], what: str) -> Verdict:
 
 
 def _latest_commit_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec):
-    from pyiceberg.table.snapshots import ancestors_of
+    from mesh_assets.lakehouse.positions import latest_summary_value
 
-    table = iceberg.table(spec)
-    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
-        props = snapshot.summary.additional_properties if snapshot.summary else {}
-        if RANGES_KEY in props:
-            return snapshot.snapshot_id, decode_ranges(props[RANGES_KEY])
-    return None, []
+    snapshot_id, encoded = latest_summary_value(iceberg.table(spec), RANGES_KEY)
+    return snapshot_id, decode_ranges(encoded) if encoded else []
 
 
 def cdc_checks(topic: str) -> list:
@@ -112,7 +120,103 @@ def cdc_checks(topic: str) -> list:
             dead_letters_in_ranges=len(parsed.dead_letters), tombstones_in_ranges=parsed.tombstones,
         )
 
-    return [required_fields_present, exactly_once_source_offsets, known_ids, row_count_matches_source]
+    @asset_check(asset=asset_key, name="offset_contiguity", blocking=True,
+                 description="Committed offset ranges of every partition follow each other with no gap or overlap.")
+    def offset_contiguity(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        return _contiguity_result(iceberg, spec)
+
+    @asset_check(asset=asset_key, name="consumer_lag",
+                 description=f"Offsets on Kafka not yet in bronze: WARN above {LAG_WARN:,}, ERROR above "
+                             "MESH_CDC_LAG_ERROR (default 100,000).")
+    def consumer_lag(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
+        from mesh_assets.bronze.aladdin_cdc import committed_for_topic
+
+        ends = {TopicPartition(topic, p): end for p, end in cdc_source.end_offsets(topic).items()}
+        lag = lag_by_partition(ends, committed_for_topic(iceberg, topic))
+        worst = max(lag.values(), default=0)
+        error_limit = lag_error_limit()
+        severity = AssetCheckSeverity.ERROR if worst > error_limit else AssetCheckSeverity.WARN
+        return AssetCheckResult(
+            passed=worst <= LAG_WARN, severity=severity,
+            description=f"max lag {worst:,} offsets (warn > {LAG_WARN:,}, error > {error_limit:,})",
+            metadata={"max_lag": worst, "total_lag": sum(lag.values()), "warn_threshold": LAG_WARN,
+                      "error_threshold": error_limit, "lag_by_partition": MetadataValue.json(lag)},
+        )
+
+    @asset_check(asset=asset_key, name="cdc_freshness",
+                 description=f"While NYSE is open, the newest committed event is at most {FRESHNESS_S} s old (WARN).")
+    def cdc_freshness(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        import datetime as dt
+
+        from mesh_assets.lakehouse.positions import latest_summary_value
+        from mesh_assets.lakehouse.summary_keys import MAX_EVENT_TS_KEY
+        from mesh_assets.trading_calendar import is_market_open
+
+        now = dt.datetime.now(dt.UTC)
+        snapshot_id, newest = latest_summary_value(iceberg.table(spec), MAX_EVENT_TS_KEY)
+        if newest is None:
+            return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
+                                    description=f"no event committed to {spec.identifier} yet")
+        age_s = (now - dt.datetime.fromtimestamp(int(newest) / 1000, dt.UTC)).total_seconds()
+        market_open = is_market_open(now)
+        passed = age_s <= FRESHNESS_S or not market_open
+        state = "market open" if market_open else "market closed: staleness expected"
+        return AssetCheckResult(
+            passed=passed, severity=AssetCheckSeverity.WARN,
+            description=f"newest event is {age_s:,.0f} s old ({state}; threshold {FRESHNESS_S} s while open)",
+            metadata={"newest_event_ts_ms": int(newest), "age_seconds": round(age_s, 1), "threshold_seconds":
+                      FRESHNESS_S, "market_open": market_open, "snapshot_id": str(snapshot_id)},
+        )
+
+    @asset_check(asset=asset_key, name="contract_violations",
+                 description=f"Records of {topic} that broke its contract (sent to dead letters), with samples (WARN).")
+    def contract_violations(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        import pyarrow.compute as pc
+
+        dead = _scan(iceberg, tables.DEAD_LETTERS, [*POSITION_COLUMNS, "reason_code", "reason"])
+        mask = pc.and_(pc.equal(dead["source_topic"], topic), pc.is_in(dead["reason_code"],
+                                                                          value_set=_pa_strings(CONTRACT_REASONS)))
+        hits = dead.filter(mask)
+        by_reason = Counter(hits["reason_code"].to_pylist())
+        samples = hits.select([*POSITION_COLUMNS, "reason"]).slice(0, 5).to_pylist()
+        return AssetCheckResult(
+            passed=hits.num_rows == 0, severity=AssetCheckSeverity.WARN,
+            description=(f"{hits.num_rows} {topic} records broke contract v{contract.version}: {dict(by_reason)}"
+                         if hits.num_rows else f"every {topic} record met contract v{contract.version}"),
+            metadata={"violations": hits.num_rows, "threshold": 0, "by_reason": MetadataValue.json(dict(by_reason)),
+                      "contract_version": contract.version, "samples": MetadataValue.json(samples)},
+        )
+
+    return [required_fields_present, exactly_once_source_offsets, known_ids, row_count_matches_source,
+            offset_contiguity, consumer_lag, cdc_freshness, contract_violations]
+
+
+def _pa_strings(values):
+    import pyarrow as pa
+
+    return pa.array(sorted(values), pa.string())
+
+
+def _contiguity_result(iceberg: IcebergCatalogResource, spec: tables.TableSpec) -> AssetCheckResult:
+    from mesh_assets.lakehouse.positions import committed_ranges_history
+
+    history = committed_ranges_history(iceberg.table(spec))
+    problems = find_gaps([ranges for _, ranges in history])
+    partitions = sorted({r.topic_partition.label() for _, ranges in history for r in ranges})
+    return AssetCheckResult(
+        passed=not problems,
+        description=(f"{len(problems)} gaps/overlaps in committed ranges" if problems else
+                     f"{len(history)} commits over {len(partitions)} partitions, contiguous from offset 0"),
+        metadata={"commits": len(history), "partitions": len(partitions), "problems": len(problems),
+                  "samples": MetadataValue.json(problems[:5])},
+    )
+
+
+@asset_check(asset=DEAD_LETTERS_KEY, name="offset_contiguity", blocking=True,
+             description="Committed offset ranges of every partition follow each other with no gap or overlap.")
+def dead_letters_offset_contiguity(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+    """Dead letters cover every offset range once, in order."""
+    return _contiguity_result(iceberg, tables.DEAD_LETTERS)
 
 
 @asset_check(asset=DEAD_LETTERS_KEY, name="dead_letter_count",
@@ -137,4 +241,4 @@ def dead_letter_count(iceberg: IcebergCatalogResource) -> AssetCheckResult:
 def defs() -> Definitions:
     """Definitions of the CDC checks."""
     return Definitions(asset_checks=[*cdc_checks("aladdin.trades"), *cdc_checks("aladdin.cash_flows"),
-                                     dead_letter_count])
+                                     dead_letter_count, dead_letters_offset_contiguity])

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from mesh_assets.check_results import to_check_result
+from mesh_assets.lakehouse.positions import total_records
 from mesh_assets.lakehouse.tables import BRONZE, TableSpec, arrow_type
 from mesh_assets.ownership import CLIENT_SERVICES
 from resources.iceberg import IcebergCatalogResource
@@ -103,7 +104,7 @@ def salesforce_asset(obj: SalesforceObject):
                                   {"mesh.batch.id": context.run.run_id})
         newest = max((r["SystemModstamp"] for r in records), default=None)
         return MaterializeResult(metadata={
-            "dagster/row_count": outcome.rows_written, "records_read": len(records),
+            "dagster/row_count": total_records(iceberg.table(obj.table)), "records_read": len(records),
             "rows_written": outcome.rows_written, "snapshot_id": str(outcome.snapshot_id),
             "source_position_system_modstamp": newest, "table": obj.table.identifier,
         })

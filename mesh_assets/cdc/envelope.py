@@ -43,14 +43,24 @@ class DeadLetter:
     reason: str
 
 
+#: Names an additive field may not take: they are the bronze table's own columns.
+RESERVED_COLUMNS = frozenset({*ENVELOPE_COLUMNS, "event_ts", "ingested_at", "batch_id"})
+
+
 @dataclass
 class ParsedBatch:
-    """Rows (column lists in contract order), dead letters and the tombstone count of one batch."""
+    """Rows (column lists in contract order), dead letters and the tombstone count of one batch.
+
+    ``extra_columns`` holds additive fields that are not in the contract (schema evolution), as the
+    JSON text of each value, ``None`` where a row lacks the field.
+    """
 
     contract: TopicContract
     columns: dict[str, list[Any]]
     dead_letters: list[DeadLetter] = field(default_factory=list)
     tombstones: int = 0
+    extra_columns: dict[str, list[str | None]] = field(default_factory=dict)
+    max_ts_ms: int | None = None
 
     @property
     def row_count(self) -> int:
@@ -89,8 +99,8 @@ def _check_value(topic: str, spec_name: str, spec_type: str, value: Any) -> Any:
     )
 
 
-def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any], list[Any]]:
-    """Validate one non-tombstone record; return (envelope values, contract values)."""
+def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Validate one non-tombstone record; return (envelope values, contract values, additive fields)."""
     try:
         envelope = orjson.loads(record.value)  # type: ignore[arg-type]
     except orjson.JSONDecodeError as exc:
@@ -121,6 +131,11 @@ def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any]
             values.append(None)
             continue
         values.append(_check_value(contract.topic, spec.name, spec.type, value))
+    known = contract.field_names
+    extras = {k: v for k, v in image.items() if k not in known and v is not None}
+    reserved = sorted(k for k in extras if k in RESERVED_COLUMNS)
+    if reserved:
+        raise _Rejected("reserved_field", f"field(s) {reserved} in {image_name} clash with bronze columns")
     before = envelope.get("before")
     tx_id = source.get("txId")
     envelope_values = [
@@ -135,7 +150,11 @@ def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any]
         tx_id if isinstance(tx_id, int) else None,
         orjson.dumps(before, option=orjson.OPT_SORT_KEYS).decode() if before is not None else None,
     ]
-    return envelope_values, values
+    return envelope_values, values, extras
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None = None) -> ParsedBatch:
@@ -150,6 +169,8 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
     tombstones = 0
     env_cols: list[list[Any]] = [[] for _ in ENVELOPE_COLUMNS]
     field_cols: list[list[Any]] = []
+    extra_cols: dict[str, list[str | None]] = {}
+    rows = 0
     for record in records:
         record_contract = contract or CONTRACTS.get(record.topic)
         if record_contract is None:
@@ -163,7 +184,7 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
             tombstones += 1
             continue
         try:
-            envelope_values, values = _parse_one(record, record_contract)
+            envelope_values, values, extras = _parse_one(record, record_contract)
         except _Rejected as rejected:
             dead.append(DeadLetter(record, rejected.code, f"{record.position()}: {rejected.reason}"))
             continue
@@ -171,6 +192,12 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
             col.append(value)
         for col, value in zip(field_cols, values, strict=True):
             col.append(value)
+        for name in extras.keys() - extra_cols.keys():
+            extra_cols[name] = [None] * rows
+        for name, col in extra_cols.items():
+            value = extras.get(name)
+            col.append(None if value is None else _json_text(value))
+        rows += 1
     if contract is None:
         raise ValueError("parse_batch needs a contract when the batch holds no record of a known topic")
     if batch is None:
@@ -180,4 +207,6 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
     columns.update(zip(contract.field_names, field_cols, strict=True))
     batch.dead_letters = dead
     batch.tombstones = tombstones
+    batch.extra_columns = dict(sorted(extra_cols.items()))
+    batch.max_ts_ms = max(columns["ts_ms"]) if columns["ts_ms"] else None
     return batch

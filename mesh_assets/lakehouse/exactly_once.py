@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mesh_assets.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lakehouse.fault_injection import crash_point
 from mesh_assets.lakehouse.positions import (
     POSITIONS_KEY,
     RANGES_KEY,
@@ -80,6 +81,20 @@ def drop_committed_rows(rows: pa.Table, committed: Mapping[TopicPartition, int])
     return rows.filter(keep)
 
 
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` in ``schema``'s column order and types; columns the rows lack become nulls.
+
+    A column the table does not have is an error: evolve the table's schema first.
+    """
+    unknown = sorted(set(rows.column_names) - set(schema.names))
+    if unknown:
+        raise ValueError(f"rows carry columns {unknown} that the table does not have; evolve its schema first")
+    columns = [
+        rows[f.name].cast(f.type) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type) for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def append_exactly_once(
     load_table: Callable[[], Table],
     ranges: Sequence[OffsetRange],
@@ -103,7 +118,7 @@ def append_exactly_once(
             snapshot = table.current_snapshot()
             return CommitOutcome(name, False, snapshot.snapshot_id if snapshot else None, 0, [], committed, number,
                                  skipped)
-        new_rows = drop_committed_rows(rows, committed).cast(table.schema().as_arrow())
+        new_rows = conform(drop_committed_rows(rows, committed), table.schema().as_arrow())
         positions = dict(committed)
         for r in effective:
             positions[r.topic_partition] = r.end
@@ -112,7 +127,28 @@ def append_exactly_once(
         with table.transaction() as tx:
             tx.append(new_rows, snapshot_properties=summary)
             tx.set_properties({POSITIONS_KEY: encoded})
+            crash_point("after_data_files")
         return CommitOutcome(name, True, table.current_snapshot().snapshot_id, new_rows.num_rows, effective,
                              positions, number, skipped)
 
     return commit_with_retry(load_table, attempt, max_attempts)
+
+
+def add_optional_columns(load_table: Callable[[], Table], names: Sequence[str], doc: str) -> list[str]:
+    """Evolve the table's schema with optional string columns it lacks; return those added.
+
+    Adding an optional column changes no data, so this runs as its own commit before an append and
+    is a no-op when replayed.
+    """
+    from pyiceberg.types import StringType
+
+    def attempt(table: Table, _: int) -> list[str]:
+        existing = set(table.schema().column_names)
+        missing = [name for name in names if name not in existing]
+        if missing:
+            with table.update_schema() as update:
+                for name in missing:
+                    update.add_column(name, StringType(), doc=doc)
+        return missing
+
+    return commit_with_retry(load_table, attempt)

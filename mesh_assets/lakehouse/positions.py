@@ -77,3 +77,21 @@ def committed_ranges_history(table: Table) -> list[tuple[int, list[OffsetRange]]
             history.append((snapshot.snapshot_id, decode_ranges(summary.additional_properties[RANGES_KEY])))
     history.reverse()
     return history
+
+
+def total_records(table: Table) -> int:
+    """Rows in the table's current snapshot, from its summary (no scan)."""
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.additional_properties.get("total-records", 0))
+
+
+def latest_summary_value(table: Table, key: str) -> tuple[int | None, str | None]:
+    """(snapshot id, value) of the newest snapshot in the ancestry whose summary carries ``key``."""
+    from pyiceberg.table.snapshots import ancestors_of
+
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        if snapshot.summary is not None and key in snapshot.summary.additional_properties:
+            return snapshot.snapshot_id, snapshot.summary.additional_properties[key]
+    return None, None

@@ -12,3 +12,7 @@ PARTITIONS_KEY = "mesh.partitions"
 FILES_KEY = "mesh.source.files"
 #: The Dagster run that committed (summary).
 BATCH_ID_KEY = "mesh.batch.id"
+#: Version of the topic contract a CDC commit validated against (summary).
+CONTRACT_VERSION_KEY = "mesh.contract.version"
+#: Newest Debezium ``ts_ms`` in a CDC commit (summary), for freshness without a scan.
+MAX_EVENT_TS_KEY = "mesh.source.max_ts_ms"

@@ -89,9 +89,17 @@ def test_every_bronze_asset_materializes_and_every_error_check_passes(defs, load
     materialized = {e.asset_key for r in loaded for e in r.get_asset_materialization_events()}
     bronze = {k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "bronze"}
     assert materialized == bronze
-    failures = {**failed(sources), **failed(deliveries)}
-    # The only check allowed to be red is the dead-letter WARN: the firm has malformed records on purpose.
-    assert set(failures) == {"bronze/aladdin/dead_letters:dead_letter_count"}, failures
+    evaluations = {**checks_by_name(sources), **checks_by_name(deliveries)}
+    errors = {n: e.description for n, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"}
+    assert not errors, errors
+    # The firm carries malformed records on purpose: the WARN checks that count them must be red.
+    warned = {n for n, e in evaluations.items() if not e.passed}
+    assert {"bronze/aladdin/dead_letters:dead_letter_count", "bronze/aladdin/trades:contract_violations",
+            "bronze/aladdin/cash_flows:contract_violations"} <= warned
+    # Freshness may warn depending on the hour (the firm's events are weeks old); nothing else may.
+    assert warned - {"bronze/aladdin/trades:cdc_freshness", "bronze/aladdin/cash_flows:cdc_freshness"} == {
+        "bronze/aladdin/dead_letters:dead_letter_count", "bronze/aladdin/trades:contract_violations",
+        "bronze/aladdin/cash_flows:contract_violations"}
     evaluated = set(checks_by_name(sources)) | set(checks_by_name(deliveries))
     declared = defs.resolve_asset_graph().asset_check_keys
     assert evaluated == {f"{k.asset_key.to_user_string()}:{k.name}" for k in declared}

@@ -58,17 +58,18 @@ def test_dagster_definitions_validate_passes(tmp_path):
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_definitions_import_does_no_io_and_stays_fast():
-    code = ("import time, builtins; opened = []; real = builtins.open\n"
+def test_definitions_import_opens_no_data_and_loads_no_heavy_library():
+    code = ("import builtins; opened = []; real = builtins.open\n"
             "builtins.open = lambda f, *a, **k: (opened.append(str(f)), real(f, *a, **k))[1]\n"
-            "t = time.perf_counter(); import mesh_assets.definitions; print(time.perf_counter() - t)\n"
-            "print([f for f in opened if '.data' in f or 'firm' in f])")
+            "import sys; import mesh_assets.definitions\n"
+            "print([f for f in opened if '.data' in f or 'firm' in f])\n"
+            "print(sorted(m for m in ('great_expectations', 'pyiceberg', 'pyarrow', 'boto3', 'duckdb', 'kafka',"
+            " 'exchange_calendars') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    seconds, opened = out.stdout.strip().splitlines()[-2:]
+    opened, heavy = out.stdout.strip().splitlines()[-2:]
+    # Import time itself is measured by benchmarks/generate_and_bronze.py (goal < 3 s), not asserted here.
     assert opened == "[]", f"definitions opened data files at import: {opened}"
-    assert "great_expectations" not in out.stderr
-    # The goal is < 3 s on an idle machine; the test allows slack for a loaded CI box.
-    assert float(seconds) < 6, seconds
+    assert heavy == "[]", f"definitions imported heavy libraries at load: {heavy}"
 
 
 def test_local_instance_config_loads_with_queue_pools_and_retries(tmp_path, monkeypatch):
