@@ -49,6 +49,7 @@ class CdcSourceResource(ConfigurableResource):
     backend: str = Field(description="'replay' (capture files) or 'kafka'")
     capture_dir: str | None = Field(default=None, description="folder of <topic>.jsonl captures (replay)")
     bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap servers (kafka)")
+    topic_prefix: str = Field(default="", description="prefix of the broker's topic names, e.g. 'prod.' (kafka)")
 
     def _records(self, topic: str) -> tuple[SourceRecord, ...]:
         path = Path(self.capture_dir or ".") / f"{topic}.jsonl"
@@ -61,7 +62,7 @@ class CdcSourceResource(ConfigurableResource):
         if self.backend == "kafka":
             from resources.kafka import end_offsets
 
-            return end_offsets(self._bootstrap(), topic)
+            return end_offsets(self._bootstrap(), topic, self.topic_prefix)
         self._check_backend()
         ends: dict[int, int] = {}
         for record in self._records(topic):
@@ -73,7 +74,7 @@ class CdcSourceResource(ConfigurableResource):
         if self.backend == "kafka":
             from resources.kafka import read_ranges
 
-            return read_ranges(self._bootstrap(), ranges)
+            return read_ranges(self._bootstrap(), ranges, self.topic_prefix)
         self._check_backend()
         wanted: dict[tuple[str, int], OffsetRange] = {(r.topic, r.partition): r for r in ranges}
         records = [

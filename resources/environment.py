@@ -46,7 +46,8 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb")),
         "landing": LandingZoneResource(root=str(firm)),
         "cdc_source": (
-            CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"])
+            CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"],
+                              topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
             if os.environ.get("MESH_KAFKA_BOOTSTRAP")
             else CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc"))
         ),

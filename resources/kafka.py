@@ -34,30 +34,38 @@ def _consumer(bootstrap_servers: str, client_id: str):
     )
 
 
-def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
-    """Log-end offset of every partition of ``topic`` (reads metadata only, never payloads)."""
+def end_offsets(bootstrap_servers: str, topic: str, topic_prefix: str = "") -> dict[int, int]:
+    """Log-end offset of every partition of ``topic`` (reads metadata only, never payloads).
+
+    ``topic_prefix`` maps the logical topic (``aladdin.trades``) to the broker's (``prod.aladdin.trades``).
+    """
     from kafka import TopicPartition
 
+    physical = f"{topic_prefix}{topic}"
     consumer = _consumer(bootstrap_servers, "mesh-cdc-offsets")
     try:
-        partitions = consumer.partitions_for_topic(topic)
+        partitions = consumer.partitions_for_topic(physical)
         if not partitions:
-            raise KafkaRangeError(f"topic {topic} does not exist on {bootstrap_servers}")
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
+            raise KafkaRangeError(f"topic {physical} does not exist on {bootstrap_servers}")
+        ends = consumer.end_offsets([TopicPartition(physical, p) for p in sorted(partitions)])
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         consumer.close()
 
 
-def read_ranges(bootstrap_servers: str, ranges: Sequence[OffsetRange], timeout_s: float = 120.0) -> list[SourceRecord]:
+def read_ranges(
+    bootstrap_servers: str, ranges: Sequence[OffsetRange], topic_prefix: str = "", timeout_s: float = 120.0
+) -> list[SourceRecord]:
     """Exactly the records of ``ranges`` (assign + seek, stop at each end), in (partition, offset) order.
+
+    Ranges name logical topics; records come back under those names whatever ``topic_prefix`` says.
 
     Raises :class:`KafkaRangeError` naming the partition when a range starts before the log start
     (records lost to retention) or cannot be read to its end within ``timeout_s``.
     """
     from kafka import TopicPartition
 
-    wanted = {TopicPartition(r.topic, r.partition): r for r in ranges if len(r)}
+    wanted = {TopicPartition(f"{topic_prefix}{r.topic}", r.partition): r for r in ranges if len(r)}
     if not wanted:
         return []
     consumer = _consumer(bootstrap_servers, "mesh-cdc-reader")
@@ -84,7 +92,7 @@ def read_ranges(bootstrap_servers: str, ranges: Sequence[OffsetRange], timeout_s
                 for rec in records:
                     if rec.offset >= r.end:
                         break
-                    out.append(SourceRecord(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value))
+                    out.append(SourceRecord(r.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value))
                 if (out and out[-1].offset >= r.end - 1) or consumer.position(tp) >= r.end:
                     remaining.discard(tp)
                     consumer.pause(tp)
