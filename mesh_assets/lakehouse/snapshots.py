@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -31,6 +32,19 @@ def _name(table: Table) -> str:
     return ".".join(table.name())
 
 
+def slices_by_value(rows: pa.Table, column: str) -> list[pa.Table]:
+    """Zero-copy slices of ``rows`` sorted by ``column``, one per distinct value (nulls last)."""
+    import numpy as np
+
+    if rows.num_rows == 0:
+        return []
+    ordered = rows.take(pc.sort_indices(rows, sort_keys=[(column, "ascending")], null_placement="at_end"))
+    values = ordered[column].combine_chunks()
+    codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
+    bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), rows.num_rows]
+    return [ordered.slice(start, end - start) for start, end in pairwise(bounds)]
+
+
 def overwrite_partitions(
     load_table: Callable[[], Table],
     rows: pa.Table,
@@ -50,9 +64,20 @@ def overwrite_partitions(
     summary = {**(snapshot_properties or {}), PARTITIONS_KEY: ",".join(sorted(keys))}
 
     def attempt(table: Table, number: int) -> WriteOutcome:
+        from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+        conformed = rows.cast(table.schema().as_arrow())
         with table.transaction() as tx:
-            tx.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=In(column, set(keys)),
-                         snapshot_properties=summary)
+            tx.delete(delete_filter=In(column, set(keys)), snapshot_properties=summary)
+            with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+                # pyiceberg splits a table into partitions by filtering the whole table once per
+                # partition (quadratic: 20 min for 5 years of daily prices). Handing it one
+                # partition's slice at a time keeps the write linear, in the same single commit.
+                for part in slices_by_value(conformed, column):
+                    for data_file in _dataframe_to_data_files(
+                        table_metadata=tx.table_metadata, write_uuid=append.commit_uuid, df=part, io=table.io
+                    ):
+                        append.append_data_file(data_file)
         return WriteOutcome(_name(table), True, table.current_snapshot().snapshot_id, rows.num_rows, number)
 
     return commit_with_retry(load_table, attempt, max_attempts)
