@@ -16,15 +16,16 @@ app.add_typer(calendar_app, name="calendar")
 console = Console()
 
 
-def _mount_optional_apps() -> None:
-    try:
-        from mesh_assets.local.kafka_cli import kafka_app
-    except ImportError:  # pragma: no cover - the broker tooling ships with the Kafka issue
-        return
+def _mount_local_tools() -> None:
+    """`mesh kafka ...` (the local broker) and `mesh produce-cdc` (replay the capture into Kafka)."""
+    from mesh_assets.local.kafka_cli import kafka_app
+    from mesh_assets.local.produce_cli import produce_cdc
+
     app.add_typer(kafka_app, name="kafka")
+    app.command("produce-cdc")(produce_cdc)
 
 
-_mount_optional_apps()
+_mount_local_tools()
 
 
 def _generate(out: Path, scale: str, seed: int, end_date: dt.date) -> dict:

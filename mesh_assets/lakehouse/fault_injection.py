@@ -18,6 +18,8 @@ from functools import cache
 
 ENV = "MESH_FAULT_INJECTION"
 SEED_ENV = "MESH_FAULT_SEED"
+#: When set, the point name is appended to this file just before the kill (to count crashes by point).
+LOG_ENV = "MESH_FAULT_LOG"
 POINTS = ("before_write", "after_data_files", "between_commits", "after_commit")
 
 
@@ -39,4 +41,8 @@ def crash_point(name: str) -> None:
         return
     probabilities, rng = _plan(spec, os.environ.get(SEED_ENV))
     if rng.random() < probabilities.get(name, 0.0):
+        log = os.environ.get(LOG_ENV)
+        if log:
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(name + "\n")
         os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,347 @@
+"""Benchmark: Aladdin CDC from a real Kafka broker into bronze Iceberg, against the client's own ceiling.
+
+Run by hand (not in CI): ``uv run python benchmarks/cdc_ingest.py [--events 300000] [--batch-sizes 1000,10000,100000]``.
+
+In one process, against its own local broker (:mod:`mesh_assets.local.kafka_broker`, started on a free port in
+a temporary data folder and stopped at the end):
+
+1. synthesizes ``--events`` valid trade CDC events (Debezium envelopes like the firm's, ~400-byte values) as a
+   capture file and produces it to a fresh topic ``aladdin.trades`` (``--partitions`` partitions) with
+   :func:`mesh_assets.local.cdc_producer.produce_capture`;
+2. (a) bare kafka-python consume throughput of the whole topic (assign all partitions, seek to the beginning,
+   poll until every end offset is reached), for a few fetch settings: the best is this client's ceiling;
+3. (b) end-to-end ingest (read by offset range + parse + validate + Iceberg commit: ``ingest_topic``) for each
+   batch size, into a fresh SQLite-catalog Iceberg warehouse: sequential batches over every partition
+   (``batch_size / partitions`` offsets per partition) until the topic is consumed or ``--budget-s`` is spent.
+   Reports events/s, ``ingest_topic`` latency p50/p99 per batch, and the ratio (b)/(a).
+
+Prints one JSON document (stdout). ``--profile`` adds the top functions of a cProfile of a few batches at the
+best batch size, split into read / parse / commit times. Goal (issue): (b) >= 70% of (a) and >= 50,000
+events/s on 2 cores at the best batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from mesh_assets.local import cdc_producer, kafka_broker  # noqa: E402
+
+TOPIC = "aladdin.trades"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def synthesize_capture(path: Path, events: int, partitions: int, seed: int = 7) -> dict:
+    """Write ``events`` valid trade CDC events as a capture file; return counts and the mean value size."""
+    rng = random.Random(seed)
+    offsets = [0] * partitions
+    now_ms = int(time.time() * 1000) - events  # recent: one event per millisecond up to now
+    lsn = 2_400_000_000
+    value_bytes = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for i in range(events):
+            portfolio = f"P-{rng.randrange(1000):04d}"
+            trade_id = f"T-{i + 1:08d}"
+            partition = zlib.crc32(portfolio.encode()) % partitions
+            ts = now_ms + i
+            lsn += rng.randrange(8, 400)
+            trade_date = f"2026-{rng.randrange(1, 11):02d}-{rng.randrange(1, 28):02d}"
+            image = {
+                "currency": rng.choice(("USD", "USD", "USD", "EUR", "GBP")),
+                "portfolio_id": portfolio,
+                "price": round(rng.uniform(5, 900), 6),
+                "quantity": rng.randrange(1, 250_000),
+                "security_id": f"S-{rng.randrange(3000):05d}",
+                "settle_date": trade_date,
+                "side": rng.choice(("BUY", "SELL")),
+                "trade_date": trade_date,
+                "trade_id": trade_id,
+                "version": 1,
+            }
+            envelope = {
+                "after": image,
+                "before": None,
+                "op": "c",
+                "source": {"connector": "aladdin", "db": "aladdin", "lsn": lsn, "table": "trades",
+                           "ts_ms": ts - rng.randrange(1, 250), "txId": 88_000 + i},
+                "ts_ms": ts,
+            }  # fmt: skip
+            value = orjson.dumps(envelope, option=orjson.OPT_SORT_KEYS).decode()
+            value_bytes += len(value)
+            key = orjson.dumps({"portfolio_id": portfolio, "trade_id": trade_id}, option=orjson.OPT_SORT_KEYS)
+            line = {
+                "key": key.decode(),
+                "offset": offsets[partition],
+                "partition": partition,
+                "timestamp_ms": ts,
+                "topic": TOPIC,
+                "value": value,
+            }  # fmt: skip
+            offsets[partition] += 1
+            handle.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n")
+    return {"events": events, "per_partition": offsets, "mean_value_bytes": round(value_bytes / max(events, 1), 1)}
+
+
+def bare_consume(bootstrap: str, partitions: int, **settings) -> dict:
+    """Read the whole topic with a bare KafkaConsumer (no group): records, seconds, records/s."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **settings)
+    try:
+        tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            consumer.position(tp)  # resolve the beginning before the clock starts
+        count = 0
+        nbytes = 0
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        started = time.perf_counter()
+        while remaining:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                count += len(records)
+                for record in records:
+                    nbytes += len(record.value or b"")
+                if consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+        elapsed = time.perf_counter() - started
+    finally:
+        consumer.close()
+    return {
+        "settings": {k: v for k, v in settings.items()},
+        "records": count,
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(count / elapsed, 1),
+        "mb_per_s": round(nbytes / elapsed / 1e6, 2),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def batch_ranges(next_offsets: dict[int, int], ends: dict[int, int], per_partition: int):
+    """The next batch: up to ``per_partition`` offsets of every partition that has some left."""
+    from mesh_assets.cdc import OffsetRange
+
+    ranges = []
+    for partition in sorted(ends):
+        start = next_offsets.get(partition, 0)
+        stop = min(ends[partition], start + per_partition)
+        if stop > start:
+            ranges.append(OffsetRange(TOPIC, partition, start, stop))
+    return ranges
+
+
+def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, profile: bool = False) -> dict:
+    """Sequential ``ingest_topic`` batches of about ``batch_size`` records into a fresh warehouse."""
+    from mesh_assets.bronze.aladdin_cdc import ingest_topic
+    from mesh_assets.lakehouse import tables
+    from resources.cdc_source import CdcSourceResource
+    from resources.iceberg import IcebergCatalogResource
+
+    tag = f"{batch_size}-profile" if profile else str(batch_size)
+    folder = work / f"iceberg-{tag}"  # a fresh catalog each run (catalogs are cached per uri)
+    folder.mkdir(parents=True)
+    source = CdcSourceResource(backend="kafka", bootstrap_servers=bootstrap)
+    iceberg = IcebergCatalogResource(
+        catalog_type="sql", name=f"bench-{tag}", uri=f"sqlite:///{folder}/catalog.db",
+        warehouse=f"file://{folder}/warehouse",
+    )  # fmt: skip
+    for spec in (tables.CDC_TABLES[TOPIC], tables.DEAD_LETTERS):
+        iceberg.table(spec)  # create the tables before the clock starts
+    ends = source.end_offsets(TOPIC)
+    per_partition = max(1, batch_size // len(ends))
+    next_offsets = dict.fromkeys(ends, 0)
+    latencies: list[float] = []
+    rows = dead = tombstones = consumed = 0
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    while True:
+        ranges = batch_ranges(next_offsets, ends, per_partition)
+        if not ranges or (time.perf_counter() - started) > budget_s:
+            break
+        t0 = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        data_outcome, dead_outcome, batch = ingest_topic(TOPIC, ranges, source, iceberg, f"bench-{len(latencies)}")
+        if profiler is not None:
+            profiler.disable()
+        latencies.append(time.perf_counter() - t0)
+        rows += data_outcome.rows_written
+        dead += dead_outcome.rows_written
+        tombstones += batch.tombstones
+        for r in ranges:
+            next_offsets[r.partition] = r.end
+            consumed += len(r)
+        if profile and len(latencies) >= 3:
+            break
+    wall = time.perf_counter() - started
+    busy = sum(latencies)
+    table_rows = iceberg.table(tables.CDC_TABLES[TOPIC]).scan(selected_fields=("source_offset",)).to_arrow().num_rows
+    result = {
+        "batch_size": batch_size,
+        "records_per_partition_per_batch": per_partition,
+        "batches": len(latencies),
+        "events": consumed,
+        "rows_written": rows,
+        "dead_letters": dead,
+        "tombstones": tombstones,
+        "table_rows": table_rows,
+        "complete": consumed == sum(ends.values()),
+        "wall_s": round(wall, 3),
+        "events_per_s": round(consumed / busy, 1) if busy else None,
+        "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
+        "latency_p99_s": round(_percentile(latencies, 99), 4) if latencies else None,
+        "latency_max_s": round(max(latencies), 4) if latencies else None,
+        "peak_rss_mb_after": peak_rss_mb(),
+    }
+    if profiler is not None:
+        result["profile"] = _profile_summary(profiler, busy)
+    return result
+
+
+def _profile_summary(profiler: cProfile.Profile, busy_s: float, top: int = 25) -> dict:
+    stats = pstats.Stats(profiler)
+    buckets = {
+        "read (resources.kafka.read_ranges)": ("resources/kafka.py", "read_ranges"),
+        "parse (parse_batch)": ("mesh_assets/cdc/envelope.py", "parse_batch"),
+        "rows_table (arrow build)": ("mesh_assets/bronze/aladdin_cdc.py", "rows_table"),
+        "append_exactly_once (iceberg commits)": ("mesh_assets/lakehouse/exactly_once.py", "append_exactly_once"),
+    }
+    split = {}
+    for label, (file_end, func) in buckets.items():
+        split[label] = round(
+            sum(v[3] for (f, _, name), v in stats.stats.items() if f.endswith(file_end) and name == func), 3
+        )  # cumulative time
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(top)
+    return {"profiled_s": round(busy_s, 3), "cumulative_s": split, "top_by_self_time": stream.getvalue()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--batch-sizes", default="1000,10000,100000")
+    parser.add_argument("--budget-s", type=float, default=150.0, help="time budget per batch size")
+    parser.add_argument("--profile", action="store_true", help="profile 3 batches at the best batch size")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (broker data, warehouses)")
+    args = parser.parse_args()
+    batch_sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
+
+    work = Path(tempfile.mkdtemp(prefix="mesh-bench-cdc-"))
+    report: dict = {
+        "events": args.events,
+        "partitions": args.partitions,
+        "cpu_count": os.cpu_count(),
+        "work": str(work),
+    }
+    began = time.perf_counter()
+    info = None
+    try:
+        t0 = time.perf_counter()
+        for attempt in range(3):
+            try:
+                info = kafka_broker.start(
+                    work / "kafka", port=kafka_broker.find_free_port_pair(), wait_s=120, stop_at_exit=True
+                )
+                break
+            except kafka_broker.PortInUseError:
+                if attempt == 2:
+                    raise
+        assert info is not None
+        bootstrap = info.bootstrap_servers
+        report["broker"] = {
+            "bootstrap": bootstrap,
+            "version": info.version,
+            "start_s": round(time.perf_counter() - t0, 2),
+        }
+
+        t0 = time.perf_counter()
+        capture = work / "capture"
+        report["data"] = synthesize_capture(capture / f"{TOPIC}.jsonl", args.events, args.partitions)
+        report["data"]["synthesize_s"] = round(time.perf_counter() - t0, 2)
+        cdc_producer.ensure_cdc_topics(bootstrap, args.partitions, (TOPIC,))
+        produced = cdc_producer.produce_capture(bootstrap, capture, (TOPIC,))
+        report["produce"] = {k: produced[k] for k in ("records", "bytes", "offsets_match_capture", "elapsed_s",
+                                                      "records_per_s", "mb_per_s")}  # fmt: skip
+        (capture / f"{TOPIC}.jsonl").unlink()
+
+        from kafka.record import util as record_util
+
+        report["kafka_python_crc32c"] = "C (crc32c package)" if record_util.crc32c_c is not None else "pure Python"
+        variants = [
+            {"max_poll_records": 500},  # kafka-python defaults otherwise
+            {"max_poll_records": 20_000, "fetch_max_bytes": 64 << 20, "max_partition_fetch_bytes": 16 << 20,
+             "check_crcs": True},
+            {"max_poll_records": 20_000, "fetch_max_bytes": 64 << 20, "max_partition_fetch_bytes": 16 << 20,
+             "check_crcs": False},
+            {"max_poll_records": 50_000, "fetch_max_bytes": 128 << 20, "max_partition_fetch_bytes": 32 << 20,
+             "fetch_max_wait_ms": 50, "check_crcs": False},
+        ]  # fmt: skip
+        bare_runs = [bare_consume(bootstrap, args.partitions, **v) for v in variants]
+        best_bare = max(bare_runs, key=lambda r: r["records_per_s"])
+        report["bare_consume"] = {"runs": bare_runs, "ceiling_records_per_s": best_bare["records_per_s"]}
+        report["peak_rss_mb_after_bare"] = peak_rss_mb()
+
+        runs = []
+        for size in batch_sizes:
+            run = ingest_run(bootstrap, work, size, args.budget_s)
+            run["ratio_to_bare"] = (
+                round(run["events_per_s"] / best_bare["records_per_s"], 3) if run["events_per_s"] else None
+            )
+            runs.append(run)
+            print(f"batch {size}: {run['events_per_s']} events/s, p50 {run['latency_p50_s']} s", file=sys.stderr)
+        best = max(runs, key=lambda r: r["events_per_s"] or 0)
+        report["ingest"] = runs
+        report["best"] = {
+            "batch_size": best["batch_size"],
+            "events_per_s": best["events_per_s"],
+            "ratio_to_bare": best["ratio_to_bare"],
+            "goal_ratio_0_70": (best["ratio_to_bare"] or 0) >= 0.70,
+            "goal_50k_events_per_s": (best["events_per_s"] or 0) >= 50_000,
+        }
+        if args.profile:
+            report["profile"] = ingest_run(bootstrap, work, best["batch_size"], args.budget_s, profile=True)["profile"]
+    finally:
+        if info is not None:
+            kafka_broker.stop(work / "kafka")
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report["wall_s"] = round(time.perf_counter() - began, 2)
+    report["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
