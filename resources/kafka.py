@@ -16,7 +16,12 @@ class KafkaRangeError(RuntimeError):
     """A range cannot be read as asked (unknown topic, records deleted by retention, timeout)."""
 
 
-def _consumer(bootstrap_servers: str, client_id: str):
+#: Bytes per record assumed when sizing fetches to a range (CDC envelopes are ~400 bytes).
+RECORD_BYTES_ESTIMATE = 600
+MAX_POLL_RECORDS = 20_000
+
+
+def _consumer(bootstrap_servers: str, client_id: str, partition_fetch_bytes: int = 16 * 1024 * 1024):
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
@@ -25,12 +30,12 @@ def _consumer(bootstrap_servers: str, client_id: str):
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="none",
-        max_poll_records=20_000,
+        max_poll_records=MAX_POLL_RECORDS,
         fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=partition_fetch_bytes,
         fetch_max_wait_ms=50,
         request_timeout_ms=30_000,
-        check_crcs=False,
+        check_crcs=True,  # C implementation from the crc32c package
     )
 
 
@@ -68,7 +73,10 @@ def read_ranges(
     wanted = {TopicPartition(f"{topic_prefix}{r.topic}", r.partition): r for r in ranges if len(r)}
     if not wanted:
         return []
-    consumer = _consumer(bootstrap_servers, "mesh-cdc-reader")
+    # Fetch about what the ranges hold: a small range must not decode megabytes it throws away.
+    longest = max(len(r) for r in wanted.values())
+    fetch_bytes = min(16 * 1024 * 1024, max(256 * 1024, longest * RECORD_BYTES_ESTIMATE))
+    consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes)
     try:
         consumer.assign(list(wanted))
         starts = consumer.beginning_offsets(list(wanted))
@@ -86,7 +94,8 @@ def read_ranges(
             if time.monotonic() > deadline:
                 progress = {wanted[tp].label(): consumer.position(tp) for tp in remaining}
                 raise KafkaRangeError(f"timed out after {timeout_s:.0f}s reading ranges; positions reached: {progress}")
-            for tp, records in consumer.poll(timeout_ms=200, max_records=20_000).items():
+            needed = sum(wanted[tp].end - max(wanted[tp].start, consumer.position(tp)) for tp in remaining)
+            for tp, records in consumer.poll(timeout_ms=200, max_records=max(1, min(MAX_POLL_RECORDS, needed))).items():
                 r = wanted[tp]
                 out = by_partition[tp]
                 for rec in records:

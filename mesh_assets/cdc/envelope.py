@@ -99,12 +99,90 @@ def _check_value(topic: str, spec_name: str, spec_type: str, value: Any) -> Any:
     )
 
 
-def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any], list[Any], dict[str, Any]]:
-    """Validate one non-tombstone record; return (envelope values, contract values, additive fields)."""
+_Plan = tuple[frozenset[str], tuple[tuple[str, str, frozenset[str] | None], ...]]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(contract: TopicContract) -> _Plan:
+    """The contract's field set and (name, type, allowed values) per field, built once per topic."""
+    plan = _PLANS.get(contract.topic)
+    if plan is None:
+        plan = (frozenset(contract.field_names),
+                tuple((f.name, f.type, ALLOWED_VALUES.get((contract.topic, f.name))) for f in contract.fields))
+        _PLANS[contract.topic] = plan
+    return plan
+
+
+def _envelope_values(record: SourceRecord, envelope: dict, op: str, ts_ms: int, source: dict) -> list[Any]:
+    before = envelope.get("before")
+    tx_id = source.get("txId")
+    return [
+        record.topic,
+        record.partition,
+        record.offset,
+        record.timestamp_ms,
+        record.key.decode("utf-8", "replace") if record.key is not None else None,
+        op,
+        ts_ms,
+        source["lsn"],
+        tx_id if isinstance(tx_id, int) else None,
+        orjson.dumps(before, option=orjson.OPT_SORT_KEYS).decode() if before is not None else None,
+    ]
+
+
+def _fast_path(record: SourceRecord, envelope: Any, contract: TopicContract) -> tuple[list[Any], list[Any]] | None:
+    """The common case, checked inline: a well-formed envelope whose image has exactly the contract's
+    fields with their types. Anything else returns ``None`` and goes through :func:`_parse_one`,
+    which gives the same result for valid records and names the problem for invalid ones."""
+    if type(envelope) is not dict:
+        return None
+    op = envelope.get("op")
+    ts_ms = envelope.get("ts_ms")
+    source = envelope.get("source")
+    if op not in VALID_OPS or type(ts_ms) is not int or type(source) is not dict or type(source.get("lsn")) is not int:
+        return None
+    if source.get("table") not in (None, contract.table):
+        return None
+    image = envelope.get("before" if op == "d" else "after")
+    field_set, specs = _plan(contract)
+    if type(image) is not dict or image.keys() != field_set:
+        return None
+    values = []
+    for name, kind, allowed in specs:
+        value = image[name]
+        kind_of = type(value)
+        if kind == "string":
+            if kind_of is not str or (allowed is not None and value not in allowed):
+                return None
+        elif kind == "double":
+            if kind_of is not float and kind_of is not int:
+                return None
+            value = float(value)
+        elif kind == "int":
+            if kind_of is not int:
+                return None
+        elif kind == "date":
+            if kind_of is not str:
+                return None
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                return None
+        values.append(value)
+    return _envelope_values(record, envelope, op, ts_ms, source), values
+
+
+def _decode(record: SourceRecord) -> Any:
     try:
-        envelope = orjson.loads(record.value)  # type: ignore[arg-type]
+        return orjson.loads(record.value)  # type: ignore[arg-type]
     except orjson.JSONDecodeError as exc:
         raise _Rejected("invalid_json", f"value is not valid JSON ({exc})") from None
+
+
+def _parse_one(
+    record: SourceRecord, contract: TopicContract, envelope: Any
+) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Validate one decoded record; return (envelope values, contract values, additive fields)."""
     if not isinstance(envelope, dict):
         raise _Rejected("invalid_envelope", f"value is a JSON {type(envelope).__name__}, not an object")
     op = envelope.get("op")
@@ -136,21 +214,7 @@ def _parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any]
     reserved = sorted(k for k in extras if k in RESERVED_COLUMNS)
     if reserved:
         raise _Rejected("reserved_field", f"field(s) {reserved} in {image_name} clash with bronze columns")
-    before = envelope.get("before")
-    tx_id = source.get("txId")
-    envelope_values = [
-        record.topic,
-        record.partition,
-        record.offset,
-        record.timestamp_ms,
-        record.key.decode("utf-8", "replace") if record.key is not None else None,
-        op,
-        ts_ms,
-        source["lsn"],
-        tx_id if isinstance(tx_id, int) else None,
-        orjson.dumps(before, option=orjson.OPT_SORT_KEYS).decode() if before is not None else None,
-    ]
-    return envelope_values, values, extras
+    return _envelope_values(record, envelope, op, ts_ms, source), values, extras
 
 
 def _json_text(value: Any) -> str:
@@ -184,7 +248,13 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
             tombstones += 1
             continue
         try:
-            envelope_values, values, extras = _parse_one(record, record_contract)
+            envelope = _decode(record)
+            fast = _fast_path(record, envelope, record_contract)
+            if fast is not None:
+                envelope_values, values = fast
+                extras = {}
+            else:
+                envelope_values, values, extras = _parse_one(record, record_contract, envelope)
         except _Rejected as rejected:
             dead.append(DeadLetter(record, rejected.code, f"{record.position()}: {rejected.reason}"))
             continue
@@ -192,11 +262,12 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
             col.append(value)
         for col, value in zip(field_cols, values, strict=True):
             col.append(value)
-        for name in extras.keys() - extra_cols.keys():
-            extra_cols[name] = [None] * rows
-        for name, col in extra_cols.items():
-            value = extras.get(name)
-            col.append(None if value is None else _json_text(value))
+        if extras or extra_cols:
+            for name in extras.keys() - extra_cols.keys():
+                extra_cols[name] = [None] * rows
+            for name, col in extra_cols.items():
+                value = extras.get(name)
+                col.append(None if value is None else _json_text(value))
         rows += 1
     if contract is None:
         raise ValueError("parse_batch needs a contract when the batch holds no record of a known topic")

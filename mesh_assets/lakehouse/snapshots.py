@@ -38,7 +38,7 @@ def slices_by_value(rows: pa.Table, column: str) -> list[pa.Table]:
 
     if rows.num_rows == 0:
         return []
-    ordered = rows.take(pc.sort_indices(rows, sort_keys=[(column, "ascending")], null_placement="at_end"))
+    ordered = rows.take(pc.sort_indices(rows, sort_keys=[(column, "ascending")]))
     values = ordered[column].combine_chunks()
     codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
     bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), rows.num_rows]

@@ -284,6 +284,7 @@ def produce_capture(
         ``{"bootstrap", "topics": {capture topic: {"topic", "records", "tombstones", "bytes"}},
         "partitions": {"<topic>-<partition>": {"topic", "partition", "records", "first_offset",
         "last_offset"}}, "records", "tombstones", "bytes", "offsets_match_capture", "offset_mismatches",
+        "offset_mismatch_examples",
         "elapsed_s", "records_per_s", "mb_per_s"}``; offsets are the broker's acknowledgements.
 
     Raises:

@@ -97,3 +97,26 @@ def test_batch_continues_after_poison_and_keeps_order():
 def test_boolean_is_not_accepted_as_a_number():
     batch = parse_one(envelope(after={**TRADE, "quantity": True}))
     assert batch.dead_letters[0].reason_code == "wrong_type"
+
+
+def test_fast_path_gives_exactly_what_the_full_validation_gives(small_firm, monkeypatch):
+    """Every record of the firm's capture (valid, corrected, deleted, malformed) parses the same either way."""
+    import json
+
+    from mesh_assets.cdc import envelope as module
+
+    for topic, contract in CONTRACTS.items():
+        records = []
+        for line in (small_firm / "aladdin" / "cdc" / f"{topic}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            records.append(SourceRecord(r["topic"], r["partition"], r["offset"], r["timestamp_ms"],
+                                        r["key"].encode(), r["value"].encode() if r["value"] is not None else None))
+        fast = parse_batch(records, contract)
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "_fast_path", lambda *_: None)
+            slow = parse_batch(records, contract)
+        assert fast.columns == slow.columns
+        assert [(d.record.offset, d.reason) for d in fast.dead_letters] == [
+            (d.record.offset, d.reason) for d in slow.dead_letters]
+        assert (fast.tombstones, fast.max_ts_ms, fast.row_count) == (slow.tombstones, slow.max_ts_ms, slow.row_count)
+        assert fast.row_count > 0
