@@ -15,27 +15,9 @@ from mesh_assets.cdc.records import OffsetRange, SourceRecord
 @cache
 def _capture(path: Path, mtime_ns: int) -> tuple[SourceRecord, ...]:
     """Records of one capture file in file order (cached per file version)."""
-    import orjson
+    from mesh_assets.cdc.capture import read_capture
 
-    records = []
-    with path.open("rb") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            raw = orjson.loads(line)
-            value = raw["value"]
-            key = raw["key"]
-            records.append(
-                SourceRecord(
-                    topic=raw["topic"],
-                    partition=int(raw["partition"]),
-                    offset=int(raw["offset"]),
-                    timestamp_ms=int(raw["timestamp_ms"]),
-                    key=key.encode() if key is not None else None,
-                    value=value.encode() if value is not None else None,
-                )
-            )
-    return tuple(records)
+    return tuple(read_capture(path))
 
 
 class CdcSourceResource(ConfigurableResource):

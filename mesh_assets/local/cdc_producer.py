@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from mesh_assets.cdc import capture
+from mesh_assets.cdc.records import SourceRecord
 from mesh_assets.local import kafka_broker
 
 #: The Aladdin CDC topics of the capture, in the order they are produced.
@@ -59,16 +58,8 @@ class CdcProduceError(RuntimeError):
     """The capture could not be produced: missing capture or topic, or records the broker did not accept."""
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureRecord:
-    """One line of a capture: where the record sat on the source cluster, and its raw bytes."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
+#: A capture line is a Kafka record with its source position (kept as a name for readers of this module).
+CaptureRecord = SourceRecord
 
 
 def capture_dir(firm_dir: Path | str) -> Path:
@@ -95,27 +86,11 @@ def firm_partitions(firm_dir: Path | str) -> int:
 
 
 def read_capture(path: Path | str) -> Iterator[CaptureRecord]:
-    """The records of one capture file, in file (= capture) order; blank lines are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise CdcProduceError(f"CDC capture not found at {path}")
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = orjson.loads(line)
-                key, value = raw["key"], raw["value"]
-                yield CaptureRecord(
-                    topic=raw["topic"],
-                    partition=int(raw["partition"]),
-                    offset=int(raw["offset"]),
-                    timestamp_ms=int(raw["timestamp_ms"]),
-                    key=key.encode("utf-8") if key is not None else None,
-                    value=value.encode("utf-8") if value is not None else None,
-                )
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise CdcProduceError(f"{path}:{number}: not a capture line ({exc})") from exc
+    """The records of one capture file, in capture order (:func:`mesh_assets.cdc.capture.read_capture`)."""
+    try:
+        yield from capture.read_capture(path)
+    except capture.CaptureFormatError as exc:
+        raise CdcProduceError(str(exc)) from exc
 
 
 def count_capture(path: Path | str) -> int:
