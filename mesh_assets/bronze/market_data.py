@@ -109,6 +109,7 @@ def delivery_asset(delivery: DailyDelivery):
         outcome = overwrite_partitions(
             iceberg.loader(delivery.table), rows, "delivery_date", days,
             {BATCH_ID_KEY: context.run.run_id, FILES_KEY: orjson.dumps(files).decode()},
+            transform=delivery.table.partition_transform,
         )
         late = pc.sum(pc.less(rows[delivery.date_column], rows["delivery_date"])).as_py() or 0
         context.log.info(f"{delivery.table.identifier}: replaced {len(days)} delivery days with {rows.num_rows} rows")

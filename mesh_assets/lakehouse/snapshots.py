@@ -32,14 +32,16 @@ def _name(table: Table) -> str:
     return ".".join(table.name())
 
 
-def slices_by_value(rows: pa.Table, column: str) -> list[pa.Table]:
-    """Zero-copy slices of ``rows`` sorted by ``column``, one per distinct value (nulls last)."""
+def slices_by_value(rows: pa.Table, column: str, transform: str = "identity") -> list[pa.Table]:
+    """Zero-copy slices of ``rows`` sorted by ``column``, one per partition value (``identity`` or ``month``)."""
     import numpy as np
 
     if rows.num_rows == 0:
         return []
     ordered = rows.take(pc.sort_indices(rows, sort_keys=[(column, "ascending")]))
     values = ordered[column].combine_chunks()
+    if transform == "month":
+        values = pc.add(pc.multiply(pc.year(values), 12), pc.month(values))
     codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
     bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), rows.num_rows]
     return [ordered.slice(start, end - start) for start, end in pairwise(bounds)]
@@ -52,8 +54,11 @@ def overwrite_partitions(
     keys: Sequence[str],
     snapshot_properties: Mapping[str, str] | None = None,
     max_attempts: int = 8,
+    transform: str = "identity",
 ) -> WriteOutcome:
     """Replace every row whose ``column`` is in ``keys`` with ``rows``, in one commit.
+
+    ``transform`` is the table's partition transform on ``column`` (``identity`` or ``month``).
 
     Re-running with the same input gives the same table: a partition is replaced, never duplicated.
     """
@@ -73,7 +78,7 @@ def overwrite_partitions(
                 # pyiceberg splits a table into partitions by filtering the whole table once per
                 # partition (quadratic: 20 min for 5 years of daily prices). Handing it one
                 # partition's slice at a time keeps the write linear, in the same single commit.
-                for part in slices_by_value(conformed, column):
+                for part in slices_by_value(conformed, column, transform):
                     for data_file in _dataframe_to_data_files(
                         table_metadata=tx.table_metadata, write_uuid=append.commit_uuid, df=part, io=table.io
                     ):

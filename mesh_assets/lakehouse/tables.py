@@ -57,6 +57,8 @@ class TableSpec:
     name: str
     columns: Columns
     partition_column: str | None = None
+    #: ``identity`` or ``month`` (a date column partitioned by month keeps files few and large).
+    partition_transform: str = "identity"
     properties: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,8 +91,11 @@ def ensure_table(catalog: Catalog, spec: TableSpec) -> Table:
         spec.identifier, schema=spec.schema, properties={**BASE_PROPERTIES, **spec.properties}
     )
     if spec.partition_column is not None and table.spec().is_unpartitioned():
+        from pyiceberg.transforms import IdentityTransform, MonthTransform
+
+        transform = {"identity": IdentityTransform(), "month": MonthTransform()}[spec.partition_transform]
         with table.update_spec() as update:
-            update.add_identity(spec.partition_column)
+            update.add_field(spec.partition_column, transform, f"{spec.partition_column}_{spec.partition_transform}")
         table = catalog.load_table(spec.identifier)
     return table
 
@@ -130,8 +135,12 @@ BRONZE = "bronze"
 TRADES = TableSpec(BRONZE, "aladdin_trades", cdc_columns(CONTRACTS["aladdin.trades"]))
 CASH_FLOWS = TableSpec(BRONZE, "aladdin_cash_flows", cdc_columns(CONTRACTS["aladdin.cash_flows"]))
 DEAD_LETTERS = TableSpec(BRONZE, "aladdin_dead_letters", DEAD_LETTER_COLUMNS)
-PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_COLUMNS, partition_column="delivery_date")
-BENCHMARKS = TableSpec(BRONZE, "factset_benchmarks", BENCHMARKS_COLUMNS, partition_column="delivery_date")
+# Daily deliveries, partitioned by delivery month: one file per day would mean 1,260 small files for
+# five years, and every scan pays per file. Replacing a day rewrites that month's file without it.
+PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_COLUMNS, partition_column="delivery_date",
+                   partition_transform="month")
+BENCHMARKS = TableSpec(BRONZE, "factset_benchmarks", BENCHMARKS_COLUMNS, partition_column="delivery_date",
+                       partition_transform="month")
 
 #: The bronze CDC table of each topic.
 CDC_TABLES: dict[str, TableSpec] = {"aladdin.trades": TRADES, "aladdin.cash_flows": CASH_FLOWS}
