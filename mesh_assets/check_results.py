@@ -9,9 +9,26 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from mesh_assets.quality import Verdict
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with decimals as floats and dates/times as ISO strings, recursively (for JSON metadata)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    return value
+
+
 def _metadata_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return MetadataValue.json(value)
+        return MetadataValue.json(json_safe(value))
+    value = json_safe(value)
     return value
 
 

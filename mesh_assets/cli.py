@@ -96,11 +96,16 @@ def demo(
 
 @calendar_app.command("refresh")
 def calendar_refresh(first_year: int = 2019, last_year: int = 2030) -> None:
-    """Regenerate the NYSE closures table from exchange_calendars."""
-    from mesh_assets.trading_calendar import write_closures_module
+    """Regenerate the NYSE closures table and the dbt trading-day seed from exchange_calendars."""
+    import importlib
 
-    path = write_closures_module(dt.date(first_year, 1, 1), dt.date(last_year, 12, 31))
+    from mesh_assets import _nyse_closures, trading_calendar
+
+    path = trading_calendar.write_closures_module(dt.date(first_year, 1, 1), dt.date(last_year, 12, 31))
     console.print(f"wrote {path}")
+    importlib.reload(_nyse_closures)
+    importlib.reload(trading_calendar)
+    console.print(f"wrote {trading_calendar.write_trading_days_seed()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

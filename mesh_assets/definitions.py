@@ -10,6 +10,7 @@ from dagster import Definitions
 
 from jobs import defs as jobs_defs
 from mesh_assets.bronze import defs as bronze_defs
+from mesh_assets.silver_gold import defs as silver_gold_defs
 from resources.environment import resources_for
 from sensors import defs as sensors_defs
 
@@ -18,6 +19,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
     """All definitions, with ``resources`` (default: those of ``MESH_ENV``)."""
     return Definitions.merge(
         bronze_defs(),
+        silver_gold_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

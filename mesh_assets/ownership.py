@@ -3,3 +3,5 @@
 DATA_PLATFORM = "team:data-platform"
 MARKET_DATA = "team:market-data"
 CLIENT_SERVICES = "team:client-services"
+INVESTMENT_OPERATIONS = "team:investment-operations"
+PERFORMANCE = "team:performance-measurement"

@@ -98,3 +98,16 @@ def write_closures_module(first_day: dt.date, last_day: dt.date, path: Path | No
     ]
     path.write_text("\n".join(lines))
     return path
+
+
+#: The dbt seed of NYSE sessions (silver.nyse_trading_days), generated with the closures module.
+TRADING_DAYS_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "silver_nyse_trading_days.csv"
+
+
+def write_trading_days_seed(path: Path | None = None) -> Path:
+    """Write every NYSE session of the generated range as the dbt seed, with its sequence number."""
+    path = path or TRADING_DAYS_SEED
+    days = trading_days(_FIRST, _LAST)
+    lines = ["trading_day,session_number", *[f"{d.isoformat()},{n}" for n, d in enumerate(days, start=1)]]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -9,6 +9,7 @@ from typing import Any
 from dagster import EnvVar
 
 from resources.cdc_source import CdcSourceResource
+from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource
 from resources.salesforce import SalesforceResource
@@ -23,6 +24,8 @@ AWS_SETTINGS = {
     "MESH_ICEBERG_WAREHOUSE": "s3:// warehouse root of the Glue Iceberg catalog",
     "MESH_LANDING_ROOT": "s3://bucket/prefix where Bloomberg, FactSet and reference files land",
     "MESH_ATHENA_WORKGROUP": "Athena workgroup for dbt and ad-hoc queries",
+    "MESH_ATHENA_STAGING_DIR": "s3:// location of Athena query results (dbt)",
+    "MESH_ATHENA_DATA_DIR": "s3:// location where dbt writes the silver and gold Iceberg tables",
     "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
     "SALESFORCE_USERNAME": "Salesforce integration user",
     "SALESFORCE_PASSWORD": "Salesforce integration user's password",
@@ -44,6 +47,12 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             warehouse=f"file://{lakehouse / 'warehouse'}",
         ),
         "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb")),
+        "dbt": DbtWarehouseResource(
+            target="duckdb",
+            duckdb_path=str(data / "warehouse.duckdb"),
+            iceberg_catalog_uri=f"sqlite:///{lakehouse / 'catalog.db'}",
+            iceberg_warehouse=f"file://{lakehouse / 'warehouse'}",
+        ),
         "landing": LandingZoneResource(root=str(firm)),
         "cdc_source": (
             CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"],
@@ -64,6 +73,13 @@ def aws_resources() -> dict[str, Any]:
         ),
         "warehouse": WarehouseResource(
             engine="athena", athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"), region=EnvVar("AWS_REGION")
+        ),
+        "dbt": DbtWarehouseResource(
+            target="athena",
+            athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"),
+            athena_staging_dir=EnvVar("MESH_ATHENA_STAGING_DIR"),
+            athena_data_dir=EnvVar("MESH_ATHENA_DATA_DIR"),
+            region=EnvVar("AWS_REGION"),
         ),
         "landing": LandingZoneResource(root=EnvVar("MESH_LANDING_ROOT"), region=EnvVar("AWS_REGION")),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),

@@ -23,9 +23,13 @@ class WarehouseResource(ConfigurableResource):
     def query(self, sql: str, tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
         """Run ``sql`` and return its result as Arrow; ``tables`` are registered as views first (DuckDB)."""
         if self.engine == "duckdb":
+            # Read-only when the file exists: readers never take the writer's lock.
+            from pathlib import Path
+
             import duckdb
 
-            with duckdb.connect(self.duckdb_path or ":memory:") as connection:
+            read_only = bool(self.duckdb_path) and Path(self.duckdb_path).exists()
+            with duckdb.connect(self.duckdb_path or ":memory:", read_only=read_only) as connection:
                 for name, table in (tables or {}).items():
                     connection.register(name, table)
                 return connection.sql(sql).to_arrow_table()

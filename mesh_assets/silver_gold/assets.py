@@ -1,0 +1,42 @@
+"""Silver and gold as dbt assets: the unpartitioned models, and the daily ones on NYSE partitions."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetExecutionContext, BackfillPolicy, multi_asset
+
+from mesh_assets.partitions import trading_day_partitions
+from mesh_assets.silver_gold.dbt_run import run_dbt
+from mesh_assets.silver_gold.dbt_specs import dbt_specs
+from mesh_assets.silver_gold.project import load_manifest
+from resources.dbt import DbtWarehouseResource
+from resources.warehouse import WarehouseResource
+
+#: One dbt process at a time writes the warehouse (a DuckDB file has one writer).
+WAREHOUSE_POOL = "warehouse"
+
+
+def build_dbt_assets() -> list[Any]:
+    """The two dbt multi-assets (the manifest is read here, not at import)."""
+    manifest = load_manifest()
+    tables = dbt_specs(manifest, daily=False, partitions_def=None)
+    daily = dbt_specs(manifest, daily=True, partitions_def=trading_day_partitions)
+
+    @multi_asset(name="silver_gold_tables", specs=tables.assets, check_specs=tables.checks, can_subset=True,
+                 pool=WAREHOUSE_POOL)
+    def silver_gold_tables(
+        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """Silver (CDC applied, prices, closes, reference, contracts) and the unpartitioned gold tables."""
+        yield from run_dbt(context, dbt, warehouse, manifest, tables.unique_id_by_key)
+
+    @multi_asset(name="gold_daily", specs=daily.assets, check_specs=daily.checks, can_subset=True,
+                 partitions_def=trading_day_partitions, backfill_policy=BackfillPolicy.single_run(),
+                 pool=WAREHOUSE_POOL)
+    def gold_daily(
+        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """The daily gold models for the partition's trading days (a range in one run for backfills)."""
+        yield from run_dbt(context, dbt, warehouse, manifest, daily.unique_id_by_key)
+
+    return [silver_gold_tables, gold_daily]

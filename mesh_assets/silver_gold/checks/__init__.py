@@ -1,0 +1,12 @@
+"""Checks beyond dbt's tests, beside the silver and gold assets they check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_checks() -> list[Any]:
+    """Every Python asset check on silver and gold."""
+    from mesh_assets.silver_gold.checks import expectations, holdings, market, nav, quarantine, returns
+
+    return [*holdings.CHECKS, *nav.CHECKS, *returns.CHECKS, *market.CHECKS, *expectations.CHECKS, *quarantine.CHECKS]

@@ -1,0 +1,74 @@
+"""Market data checks: trade-vs-close discrepancies (warn) and robust outliers in closes (warn)."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckResult, asset_check
+
+from mesh_assets.check_results import to_check_result
+from mesh_assets.quality import Verdict
+from mesh_assets.quality.robust_outliers import mad_outliers
+from mesh_assets.silver_gold.checks.window import gold, silver
+from resources.warehouse import WarehouseResource
+
+DISCREPANCIES = gold("market", "price_discrepancies")
+PRICES = silver("market", "prices")
+#: Robust z-score of a daily log return above which a close is an outlier.
+MAD_THRESHOLD = 8.0
+
+
+@asset_check(asset=DISCREPANCIES, name="price_discrepancy_count",
+             description="Warns when trades were booked more than 2% away from the Bloomberg close.")
+def price_discrepancy_count(warehouse: WarehouseResource) -> AssetCheckResult:
+    """Count, amount at stake and samples of trade-vs-close discrepancies."""
+    rows = warehouse.query("""
+        select trade_id, portfolio_id, security_id, trade_date, trade_price, bloomberg_close, relative_difference,
+               amount_at_stake, threshold
+        from gold.price_discrepancies order by abs(relative_difference) desc
+    """).to_pylist()
+    samples = [{**r, "trade_date": str(r["trade_date"])} for r in rows[:10]]
+    metadata = {"discrepancies": len(rows), "threshold": rows[0]["threshold"] if rows else 0.02,
+                "amount_at_stake": sum(abs(r["amount_at_stake"]) for r in rows), "samples": samples}
+    if rows:
+        first = rows[0]
+        return to_check_result(Verdict(
+            False, f"{len(rows)} trades priced beyond the threshold from the Bloomberg close; largest: "
+                   f"{first['trade_id']} ({first['security_id']} on {first['trade_date']}) "
+                   f"{first['relative_difference']:+.2%}", metadata, warn_only=True))
+    return to_check_result(Verdict(True, "no trade priced beyond the threshold from its close", metadata,
+                                   warn_only=True))
+
+
+@asset_check(asset=PRICES, name="close_outliers_mad",
+             description=f"Warns on closes whose daily log return has a robust (MAD) z-score above "
+                         f"{MAD_THRESHOLD:g} within its security's history.")
+def close_outliers_mad(warehouse: WarehouseResource) -> AssetCheckResult:
+    """Per security, MAD z-scores of daily log returns; samples of the outliers."""
+    import numpy as np
+
+    prices = warehouse.query(
+        "select security_id, price_date, px_last from silver.prices where px_last > 0 order by security_id, price_date"
+    ).to_pandas()
+    found = []
+    for security_id, closes in prices.groupby("security_id", sort=True):
+        px = closes["px_last"].to_numpy(dtype=float)
+        days = closes["price_date"].astype(str).to_numpy()
+        returns = np.log(px[1:] / px[:-1])
+        for outlier in mad_outliers(returns, MAD_THRESHOLD):
+            i = outlier.index + 1
+            found.append({"security_id": security_id, "price_date": days[i], "px_last": float(px[i]),
+                          "previous_close": float(px[i - 1]), "log_return": round(outlier.value, 6),
+                          "robust_z": round(outlier.robust_z, 2)})
+    rows = prices
+    series = prices["security_id"].unique()
+    found.sort(key=lambda r: -r["robust_z"])
+    metadata = {"securities": len(series), "closes": len(rows), "threshold_robust_z": MAD_THRESHOLD,
+                "outliers": len(found), "samples": found[:10]}
+    if found:
+        top = found[0]
+        return to_check_result(Verdict(
+            False, f"{len(found)} closes are robust outliers; largest: {top['security_id']} on {top['price_date']} "
+                   f"(z={top['robust_z']})", metadata, warn_only=True))
+    return to_check_result(Verdict(True, f"no outlier among {len(rows)} closes", metadata, warn_only=True))
+
+
+CHECKS = [price_discrepancy_count, close_outliers_mad]

@@ -1,0 +1,105 @@
+"""dbt for silver and gold: dbt-duckdb over the bronze Iceberg catalog locally, dbt-athena in aws.
+
+The profile (``dbt_project/profiles.yml``) reads every connection setting from the environment; this
+resource owns those settings and hands them to each dbt invocation, so the paths dbt uses are the
+same ones the Iceberg and warehouse resources use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliInvocation
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` while a dbt process is started, then restore the previous values."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` installed beside this Python (the project's environment), else ``dbt`` from PATH."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.is_file() else (shutil.which("dbt") or "dbt")
+
+
+def _seed_cli_version(dbt: Any, executable: str) -> None:
+    """dagster-dbt learns the dbt version by running ``dbt --version``, which takes ~7 s here (dbt's
+    imports). When the executable is this environment's own dbt, its version is dbt-core's installed
+    package version: read that instead (dagster-dbt caches the value on the resource)."""
+    import sys
+    from importlib.metadata import version as package_version
+    from pathlib import Path
+
+    from packaging import version
+
+    if Path(executable).parent == Path(sys.executable).parent:
+        dbt.__dict__["_cli_version"] = version.parse(package_version("dbt-core"))
+
+
+class DbtWarehouseResource(ConfigurableResource):
+    """Runs the dbt project against the configured target: ``duckdb`` (local) or ``athena`` (aws)."""
+
+    target: str = Field(description="dbt target: 'duckdb' or 'athena'")
+    duckdb_path: str | None = Field(default=None, description="DuckDB database file (duckdb target)")
+    duckdb_memory_limit: str = Field(default="3GB", description="DuckDB memory_limit (it spills beyond)")
+    iceberg_catalog_uri: str | None = Field(default=None, description="SQL catalog URI for dbt-duckdb's iceberg plugin")
+    iceberg_warehouse: str | None = Field(default=None, description="warehouse root of that catalog")
+    athena_workgroup: str | None = Field(default=None, description="Athena workgroup (athena target)")
+    athena_staging_dir: str | None = Field(default=None, description="s3:// query result location (athena)")
+    athena_data_dir: str | None = Field(default=None, description="s3:// location of dbt's Iceberg tables (athena)")
+    region: str | None = Field(default=None, description="AWS region (athena)")
+
+    def dbt_environment(self) -> dict[str, str]:
+        """The environment variables ``profiles.yml`` reads, from this resource's configuration."""
+        values = {
+            "MESH_DBT_TARGET": self.target,
+            "MESH_DUCKDB_PATH": self.duckdb_path,
+            "MESH_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "MESH_ICEBERG_CATALOG_URI": self.iceberg_catalog_uri,
+            "MESH_ICEBERG_WAREHOUSE_URI": self.iceberg_warehouse,
+            "MESH_ATHENA_WORKGROUP": self.athena_workgroup,
+            "MESH_ATHENA_STAGING_DIR": self.athena_staging_dir,
+            "MESH_ATHENA_DATA_DIR": self.athena_data_dir,
+            "AWS_REGION": self.region,
+            "DO_NOT_TRACK": "1",
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def cli(self, args: Sequence[str], context: Any = None, **kwargs: Any) -> DbtCliInvocation:
+        """Start ``dbt <args>`` (dagster-dbt's invocation, streaming events) with this configuration."""
+        from dagster_dbt import DbtCliResource
+
+        from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
+
+        if self.duckdb_path:
+            from pathlib import Path
+
+            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        executable = dbt_executable()
+        dbt = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=self.target,
+                             dbt_executable=executable)
+        _seed_cli_version(dbt, executable)
+        with _environment(self.dbt_environment()):
+            return dbt.cli(list(args), context=context, **kwargs)
