@@ -13,7 +13,7 @@ export UV_PYTHON := 3.11
 SCALE ?= small
 SEED ?= 7
 
-.PHONY: help bootstrap demo test lint dev generate benchmark clean
+.PHONY: help bootstrap dbt-manifest demo test lint dev generate benchmark clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,17 +22,20 @@ bootstrap: ## install uv if missing, then the locked Python environment (.venv)
 	@[ -x "$(UV)" ] || { python3 -m venv .cache/bootstrap && .cache/bootstrap/bin/pip install --quiet uv; }
 	@"$(UV)" sync --frozen --quiet
 
-demo: bootstrap ## generate the small synthetic firm and materialize the graph on the embedded default
+dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.json, read by the code location)
+	@"$(UV)" run --frozen dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+
+demo: bootstrap dbt-manifest ## generate the small firm and materialize bronze -> silver -> gold on the embedded default
 	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
 
-test: bootstrap ## run the whole test suite (unit, integration with real services)
+test: bootstrap dbt-manifest ## run the whole test suite (unit, integration with real services)
 	"$(UV)" run --frozen pytest
 
-lint: bootstrap ## ruff and dagster definitions validation
+lint: bootstrap dbt-manifest ## ruff and dagster definitions validation
 	"$(UV)" run --frozen ruff check .
 	"$(UV)" run --frozen dagster definitions validate -w workspace.yaml
 
-dev: bootstrap ## the Dagster UI on http://127.0.0.1:3000
+dev: bootstrap dbt-manifest ## the Dagster UI on http://127.0.0.1:3000
 	"$(UV)" run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 generate: bootstrap ## only generate the synthetic firm (SCALE=small|medium|large SEED=N)

@@ -1,4 +1,4 @@
-"""The demo: materialize the bronze graph for the synthetic firm on the embedded default.
+"""The demo: materialize bronze, silver and gold for the synthetic firm on the embedded default.
 
 Runs the jobs in process against the instance in ``DAGSTER_HOME`` so that `dagster dev` shows the
 same materializations and check history afterwards.
@@ -19,6 +19,7 @@ class DemoReport:
     materializations: dict[str, int] = field(default_factory=dict)
     checks_passed: list[str] = field(default_factory=list)
     checks_failed: list[tuple[str, str, str]] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
 
 
 def _collect(result, report: DemoReport) -> None:
@@ -52,4 +53,31 @@ def run_bronze(
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )
     _collect(result, report)
+    return report
+
+
+def run_end_of_day(
+    first_day: str, last_day: str, instance: DagsterInstance, step: Callable[[str], None] = lambda _: None
+) -> DemoReport:
+    """The main job: bronze sources (CDC, reference, Salesforce), then ``eod_batch`` over
+    ``first_day..last_day`` in one run (deliveries, silver and gold with every check)."""
+    from mesh_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    report = DemoReport()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    step("bronze sources: reference data, Salesforce, Aladdin CDC")
+    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=quiet), report)
+    step(f"eod_batch {first_day}..{last_day} (one run): deliveries, silver, gold, checks")
+    result = defs.resolve_job_def("eod_batch").execute_in_process(
+        instance=instance,
+        run_config=quiet,
+        raise_on_error=False,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
+    )
+    _collect(result, report)
+    if not result.success:
+        failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:500]}"
+                    for e in result.all_events if e.is_step_failure]
+        report.failed_steps.extend(failures)
     return report

@@ -66,7 +66,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
     days: Annotated[int, typer.Option(help="load only the last N trading days of deliveries (0 = all)")] = 0,
 ) -> None:
-    """Generate the firm and materialize the bronze graph with its checks on the embedded default."""
+    """Generate the firm and materialize bronze -> silver -> gold with every check on the embedded default."""
     from resources.settings import data_dir, firm_dir
 
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
@@ -74,23 +74,26 @@ def demo(
     manifest = _generate(target, scale, seed, dt.date(2026, 10, 30))
     from dagster import DagsterInstance
 
-    from jobs.demo import run_bronze
+    from jobs.demo import run_end_of_day
     from mesh_assets.trading_calendar import trading_days
 
     sessions = [d.isoformat() for d in trading_days(dt.date.fromisoformat(manifest["start_date"]),
                                                      dt.date.fromisoformat(manifest["end_date"]))]
     sessions = sessions[-days:] if days else sessions
     with DagsterInstance.get() as instance:
-        report = run_bronze(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
+        report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
     for key, count in sorted(report.materializations.items()):
         console.print(f"  materialized {key} ({count} partition(s))" if count > 1 else f"  materialized {key}")
     console.print(f"[green]{len(report.checks_passed)} checks passed[/]")
     for name, severity, description in report.checks_failed:
         console.print(f"[yellow]{severity}[/] {name}: {description}")
     console.print(f"\nFirm landing zone: {target}\nIceberg lakehouse: {data_dir() / 'lakehouse'}\n"
+                  f"Warehouse:         {data_dir() / 'warehouse.duckdb'} (silver.*, gold.*)\n"
                   f"Dagster instance:  {Path(os.environ['DAGSTER_HOME']) / '.data' / 'dagster'}\n"
                   "Open the UI:       make dev   (then http://127.0.0.1:3000)")
-    if any(severity == "ERROR" for _, severity, _ in report.checks_failed):
+    for failure in report.failed_steps:
+        console.print(f"[red]step failed[/] {failure}")
+    if report.failed_steps or any(severity == "ERROR" for _, severity, _ in report.checks_failed):
         raise typer.Exit(1)
 
 

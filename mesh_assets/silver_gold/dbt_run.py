@@ -84,8 +84,9 @@ def run_dbt(
     window = window_vars(context)
     dbt_vars = {**window, **(extra_vars or {})}
     selected = sorted(manifest["nodes"][unique_id_by_key[key]]["name"] for key in context.selected_asset_keys)
-    args = ["build", "--select", " ".join(selected), "--indirect-selection", "buildable",
-            *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
+    # Unit tests (hand-built cases) run in the test suite, not in production builds.
+    args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
+            "--indirect-selection", "buildable", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
     context.log.info(f"dbt {' '.join(args)}")
     invocation = dbt.cli(args, manifest=manifest, dagster_dbt_translator=dagster_dbt_translator(),
                          raise_on_error=False)

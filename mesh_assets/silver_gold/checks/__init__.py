@@ -7,6 +7,12 @@ from typing import Any
 
 def build_checks() -> list[Any]:
     """Every Python asset check on silver and gold."""
+    import warnings
+
+    from dagster import PreviewWarning
+
+    # Partitioned asset checks (per trading day, like the assets they check) are a preview feature.
+    warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
     from mesh_assets.silver_gold.checks import expectations, holdings, market, nav, quarantine, returns
 
     return [*holdings.CHECKS, *nav.CHECKS, *returns.CHECKS, *market.CHECKS, *expectations.CHECKS, *quarantine.CHECKS]

@@ -41,8 +41,10 @@ def validate_prices(frame: Any) -> Verdict:
     """Run the suite on a pandas DataFrame of silver closes and explain the outcome."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("warehouse")
     batch_definition = source.add_dataframe_asset("silver_prices").add_batch_definition_whole_dataframe("all")
     result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(price_suite())

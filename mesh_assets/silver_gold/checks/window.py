@@ -31,6 +31,8 @@ def check_window(context: Any) -> CheckWindow:
     if getattr(context, "has_partition_key_range", False):
         keys = context.partition_key_range
         return CheckWindow(keys.start, keys.end)
+    if getattr(context, "has_partition_key", False):
+        return CheckWindow(context.partition_key, context.partition_key)
     return CheckWindow(*ALL_HISTORY)
 
 

@@ -2,7 +2,12 @@
 {#- Net asset value per portfolio and trading day (holdings at the close plus cash), with a NAV index
     that chains the daily time-weighted returns from 100 (continuing from the previous session's
     index when that session is already in this table). -#}
-with returns as (
+with prior_session as (
+    select max(trading_day) as trading_day
+    from {{ ref('silver_nyse_trading_days') }}
+    where trading_day < {{ window_start() }}
+),
+returns as (
     select
         r.as_of_date,
         r.portfolio_id,
@@ -20,9 +25,7 @@ with returns as (
 opening as (
     select portfolio_id, nav_index as opening_index
     from {{ this }}
-    where as_of_date = (
-        select max(trading_day) from {{ ref('silver_nyse_trading_days') }} where trading_day < {{ window_start() }}
-    )
+    where as_of_date = (select trading_day from prior_session)
 )
 {% else %}
 opening as (
