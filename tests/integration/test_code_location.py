@@ -64,7 +64,7 @@ def test_definitions_import_opens_no_data_and_loads_no_heavy_library():
             "import sys; import mesh_assets.definitions\n"
             "print([f for f in opened if '.data' in f or 'firm' in f])\n"
             "print(sorted(m for m in ('great_expectations', 'pyiceberg', 'pyarrow', 'boto3', 'duckdb', 'kafka',"
-            " 'exchange_calendars') if m in sys.modules))")
+            " 'exchange_calendars', 'dagster_dbt', 'dbt') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     opened, heavy = out.stdout.strip().splitlines()[-2:]
     # Import time itself is measured by benchmarks/generate_and_bronze.py (goal < 3 s), not asserted here.
@@ -110,6 +110,7 @@ def test_aws_environment_picks_glue_athena_and_kafka_backends(monkeypatch):
     assert chosen["warehouse"].engine == "athena"
     assert chosen["cdc_source"].backend == "kafka"
     assert chosen["salesforce"].backend == "api"
+    assert chosen["dbt"].target == "athena"
 
 
 def test_unknown_environment_is_refused(monkeypatch):
@@ -118,3 +119,26 @@ def test_unknown_environment_is_refused(monkeypatch):
     monkeypatch.setenv("MESH_ENV", "staging")
     with pytest.raises(MissingSettingError, match="MESH_ENV is 'staging'"):
         mesh_env()
+
+
+def test_dbt_models_are_assets_named_after_their_tables_with_daily_partitions_and_nav_freshness():
+    from dagster import AssetKey
+
+    from mesh_assets.definitions import build_definitions
+    from mesh_assets.partitions import trading_day_partitions
+
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    positions = graph.get(AssetKey(["gold", "holdings", "positions"]))
+    assert positions.partitions_def == trading_day_partitions
+    assert AssetKey(["silver", "aladdin", "trades"]) in positions.parent_keys
+    assert positions.metadata["dagster/relation_identifier"] == "gold.positions"
+    trades = graph.get(AssetKey(["silver", "aladdin", "trades"]))
+    assert trades.partitions_def is None
+    assert {AssetKey(["bronze", "aladdin", "trades"]), AssetKey(["silver", "reference", "securities"])} <= set(
+        trades.parent_keys)
+    nav = graph.get(AssetKey(["gold", "performance", "nav_history"]))
+    assert nav.freshness_policy is not None
+    blocking = {c.name for c in graph.asset_check_keys if c.asset_key == nav.key}
+    assert "every_fund_has_nav" in blocking
+    assert defs.resolve_schedule_def("eod_batch_schedule").cron_schedule == "0 18 * * 1-5"
