@@ -16,6 +16,19 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 SMALL_SEED = 7
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The code location reads dbt's manifest: prepare it when pytest runs without `make test`."""
+    import subprocess
+    import sys
+
+    from mesh_assets.silver_gold.project import DBT_PROJECT_DIR, MANIFEST_PATH
+
+    if not MANIFEST_PATH.is_file():
+        dbt = str(Path(sys.executable).with_name("dbt"))
+        subprocess.run([dbt, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                        "--quiet"], check=True, timeout=600)
+
+
 @pytest.fixture(scope="session")
 def small_firm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small synthetic firm (seed 7), generated once per test run; treat it as read-only."""

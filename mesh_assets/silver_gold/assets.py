@@ -10,6 +10,7 @@ from mesh_assets.silver_gold.dbt_run import run_dbt
 from mesh_assets.silver_gold.dbt_specs import dbt_specs
 from mesh_assets.silver_gold.project import load_manifest
 from resources.dbt import DbtWarehouseResource
+from resources.iceberg import IcebergCatalogResource
 from resources.warehouse import WarehouseResource
 
 #: One dbt process at a time writes the warehouse (a DuckDB file has one writer).
@@ -25,10 +26,11 @@ def build_dbt_assets() -> list[Any]:
     @multi_asset(name="silver_gold_tables", specs=tables.assets, check_specs=tables.checks, can_subset=True,
                  pool=WAREHOUSE_POOL)
     def silver_gold_tables(
-        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource
+        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource,
+        iceberg: IcebergCatalogResource,
     ) -> Iterator[Any]:
         """Silver (CDC applied, prices, closes, reference, contracts) and the unpartitioned gold tables."""
-        yield from run_dbt(context, dbt, warehouse, manifest, tables.unique_id_by_key)
+        yield from run_dbt(context, dbt, warehouse, manifest, tables.unique_id_by_key, iceberg=iceberg)
 
     @multi_asset(name="gold_daily", specs=daily.assets, check_specs=daily.checks, can_subset=True,
                  partitions_def=trading_day_partitions, backfill_policy=BackfillPolicy.single_run(),

@@ -4,6 +4,7 @@ dbt's results turned into materializations (with row counts) and check results."
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from dagster import (
 )
 
 from resources.dbt import DbtWarehouseResource
+from resources.iceberg import IcebergCatalogResource
 from resources.warehouse import WarehouseResource
 
 
@@ -56,6 +58,24 @@ def row_counts(
     return {key: by_relation.get(relation_of(key), {}) for key in keys}
 
 
+def bronze_snapshot_ids(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
+                        unique_ids: list[str]) -> dict[str, int | None]:
+    """Current snapshot id of every bronze Iceberg table the selected models read (directly)."""
+    if iceberg is None:
+        return {}
+    identifiers = sorted({
+        f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}"
+        for u in unique_ids for p in manifest["nodes"][u].get("depends_on", {}).get("nodes", [])
+        if p.startswith("source.")
+    })
+    catalog = iceberg.catalog()
+    ids: dict[str, int | None] = {}
+    for identifier in identifiers:
+        snapshot = catalog.load_table(identifier).current_snapshot() if catalog.table_exists(identifier) else None
+        ids[identifier] = snapshot.snapshot_id if snapshot else None
+    return ids
+
+
 def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str]) -> Iterator[Any]:
     for raw in invocation.stream_raw_events():
         info = raw.raw_event.get("info", {})
@@ -72,50 +92,83 @@ def run_dbt(
     manifest: Mapping[str, Any],
     unique_id_by_key: Mapping[AssetKey, str],
     extra_vars: Mapping[str, Any] | None = None,
+    iceberg: IcebergCatalogResource | None = None,
 ) -> Iterator[Any]:
     """``dbt build`` of the selected models with their tests.
 
     Yields a materialization per built model (row counts, the window of days, the dbt vars, dbt's
-    timing) and a check result per dbt test. A failed model or error-severity test fails the step
+    timing, and, for models reading bronze, the Iceberg snapshot ids they read) and a check result per
+    dbt test. A failed model or error-severity test fails the step
     after everything that did build has been reported, naming the failing nodes and their messages.
     """
     from mesh_assets.silver_gold.translator import dagster_dbt_translator
 
     window = window_vars(context)
     dbt_vars = {**window, **(extra_vars or {})}
-    selected = sorted(manifest["nodes"][unique_id_by_key[key]]["name"] for key in context.selected_asset_keys)
+    selected_ids = [unique_id_by_key[key] for key in context.selected_asset_keys]
+    selected = sorted(manifest["nodes"][u]["name"] for u in selected_ids)
+    snapshots_before = bronze_snapshot_ids(iceberg, manifest, selected_ids)
     # Unit tests (hand-built cases) run in the test suite, not in production builds.
     args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
             "--indirect-selection", "buildable", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
     context.log.info(f"dbt {' '.join(args)}")
     invocation = dbt.cli(args, manifest=manifest, dagster_dbt_translator=dagster_dbt_translator(),
                          raise_on_error=False)
-    errors: list[str] = []
-    events = list(_dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors))
-    built = [e.asset_key for e in events if isinstance(e, AssetMaterialization)]
-    counts = row_counts(warehouse, built, window)
-    expected_checks = set(context.selected_asset_check_keys)
-    for event in events:
-        if isinstance(event, AssetMaterialization):
-            count = counts.get(event.asset_key, {})
-            metadata = {**event.metadata, "dagster/row_count": MetadataValue.int(int(count.get("total_rows") or 0)),
-                        "dbt_vars": MetadataValue.json(dbt_vars)}
-            if count.get("window_rows") is not None:
-                metadata["window_row_count"] = MetadataValue.int(int(count["window_rows"]))
-            yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
-        elif isinstance(event, AssetCheckEvaluation):
-            if event.asset_check_key in expected_checks:
-                yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
-                                       severity=event.severity, metadata=event.metadata,
-                                       description=event.description)
-        else:
-            yield event
-    if not invocation.is_successful():
-        failures = _failures(invocation) or errors or [str(invocation.get_error())]
-        raise Failure(
-            description=f"dbt build failed: {'; '.join(failures[:5]) or 'see the dbt logs'}",
-            metadata={"failed_nodes": MetadataValue.json(failures), "dbt_errors": MetadataValue.json(errors[:20])},
-        )
+    try:
+        errors: list[str] = []
+        events = list(_dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors))
+        built = [e.asset_key for e in events if isinstance(e, AssetMaterialization)]
+        counts = row_counts(warehouse, built, window)
+        snapshots_after = bronze_snapshot_ids(iceberg, manifest, selected_ids)
+        expected_checks = set(context.selected_asset_check_keys)
+        for event in events:
+            if isinstance(event, AssetMaterialization):
+                metadata = {
+                    **event.metadata,
+                    **_audit_metadata(counts.get(event.asset_key, {}), dbt_vars,
+                                      _bronze_reads(manifest, unique_id_by_key[event.asset_key], snapshots_before),
+                                      snapshots_after),
+                }
+                yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
+            elif isinstance(event, AssetCheckEvaluation):
+                if event.asset_check_key in expected_checks:
+                    yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
+                                           severity=event.severity, metadata=event.metadata,
+                                           description=event.description)
+            else:
+                yield event
+        if not invocation.is_successful():
+            failures = _failures(invocation) or errors or [str(invocation.get_error())]
+            raise Failure(
+                description=f"dbt build failed: {'; '.join(failures[:5]) or 'see the dbt logs'}",
+                metadata={"failed_nodes": MetadataValue.json(failures), "dbt_errors": MetadataValue.json(errors[:20])},
+            )
+    finally:
+        # Each invocation has its own target folder (artifacts, logs); its events are read by now.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _audit_metadata(count: Mapping[str, Any], dbt_vars: Mapping[str, Any], reads: Mapping[str, int | None],
+                    snapshots_after: Mapping[str, int | None]) -> dict[str, Any]:
+    """Row counts, the dbt vars (window) and the bronze snapshots a model read. The snapshot ids are
+    exact unless bronze committed while dbt ran; then the table is named with both ids."""
+    metadata: dict[str, Any] = {"dagster/row_count": MetadataValue.int(int(count.get("total_rows") or 0)),
+                                "dbt_vars": MetadataValue.json(dict(dbt_vars))}
+    if count.get("window_rows") is not None:
+        metadata["window_row_count"] = MetadataValue.int(int(count["window_rows"]))
+    if reads:
+        metadata["bronze_snapshot_ids"] = MetadataValue.json(dict(reads))
+        changed = {t: [sid, snapshots_after.get(t)] for t, sid in reads.items() if snapshots_after.get(t) != sid}
+        if changed:
+            metadata["bronze_changed_during_run"] = MetadataValue.json(changed)
+    return metadata
+
+
+def _bronze_reads(manifest: Mapping[str, Any], unique_id: str, snapshots: Mapping[str, int | None]) -> dict:
+    parents = manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", [])
+    names = {f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}" for p in parents
+             if p.startswith("source.")}
+    return {t: snapshots.get(t) for t in sorted(names)}
 
 
 def _failures(invocation: Any) -> list[str]:

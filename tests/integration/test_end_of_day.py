@@ -173,6 +173,14 @@ def test_materializations_record_row_counts_and_the_window(world):
     [(rows,)] = query(world, "select count(*) from gold.positions")
     assert metadata["dagster/row_count"].value == rows
     assert metadata["dbt_vars"].value == {"start_date": world["days"][0], "end_date": world["days"][-1]}
+    [trades] = [e for e in eod.get_asset_materialization_events()
+                if e.asset_key == AssetKey(["silver", "aladdin", "trades"])]
+    from mesh_assets.lakehouse.tables import TRADES
+
+    bronze = world["defs"].resources["iceberg"].table(TRADES)
+    read = trades.materialization.metadata["bronze_snapshot_ids"].value
+    assert read["bronze.aladdin_trades"] == bronze.current_snapshot().snapshot_id
+    assert "bronze_changed_during_run" not in trades.materialization.metadata
 
 
 def test_re_running_a_day_replaces_it_without_duplicates(world):
