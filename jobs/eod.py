@@ -19,7 +19,6 @@ from dagster import (
 )
 
 from jobs.bronze import DAILY_DELIVERIES
-from mesh_assets.partitions import trading_day_partitions
 from mesh_assets.trading_calendar import TIMEZONE, is_trading_day
 
 EOD_CRON = "0 18 * * 1-5"
@@ -34,7 +33,6 @@ EOD_SELECTION = (
 eod_batch = define_asset_job(
     name="eod_batch",
     selection=EOD_SELECTION,
-    partitions_def=trading_day_partitions,
     description="End of day for a trading day (or a range): deliveries, reference, silver and gold with checks.",
     tags={"mesh/batch": "eod"},
 )

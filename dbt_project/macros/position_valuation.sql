@@ -9,6 +9,7 @@ select
     p.security_id,
     p.is_cash,
     p.quantity,
+    p.quantity_change,
     p.traded_amount,
     case when p.is_cash then 1.0 else c.close_price end as close_price,
     case when p.is_cash then p.as_of_date else c.close_date end as close_date,

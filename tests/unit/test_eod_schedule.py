@@ -35,9 +35,10 @@ def test_the_day_after_a_holiday_runs_and_weekends_never_tick():
 
 
 def test_the_schedule_targets_the_partition_of_the_job():
+    from mesh_assets.definitions import build_definitions
     from mesh_assets.partitions import trading_day_partitions
 
-    assert eod_batch_schedule.job.partitions_def == trading_day_partitions
+    assert build_definitions().resolve_job_def("eod_batch").partitions_def == trading_day_partitions
     keys = trading_day_partitions.get_partition_keys(current_time=dt.datetime(2026, 11, 28, tzinfo=NEW_YORK))
     assert {"2026-11-23", "2026-11-25", "2026-11-27"} <= set(keys)
     assert "2026-11-26" not in keys and "2026-11-28" not in keys

@@ -35,13 +35,13 @@ top_holdings as (
 ),
 trades_of_day as (
     select
-        p.as_of_date,
-        p.portfolio_id,
-        sum(case when p.quantity_change > 0 then p.traded_amount else 0 end) as purchases,
-        sum(case when p.quantity_change < 0 then p.traded_amount else 0 end) as sales
-    from {{ ref('gold_positions') }} as p
-    where {{ in_window('p.as_of_date') }} and not p.is_cash and p.trade_count > 0
-    group by p.as_of_date, p.portfolio_id
+        as_of_date,
+        portfolio_id,
+        sum(case when quantity_change > 0 then traded_amount else 0 end) as purchases,
+        sum(case when quantity_change < 0 then traded_amount else 0 end) as sales
+    from valued
+    where not is_cash and traded_amount > 0
+    group by as_of_date, portfolio_id
 ),
 turnover as (
     select n.as_of_date, n.portfolio_id, 'turnover' as measure, 'all' as bucket, cast(null as integer) as rank,

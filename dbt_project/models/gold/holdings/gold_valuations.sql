@@ -6,6 +6,6 @@ select
     as_of_date, portfolio_id, security_id, is_cash, quantity, close_price, close_date, close_age_days,
     close_age_days > 0 as is_carried_forward,
     quantity * close_price as market_value,
-    traded_amount, sector, currency, asset_class
+    quantity_change, traded_amount, sector, currency, asset_class
 from ({{ position_valuation() }}) as valuation
 where unvalued_reason is null
