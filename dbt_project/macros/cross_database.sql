@@ -1,18 +1,8 @@
-{#- Functions whose names differ between DuckDB and Athena (Trino). -#}
-{% macro median(expression) -%}
-    {{ return(adapter.dispatch('median', 'investment_mesh')(expression)) }}
-{%- endmacro %}
-{% macro default__median(expression) -%}median({{ expression }}){%- endmacro %}
-{% macro athena__median(expression) -%}approx_percentile({{ expression }}, 0.5){%- endmacro %}
+{#- SQL that differs between DuckDB and Athena (Trino), and shared date helpers. -#}
 
 {#- As-of date for contract activity: the var, or today's date. -#}
 {% macro as_of_date() -%}
     {%- if var('as_of_date') -%}cast('{{ var("as_of_date") }}' as date){%- else -%}current_date{%- endif -%}
-{%- endmacro %}
-
-{#- Date arithmetic in days, portable. -#}
-{% macro days_between(start, end) -%}
-    {{ dbt.datediff(start, end, 'day') }}
 {%- endmacro %}
 
 {#- last_value ignoring nulls: DuckDB puts IGNORE NULLS inside the call, Trino after it. -#}
