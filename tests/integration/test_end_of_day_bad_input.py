@@ -1,9 +1,9 @@
 """Bad input never crashes the end-of-day batch and is never silently dropped: the right check fails
 with a reason naming the record, and the rows are quarantined.
 
-The firm's last ten trading days are built from a corrupted copy: one security's closes are removed
-from the Bloomberg deliveries, and bronze receives a trade of an unknown security and a sale of more
-shares than a portfolio holds.
+The firm's last twelve trading days are built from a corrupted copy: one security's closes are
+removed from the Bloomberg deliveries, another's close is delivered ten times too high on one day,
+and bronze receives a trade of an unknown security and a sale of more shares than a portfolio holds.
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ from tests.support.firm_truth import firm_truth
 pytestmark = pytest.mark.integration
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-WINDOW_DAYS = 10
+WINDOW_DAYS = 12
 
 
 def checks(result) -> dict:
@@ -77,12 +77,24 @@ def corrupted(small_firm, tmp_path_factory):
             lines = path.read_text().splitlines(keepends=True)
             path.write_text("".join(line for line in lines if not line.startswith(other + ",")))
 
+        # A third security's close delivered ten times too high on one day: a robust outlier.
+        spiked = next(s for (_, s), q in sorted(truth.holdings.items()) if s not in (security, other) and q > 0)
+        spike_day = days[-6]
+        path = firm / "bloomberg" / "prices" / f"{spike_day}.csv"
+        lines = []
+        for line in path.read_text().splitlines():
+            fields = line.split(",")
+            if fields[0] == spiked:
+                fields[3] = f"{float(fields[3]) * 10:.6f}"
+            lines.append(",".join(fields))
+        path.write_text("\n".join(lines) + "\n")
+
         result = defs.resolve_job_def("eod_batch").execute_in_process(
             instance=inst, raise_on_error=False, run_config=QUIET,
             tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]},
         )
-        yield {"result": result, "days": days, "held": held, "missing_close_security": other,
-               "warehouse": root / "data" / "warehouse.duckdb"}
+        yield {"spiked": (spiked, spike_day), "result": result, "days": days, "held": held,
+               "missing_close_security": other, "warehouse": root / "data" / "warehouse.duckdb"}
 
 
 def query(world, sql: str) -> list[tuple]:
@@ -134,3 +146,13 @@ def test_the_returns_check_names_the_implausible_day(corrupted):
     assert not check.passed
     samples = check.metadata["outlier_samples"].value + check.metadata["uncomputable_samples"].value
     assert samples and all("portfolio_id" in s and "as_of_date" in s for s in samples)
+
+
+def test_a_price_spike_is_a_robust_outlier_with_the_security_and_day(corrupted):
+    check = checks(corrupted["result"])["silver/market/prices:close_outliers_mad"]
+    spiked, day = corrupted["spiked"]
+    assert not check.passed and check.severity.value == "WARN"
+    samples = check.metadata["samples"].value
+    assert {"security_id": spiked, "price_date": day} in [
+        {"security_id": s["security_id"], "price_date": s["price_date"]} for s in samples]
+    assert spiked in check.description

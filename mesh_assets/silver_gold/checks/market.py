@@ -58,17 +58,15 @@ def close_outliers_mad(warehouse: WarehouseResource) -> AssetCheckResult:
             found.append({"security_id": security_id, "price_date": days[i], "px_last": float(px[i]),
                           "previous_close": float(px[i - 1]), "log_return": round(outlier.value, 6),
                           "robust_z": round(outlier.robust_z, 2)})
-    rows = prices
-    series = prices["security_id"].unique()
     found.sort(key=lambda r: -r["robust_z"])
-    metadata = {"securities": len(series), "closes": len(rows), "threshold_robust_z": MAD_THRESHOLD,
-                "outliers": len(found), "samples": found[:10]}
+    metadata = {"securities": prices["security_id"].nunique(), "closes": len(prices),
+                "threshold_robust_z": MAD_THRESHOLD, "outliers": len(found), "samples": found[:10]}
     if found:
         top = found[0]
         return to_check_result(Verdict(
             False, f"{len(found)} closes are robust outliers; largest: {top['security_id']} on {top['price_date']} "
                    f"(z={top['robust_z']})", metadata, warn_only=True))
-    return to_check_result(Verdict(True, f"no outlier among {len(rows)} closes", metadata, warn_only=True))
+    return to_check_result(Verdict(True, f"no outlier among {len(prices)} closes", metadata, warn_only=True))
 
 
 CHECKS = [price_discrepancy_count, close_outliers_mad]
