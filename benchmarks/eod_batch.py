@@ -9,17 +9,15 @@ largest child (the dbt process, where DuckDB does the work). Goal (issue 4): lar
 with peak RSS under 4 GiB on 2 cores.
 """
 
-import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import per_scale
+
 GOAL_WALL_S = 300
 GOAL_RSS_MIB = 4096
 
@@ -120,22 +118,7 @@ def run_scale(scale: str, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scales", default="small,medium,large")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_scale(args.one, args.seed)))
-        return
-    results = []
-    for scale in args.scales.split(","):
-        out = subprocess.run([sys.executable, __file__, "--one", scale, "--seed", str(args.seed)], cwd=ROOT,
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            results.append({"scale": scale, "error": out.stderr.strip().splitlines()[-8:]})
-            continue
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    _, results = per_scale.main(__file__, __doc__, run_scale)
     print(json.dumps({"benchmark": "eod_batch", "cpu_count": os.cpu_count(), "scales": results}, indent=2))
 
 

@@ -6,7 +6,6 @@ and Dagster instance. Prints one JSON document: wall time per stage, rows per br
 and the cold import time of the Definitions (goal < 3 s).
 """
 
-import argparse
 import json
 import os
 import resource
@@ -15,6 +14,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import per_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,22 +83,7 @@ def run_scale(scale: str, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scales", default="small,medium,large")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_scale(args.one, args.seed)))
-        return
-    results = []
-    for scale in args.scales.split(","):
-        out = subprocess.run([sys.executable, __file__, "--one", scale, "--seed", str(args.seed)], cwd=ROOT,
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            results.append({"scale": scale, "error": out.stderr.strip().splitlines()[-5:]})
-            continue
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    _, results = per_scale.main(__file__, __doc__, run_scale)
     imports = cold_import_seconds()
     print(json.dumps({"benchmark": "generate_and_bronze", "cpu_count": os.cpu_count(),
                       "definitions_cold_import_s": imports, "definitions_import_goal_s": 3.0,

@@ -6,6 +6,7 @@ same materializations and check history afterwards.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -35,21 +36,29 @@ def _collect(result, report: DemoReport) -> None:
             report.checks_failed.append((name, evaluation.severity.value, evaluation.description or ""))
 
 
-def run_bronze(
-    first_day: str, last_day: str, instance: DagsterInstance, step: Callable[[str], None] = lambda _: None
-) -> DemoReport:
-    """Load every bronze source: snapshots and CDC, then the daily deliveries of ``first_day..last_day``."""
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _load_sources(instance: DagsterInstance, step: Callable[[str], None]) -> tuple[Any, DemoReport]:
+    """The definitions, and a report that starts with the bronze sources run (CDC, reference, Salesforce)."""
     from mesh_assets.definitions import build_definitions
 
     defs = build_definitions()
     report = DemoReport()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     step("bronze sources: reference data, Salesforce, Aladdin CDC")
-    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=quiet), report)
+    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=QUIET), report)
+    return defs, report
+
+
+def run_bronze(
+    first_day: str, last_day: str, instance: DagsterInstance, step: Callable[[str], None] = lambda _: None
+) -> DemoReport:
+    """Load every bronze source: snapshots and CDC, then the daily deliveries of ``first_day..last_day``."""
+    defs, report = _load_sources(instance, step)
     step(f"daily deliveries {first_day}..{last_day} (one run)")
     result = defs.resolve_job_def("bronze_daily_deliveries").execute_in_process(
         instance=instance,
-        run_config=quiet,
+        run_config=QUIET,
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )
     _collect(result, report)
@@ -61,17 +70,11 @@ def run_end_of_day(
 ) -> DemoReport:
     """The main job: bronze sources (CDC, reference, Salesforce), then ``eod_batch`` over
     ``first_day..last_day`` in one run (deliveries, silver and gold with every check)."""
-    from mesh_assets.definitions import build_definitions
-
-    defs = build_definitions()
-    report = DemoReport()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    step("bronze sources: reference data, Salesforce, Aladdin CDC")
-    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=quiet), report)
+    defs, report = _load_sources(instance, step)
     step(f"eod_batch {first_day}..{last_day} (one run): deliveries, silver, gold, checks")
     result = defs.resolve_job_def("eod_batch").execute_in_process(
         instance=instance,
-        run_config=quiet,
+        run_config=QUIET,
         raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )

@@ -19,14 +19,14 @@ SMALL_SEED = 7
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The code location reads dbt's manifest: prepare it when pytest runs without `make test`."""
     import subprocess
-    import sys
 
     from mesh_assets.silver_gold.project import DBT_PROJECT_DIR, MANIFEST_PATH
+    from resources.dbt import dbt_executable
 
     if not MANIFEST_PATH.is_file():
-        dbt = str(Path(sys.executable).with_name("dbt"))
-        subprocess.run([dbt, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                        "--quiet"], check=True, timeout=600)
+        project = str(DBT_PROJECT_DIR)
+        subprocess.run([dbt_executable(), "parse", "--project-dir", project, "--profiles-dir", project, "--quiet"],
+                       check=True, timeout=600)
 
 
 @pytest.fixture(scope="session")

@@ -58,19 +58,21 @@ def row_counts(
     return {key: by_relation.get(relation_of(key), {}) for key in keys}
 
 
+def source_tables(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
+    """``schema.table`` of every dbt source (bronze Iceberg table) a node reads directly."""
+    parents = manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", [])
+    return {f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}" for p in parents
+            if p.startswith("source.")}
+
+
 def bronze_snapshot_ids(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
                         unique_ids: list[str]) -> dict[str, int | None]:
     """Current snapshot id of every bronze Iceberg table the selected models read (directly)."""
     if iceberg is None:
         return {}
-    identifiers = sorted({
-        f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}"
-        for u in unique_ids for p in manifest["nodes"][u].get("depends_on", {}).get("nodes", [])
-        if p.startswith("source.")
-    })
     catalog = iceberg.catalog()
     ids: dict[str, int | None] = {}
-    for identifier in identifiers:
+    for identifier in sorted(set().union(*(source_tables(manifest, u) for u in unique_ids))):
         snapshot = catalog.load_table(identifier).current_snapshot() if catalog.table_exists(identifier) else None
         ids[identifier] = snapshot.snapshot_id if snapshot else None
     return ids
@@ -123,11 +125,11 @@ def run_dbt(
         expected_checks = set(context.selected_asset_check_keys)
         for event in events:
             if isinstance(event, AssetMaterialization):
+                reads = sorted(source_tables(manifest, unique_id_by_key[event.asset_key]))
                 metadata = {
                     **event.metadata,
                     **_audit_metadata(counts.get(event.asset_key, {}), dbt_vars,
-                                      _bronze_reads(manifest, unique_id_by_key[event.asset_key], snapshots_before),
-                                      snapshots_after),
+                                      {t: snapshots_before.get(t) for t in reads}, snapshots_after),
                 }
                 yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
             elif isinstance(event, AssetCheckEvaluation):
@@ -162,13 +164,6 @@ def _audit_metadata(count: Mapping[str, Any], dbt_vars: Mapping[str, Any], reads
         if changed:
             metadata["bronze_changed_during_run"] = MetadataValue.json(changed)
     return metadata
-
-
-def _bronze_reads(manifest: Mapping[str, Any], unique_id: str, snapshots: Mapping[str, int | None]) -> dict:
-    parents = manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", [])
-    names = {f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}" for p in parents
-             if p.startswith("source.")}
-    return {t: snapshots.get(t) for t in sorted(names)}
 
 
 def _failures(invocation: Any) -> list[str]:

@@ -9,17 +9,18 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from dagster import AssetKey
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
 from mesh_assets.trading_calendar import trading_days
+from resources.dbt import dbt_executable
 from tests.conftest import SMALL_SEED
 from tests.support.firm_truth import firm_truth
+from tests.support.warehouse import query as warehouse_query
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +67,7 @@ def world(small_firm, tmp_path_factory):
 
 
 def query(world, sql: str) -> list[tuple]:
-    with duckdb.connect(str(world["warehouse"]), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return warehouse_query(world["warehouse"], sql)
 
 
 def test_the_whole_graph_materializes_and_every_error_check_passes(world):
@@ -210,9 +210,9 @@ def test_dbt_unit_tests_pass(world):
     """CDC apply rules and the TWR example (dbt unit tests) run against this warehouse's schemas."""
     dbt = world["defs"].resources["dbt"]
     env = {**os.environ, **dbt.dbt_environment()}
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    project = DBT_PROJECT_DIR
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "test", "--select", "test_type:unit", "--project-dir",
+        [dbt_executable(), "test", "--select", "test_type:unit", "--project-dir",
          str(project), "--profiles-dir", str(project), "--target-path", str(world["root"] / "dbt-unit")],
         env=env, capture_output=True, text=True, timeout=300,
     )

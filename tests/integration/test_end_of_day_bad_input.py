@@ -10,13 +10,13 @@ import datetime as dt
 import json
 import shutil
 
-import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mesh_assets.trading_calendar import trading_days
 from tests.conftest import SMALL_SEED
 from tests.support.firm_truth import firm_truth
+from tests.support.warehouse import query as warehouse_query
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +98,7 @@ def corrupted(small_firm, tmp_path_factory):
 
 
 def query(world, sql: str) -> list[tuple]:
-    with duckdb.connect(str(world["warehouse"]), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return warehouse_query(world["warehouse"], sql)
 
 
 def test_the_batch_does_not_crash_and_builds_every_table(corrupted):

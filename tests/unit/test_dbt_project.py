@@ -6,15 +6,15 @@ import json
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
 from mesh_assets.trading_calendar import TRADING_DAYS_SEED, trading_days
+from resources.dbt import dbt_executable
 
-PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
+PROJECT = DBT_PROJECT_DIR
+DBT = dbt_executable()
 
 
 def test_no_dialect_specific_casts_or_functions_in_models():

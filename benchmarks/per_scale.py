@@ -1,0 +1,32 @@
+"""Run a benchmark's ``run_scale`` once per firm scale, each in its own process (so peak RSS is that scale's)."""
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(script: str, description: str, run_scale: Callable[[str, int], dict]) -> tuple[argparse.Namespace, list[dict]]:
+    """Parse ``--scales/--seed``; in a child (``--one SCALE``) print ``run_scale``'s JSON and exit; in the
+    parent run one child per scale and return the parsed arguments and each scale's figures (or error)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--scales", default="small,medium,large")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_scale(args.one, args.seed)))
+        raise SystemExit(0)
+    results = []
+    for scale in args.scales.split(","):
+        out = subprocess.run([sys.executable, script, "--one", scale, "--seed", str(args.seed)], cwd=ROOT,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            results.append({"scale": scale, "error": out.stderr.strip().splitlines()[-8:]})
+            continue
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return args, results
