@@ -13,7 +13,7 @@ export UV_PYTHON := 3.11
 SCALE ?= small
 SEED ?= 7
 
-.PHONY: help bootstrap dbt-manifest demo test lint dev generate benchmark clean
+.PHONY: help bootstrap system-deps dbt-manifest demo test lint dev generate benchmark clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,13 +22,17 @@ bootstrap: ## install uv if missing, then the locked Python environment (.venv)
 	@[ -x "$(UV)" ] || { python3 -m venv .cache/bootstrap && .cache/bootstrap/bin/pip install --quiet uv; }
 	@"$(UV)" sync --frozen --quiet
 
+system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext turn GIPS PDFs into PNG/text)
+	@command -v pdftoppm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q --no-install-recommends poppler-utils >/dev/null; }
+
 dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.json, read by the code location)
 	@"$(UV)" run --frozen dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
 
 demo: bootstrap dbt-manifest ## generate the small firm and materialize bronze -> silver -> gold on the embedded default
 	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
 
-test: bootstrap dbt-manifest ## run the whole test suite (unit, integration with real services)
+test: bootstrap system-deps dbt-manifest ## run the whole test suite (unit, integration with real services)
 	"$(UV)" run --frozen pytest
 
 lint: bootstrap dbt-manifest ## ruff and dagster definitions validation

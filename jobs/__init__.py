@@ -7,5 +7,7 @@ def defs() -> Definitions:
     """Jobs and schedules of the code location."""
     from jobs.bronze import bronze_daily_job, bronze_snapshot_job
     from jobs.eod import eod_batch, eod_batch_schedule
+    from jobs.gips import gips_report_job
 
-    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch], schedules=[eod_batch_schedule])
+    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job],
+                       schedules=[eod_batch_schedule])

@@ -23,7 +23,8 @@ class DemoReport:
     failed_steps: list[str] = field(default_factory=list)
 
 
-def _collect(result, report: DemoReport) -> None:
+def collect(result, report: DemoReport) -> None:
+    """Add a run's materializations, check evaluations and failed steps to ``report``."""
     report.runs.append(result.run_id)
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
@@ -34,6 +35,9 @@ def _collect(result, report: DemoReport) -> None:
             report.checks_passed.append(name)
         else:
             report.checks_failed.append((name, evaluation.severity.value, evaluation.description or ""))
+    if not result.success:
+        report.failed_steps.extend(f"{e.step_key}: {e.event_specific_data.error.message.strip()[:500]}"
+                                   for e in result.all_events if e.is_step_failure)
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -46,7 +50,7 @@ def _load_sources(instance: DagsterInstance, step: Callable[[str], None]) -> tup
     defs = build_definitions()
     report = DemoReport()
     step("bronze sources: reference data, Salesforce, Aladdin CDC")
-    _collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=QUIET), report)
+    collect(defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=QUIET), report)
     return defs, report
 
 
@@ -61,7 +65,7 @@ def run_bronze(
         run_config=QUIET,
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )
-    _collect(result, report)
+    collect(result, report)
     return report
 
 
@@ -78,9 +82,5 @@ def run_end_of_day(
         raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
     )
-    _collect(result, report)
-    if not result.success:
-        failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:500]}"
-                    for e in result.all_events if e.is_step_failure]
-        report.failed_steps.extend(failures)
+    collect(result, report)
     return report

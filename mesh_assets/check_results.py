@@ -32,10 +32,12 @@ def _metadata_value(value: Any) -> Any:
     return value
 
 
-def to_check_result(verdict: Verdict, **extra: Any) -> AssetCheckResult:
-    """An ``AssetCheckResult`` carrying the verdict's reason, counts, threshold and samples."""
+def to_check_result(verdict: Verdict, check_name: str | None = None, **extra: Any) -> AssetCheckResult:
+    """An ``AssetCheckResult`` carrying the verdict's reason, counts, threshold and samples
+    (``check_name`` names the check when its asset has several)."""
     metadata = {"reason": verdict.description, **verdict.metadata, **extra}
     return AssetCheckResult(
+        check_name=check_name,
         passed=verdict.passed,
         severity=AssetCheckSeverity.WARN if verdict.warn_only else AssetCheckSeverity.ERROR,
         description=verdict.description,

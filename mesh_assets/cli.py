@@ -17,10 +17,12 @@ console = Console()
 
 
 def _mount_local_tools() -> None:
-    """`mesh kafka ...` (the local broker) and `mesh produce-cdc` (replay the capture into Kafka)."""
+    """`mesh gips report`, `mesh kafka ...` (the local broker) and `mesh produce-cdc` (replay into Kafka)."""
+    from mesh_assets.gips_reporting.cli import gips_app
     from mesh_assets.local.kafka_cli import kafka_app
     from mesh_assets.local.produce_cli import produce_cdc
 
+    app.add_typer(gips_app, name="gips")
     app.add_typer(kafka_app, name="kafka")
     app.command("produce-cdc")(produce_cdc)
 
@@ -82,6 +84,8 @@ def demo(
     sessions = sessions[-days:] if days else sessions
     with DagsterInstance.get() as instance:
         report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
+        if not report.failed_steps:
+            _gips_reports(instance, int(sessions[-1][:4]), report)
     for key, count in sorted(report.materializations.items()):
         console.print(f"  materialized {key} ({count} partition(s))" if count > 1 else f"  materialized {key}")
     console.print(f"[green]{len(report.checks_passed)} checks passed[/]")
@@ -95,6 +99,22 @@ def demo(
         console.print(f"[red]step failed[/] {failure}")
     if report.failed_steps or any(severity == "ERROR" for _, severity, _ in report.checks_failed):
         raise typer.Exit(1)
+
+
+def _gips_reports(instance, year: int, report) -> None:
+    """The demo's last step: each composite's GIPS report for ``year`` (what compliance triggers)."""
+    from jobs.demo import collect
+    from jobs.gips import run_gips_report
+    from mesh_assets.definitions import build_definitions
+    from mesh_assets.gips_reporting.cli import all_composites
+    from resources.settings import data_dir
+
+    defs = build_definitions()
+    for composite_id in all_composites(defs.resources["warehouse"]):
+        for result in run_gips_report(composite_id, year, instance, defs=defs,
+                                      step=lambda s: console.print(f"[cyan]>[/] {s}")):
+            collect(result, report)
+    console.print(f"GIPS reports:      {data_dir() / 'reports' / 'gips'}")
 
 
 @calendar_app.command("refresh")

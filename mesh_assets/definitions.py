@@ -10,6 +10,7 @@ from dagster import Definitions
 
 from jobs import defs as jobs_defs
 from mesh_assets.bronze import defs as bronze_defs
+from mesh_assets.gips_reporting import defs as gips_defs
 from mesh_assets.silver_gold import defs as silver_gold_defs
 from resources.environment import resources_for
 from sensors import defs as sensors_defs
@@ -20,6 +21,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
     return Definitions.merge(
         bronze_defs(),
         silver_gold_defs(),
+        gips_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

@@ -11,6 +11,7 @@ from dagster import EnvVar
 from resources.cdc_source import CdcSourceResource
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
+from resources.reports import ReportStoreResource
 from resources.s3 import LandingZoneResource
 from resources.salesforce import SalesforceResource
 from resources.settings import data_dir as default_data_dir
@@ -26,6 +27,7 @@ AWS_SETTINGS = {
     "MESH_ATHENA_WORKGROUP": "Athena workgroup for dbt and ad-hoc queries",
     "MESH_ATHENA_STAGING_DIR": "s3:// location of Athena query results (dbt)",
     "MESH_ATHENA_DATA_DIR": "s3:// location where dbt writes the silver and gold Iceberg tables",
+    "MESH_REPORTS_ROOT": "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published",
     "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
     "SALESFORCE_USERNAME": "Salesforce integration user",
     "SALESFORCE_PASSWORD": "Salesforce integration user's password",
@@ -54,6 +56,7 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             iceberg_warehouse=f"file://{lakehouse / 'warehouse'}",
         ),
         "landing": LandingZoneResource(root=str(firm)),
+        "reports": ReportStoreResource(root=str(data / "reports")),
         "cdc_source": (
             CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"],
                               topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
@@ -82,6 +85,7 @@ def aws_resources() -> dict[str, Any]:
             region=EnvVar("AWS_REGION"),
         ),
         "landing": LandingZoneResource(root=EnvVar("MESH_LANDING_ROOT"), region=EnvVar("AWS_REGION")),
+        "reports": ReportStoreResource(root=EnvVar("MESH_REPORTS_ROOT"), region=EnvVar("AWS_REGION")),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
         "salesforce": SalesforceResource(
             backend="api",

@@ -68,4 +68,13 @@ def instance(tmp_path: Path):
         yield dagster_instance
 
 
+@pytest.fixture(scope="session")
+def eod_world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The small firm after bronze sources and one eod_batch run over its history (shared, read-mostly)."""
+    from tests.support.eod_world import eod_world as build
+
+    with build(small_firm, tmp_path_factory.mktemp("eod_world")) as world:
+        yield world
+
+
 from tests.kafka_fixtures import kafka_broker  # noqa: E402, F401

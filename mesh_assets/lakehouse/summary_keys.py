@@ -16,3 +16,5 @@ BATCH_ID_KEY = "mesh.batch.id"
 CONTRACT_VERSION_KEY = "mesh.contract.version"
 #: Newest Debezium ``ts_ms`` in a CDC commit (summary), for freshness without a scan.
 MAX_EVENT_TS_KEY = "mesh.source.max_ts_ms"
+#: SHA-256 of the rows one partition replacement wrote (summary).
+CONTENT_HASH_KEY = "mesh.content.sha256"

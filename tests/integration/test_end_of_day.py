@@ -1,69 +1,34 @@
 """The end-of-day graph for real: bronze -> silver -> gold with dbt on DuckDB, for the small firm.
 
-One module-scoped world: bronze sources, then ``eod_batch`` over every trading day in one run. The
-results are compared with the generator's own economic truth (holdings, cash, NAV), not with
-numbers copied from a previous run.
+One world shared by the session (tests/support/eod_world.py): bronze sources, then ``eod_batch``
+over every trading day in one run. The results are compared with the generator's own economic truth
+(holdings, cash, NAV), not with numbers copied from a previous run.
 """
 
 import datetime as dt
-import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from dagster import AssetKey
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
-from mesh_assets.trading_calendar import trading_days
 from resources.dbt import dbt_executable
 from tests.conftest import SMALL_SEED
+from tests.support.eod_world import run_eod
 from tests.support.firm_truth import firm_truth
 from tests.support.warehouse import query as warehouse_query
 
 pytestmark = pytest.mark.integration
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def firm_manifest(firm: Path) -> dict:
-    return json.loads((firm / "firm.json").read_text())
-
-
-def run_eod(defs, instance, first: str, last: str):
-    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last} if first != last else {}
-    return defs.resolve_job_def("eod_batch").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET, tags=tags,
-        partition_key=first if first == last else None,
-    )
-
 
 def check_evaluations(result) -> dict[str, object]:
     return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
 
 
 @pytest.fixture(scope="module")
-def world(small_firm, tmp_path_factory):
-    """Bronze sources and one eod_batch run over the whole history, in a private environment."""
-    from dagster import instance_for_test
-
-    from mesh_assets.definitions import build_definitions
-
-    root = tmp_path_factory.mktemp("eod_world")
-    (root / "dagster_home").mkdir()
-    manifest = firm_manifest(small_firm)
-    days = [d.isoformat() for d in trading_days(dt.date.fromisoformat(manifest["start_date"]),
-                                                 dt.date.fromisoformat(manifest["end_date"]))]
-    with pytest.MonkeyPatch.context() as patch, instance_for_test(temp_dir=str(root / "dagster_home")) as inst:
-        patch.setenv("MESH_ENV", "local")
-        patch.setenv("MESH_DATA_DIR", str(root / "data"))
-        patch.setenv("MESH_FIRM_DIR", str(small_firm))
-        defs = build_definitions()
-        sources = defs.resolve_job_def("bronze_sources").execute_in_process(instance=inst, run_config=QUIET)
-        eod = run_eod(defs, inst, days[0], days[-1])
-        yield {"defs": defs, "instance": inst, "eod": eod, "sources": sources, "days": days, "root": root,
-               "manifest": manifest, "warehouse": root / "data" / "warehouse.duckdb"}
+def world(eod_world):
+    """The session's end-of-day world (tests/support/eod_world.py): bronze sources, then one eod_batch run."""
+    return eod_world
 
 
 def query(world, sql: str) -> list[tuple]:

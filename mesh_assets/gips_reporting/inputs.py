@@ -1,0 +1,118 @@
+"""What the GIPS assets read from the warehouse (gold and silver), with a fingerprint of each read.
+
+Warehouse tables (DuckDB locally, Athena in aws) have no snapshot id a reader can pin, so every read
+records its row count and the SHA-256 of its rows: the report embeds them, and the same inputs give
+the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from resources.warehouse import WarehouseResource
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def safe_id(value: str, what: str) -> str:
+    """``value`` if it is a plain identifier (used inside SQL literals); ValueError naming it otherwise."""
+    if not _SAFE_ID.match(value):
+        raise ValueError(f"{what} {value!r} is not a plain identifier (letters, digits, '_', '.', '-')")
+    return value
+
+
+@dataclass
+class WarehouseReads:
+    """Runs the GIPS queries and remembers what each returned (rows and SHA-256) for the report."""
+
+    warehouse: WarehouseResource
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def frame(self, name: str, sql: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """The result of ``sql`` as a frame with ``columns`` (in order), fingerprinted under ``name``."""
+        from mesh_assets.lakehouse.partition_versions import content_sha256
+
+        table = self.warehouse.query(sql)
+        table = table.rename_columns(list(columns))
+        self.fingerprints[name] = {"rows": table.num_rows, "sha256": content_sha256(table)}
+        return table.to_pandas()
+
+    def composite(self, composite_id: str) -> dict[str, Any]:
+        """The composite's reference row; ValueError naming it when unknown."""
+        cid = safe_id(composite_id, "composite")
+        rows = self.frame("silver.composites", f"""
+            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, description,
+                   min_portfolio_size, significant_cash_flow_pct
+            from silver.composites where composite_id = '{cid}'""", (
+            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
+            "description", "min_portfolio_size", "significant_cash_flow_pct"))
+        if rows.empty:
+            raise ValueError(f"composite {composite_id} is not in silver.composites: no GIPS figures can be computed")
+        record = rows.iloc[0].to_dict()
+        record["inception_date"] = pd.Timestamp(record["inception_date"]).date().isoformat()
+        record["creation_date"] = record["inception_date"]
+        return record
+
+    def benchmark(self, benchmark_id: str) -> dict[str, Any]:
+        """The benchmark's reference row."""
+        bid = safe_id(benchmark_id, "benchmark")
+        rows = self.frame("silver.benchmarks", f"""
+            select benchmark_id, benchmark_name, provider, currency from silver.benchmarks
+            where benchmark_id = '{bid}'""", ("benchmark_id", "benchmark_name", "provider", "currency"))
+        if rows.empty:
+            raise ValueError(f"benchmark {benchmark_id} is not in silver.benchmarks")
+        return rows.iloc[0].to_dict()
+
+    def portfolios(self, composite_id: str) -> pd.DataFrame:
+        """The composite's portfolios with fee schedules and management dates."""
+        cid = safe_id(composite_id, "composite")
+        return self.frame("silver.portfolios", f"""
+            select portfolio_id, discretionary, inception_date, termination_date, fee_schedule
+            from silver.portfolios where composite_id = '{cid}' order by portfolio_id""",
+            ("portfolio_id", "discretionary", "inception_date", "termination_date", "fee_schedule"))
+
+    def daily_returns(self, composite_id: str, year: int) -> pd.DataFrame:
+        """Daily returns of the composite's portfolios in ``year``."""
+        cid = safe_id(composite_id, "composite")
+        return self.frame("gold.daily_returns", f"""
+            select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.daily_return,
+                   d.return_status
+            from gold.daily_returns as d
+            inner join silver.portfolios as p on p.portfolio_id = d.portfolio_id
+            where p.composite_id = '{cid}'
+              and d.as_of_date between date '{year}-01-01' and date '{year}-12-31'
+            order by d.portfolio_id, d.as_of_date""", (
+            "portfolio_id", "as_of_date", "begin_value", "end_value", "external_flow", "daily_return",
+            "return_status"))
+
+    def sessions(self, first: dt.date, last: dt.date) -> list[dt.date]:
+        """NYSE sessions between ``first`` and ``last`` (the calendar seed)."""
+        rows = self.frame("silver.nyse_trading_days", f"""
+            select trading_day from silver.nyse_trading_days
+            where trading_day between date '{first.isoformat()}' and date '{last.isoformat()}'
+            order by trading_day""", ("trading_day",))
+        return [pd.Timestamp(d).date() for d in rows["trading_day"]]
+
+    def benchmark_levels(self, benchmark_id: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """The benchmark's daily levels between ``first`` and ``last``."""
+        bid = safe_id(benchmark_id, "benchmark")
+        return self.frame("silver.benchmark_levels", f"""
+            select level_date, level from silver.benchmark_levels
+            where benchmark_id = '{bid}' and level_date between date '{first.isoformat()}' and date '{last.isoformat()}'
+            order by level_date""", ("level_date", "level"))
+
+    def firm_assets(self, day: str) -> float:
+        """Total firm assets (every portfolio, discretionary or not) at the close of ``day``."""
+        as_of = dt.date.fromisoformat(day)
+        rows = self.frame("gold.portfolio_daily_values", f"""
+            select count(*), coalesce(sum(end_value), 0) from gold.portfolio_daily_values
+            where as_of_date = date '{as_of.isoformat()}'""", ("portfolios", "firm_assets"))
+        if int(rows["portfolios"].iat[0]) == 0:
+            raise ValueError(f"gold.portfolio_daily_values has no row for {day}: firm assets are unknown")
+        return float(rows["firm_assets"].iat[0])

@@ -1,0 +1,246 @@
+"""GIPS reports for the small firm, for real: gold tables -> GIPS Iceberg tables -> PDF/HTML/CSV/JSON.
+
+Runs on the session's end-of-day world (tests/support/eod_world.py). The composite figures are checked
+against an independent computation in this file (plain loops over gold.daily_returns and the scalar
+engine), and the membership against the firm generator's own edge cases.
+"""
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
+
+from jobs.gips import run_gips_report
+from mesh_assets.gips import composite_return, link_returns
+from mesh_assets.gips_reporting import tables
+from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, composite_year_key
+from mesh_assets.gips_reporting.storage import GipsStore, MissingPartitionError
+from mesh_assets.trading_calendar import trading_days
+from tests.support.warehouse import query as warehouse_query
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "gips"
+GIPS_ASSETS = {"portfolio_monthly_returns", "composite_membership", "composite_monthly_returns",
+               "composite_annual_statistics", "annual_report"}
+GIPS_CHECKS = {"monthly_returns_plausible", "member_months_have_returns", "composite_assets_reconcile",
+               "benchmark_series_complete", "firm_assets_cover_composite"}
+
+
+def query(world, sql: str) -> list[tuple]:
+    return warehouse_query(world["warehouse"], sql)
+
+
+@pytest.fixture(scope="module")
+def gips(eod_world):
+    """Every composite's report for the firm's last year, materialized through the gips_report job."""
+    assert eod_world["eod"].success
+    year = int(eod_world["days"][-1][:4])
+    composites = [c for (c,) in query(eod_world, "select composite_id from silver.composites order by 1")]
+    results = {c: run_gips_report(c, year, eod_world["instance"], defs=eod_world["defs"]) for c in composites}
+    reports = eod_world["root"] / "data" / "reports" / "gips"
+    return {"world": eod_world, "year": year, "composites": composites, "results": results, "reports": reports}
+
+
+def report_json(gips, composite_id: str) -> dict:
+    return json.loads((gips["reports"] / composite_id / str(gips["year"]) / "gips_report.json").read_text())
+
+
+def test_every_composite_report_materializes_and_every_check_passes(gips):
+    assert len(gips["composites"]) == 3
+    for composite_id, results in gips["results"].items():
+        [result] = results  # the small firm starts in the report year: one run
+        assert result.success, composite_id
+        assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == GIPS_ASSETS
+        evaluations = result.get_asset_check_evaluations()
+        assert {e.check_name for e in evaluations} == GIPS_CHECKS
+        failed = [(e.check_name, e.description) for e in evaluations if not e.passed]
+        assert not failed, (composite_id, failed)
+        for evaluation in evaluations:
+            assert evaluation.metadata["reason"].value  # every verdict says why
+        files = {p.name for p in (gips["reports"] / composite_id / str(gips["year"])).iterdir()}
+        assert files == {"gips_report.pdf", "gips_report.html", "gips_report.json", "gips_statistics.csv"}
+
+
+def test_pdf_renders_to_png_and_names_the_composite_and_year(gips):
+    assert shutil.which("pdftoppm"), "pdftoppm missing: install poppler-utils (make test does)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for composite_id in gips["composites"]:
+        pdf = gips["reports"] / composite_id / str(gips["year"]) / "gips_report.pdf"
+        prefix = ARTIFACTS / f"{composite_id}-{gips['year']}"
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(prefix)], check=True)
+        [png] = list(ARTIFACTS.glob(f"{composite_id}-{gips['year']}*.png"))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        name = report_json(gips, composite_id)["composite"]["composite_name"]
+        assert name in text and str(gips["year"]) in text and "Definition of the firm" in text
+
+
+def _independent_year(world, composite_id: str, year: int) -> dict:
+    """The composite's year recomputed from gold.daily_returns with loops and the scalar engine."""
+    policy = dict(zip(("min_size", "flow_pct"), query(world, f"""
+        select min_portfolio_size, significant_cash_flow_pct from silver.composites
+        where composite_id = '{composite_id}'""")[0], strict=True))
+    portfolios = {p: (disc, inc, term) for p, disc, inc, term in query(world, f"""
+        select portfolio_id, discretionary, inception_date, termination_date from silver.portfolios
+        where composite_id = '{composite_id}'""")}
+    rows = query(world, f"""
+        select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.return_status
+        from gold.daily_returns d join silver.portfolios p using (portfolio_id)
+        where p.composite_id = '{composite_id}' and year(d.as_of_date) = {year} order by 1, 2""")
+    sessions = trading_days(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    first_session = {}
+    last_session = {}
+    for day in sessions:
+        key = day.strftime("%Y-%m")
+        first_session.setdefault(key, day)
+        last_session[key] = day
+    months: dict[tuple[str, str], list] = defaultdict(list)
+    for row in rows:
+        months[(row[0], row[1].strftime("%Y-%m"))].append(row)
+    composite_months: dict[str, tuple[list[float], list[float], float, int]] = {}
+    for (portfolio, month), days in sorted(months.items()):
+        discretionary, inception, termination = portfolios[portfolio]
+        begin = days[0][2]
+        days_in_month = (first_session[month].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(1)
+        weighted = sum(f * (days_in_month.day - d.day) / days_in_month.day for _, d, _, _, f, _ in days)
+        flow_ratio = max((abs(f) / b for _, _, b, _, f, _ in days if b and b > 0), default=0.0)
+        member = (discretionary and inception <= first_session[month]
+                  and (termination is None or termination >= last_session[month])
+                  and begin >= policy["min_size"] and flow_ratio < policy["flow_pct"] / 100)
+        if not member:
+            continue
+        daily = [(e - f) / b - 1 for _, _, b, e, f, status in days if status == "ok"]
+        assert len(daily) == sum(1 for d in sessions if d.strftime("%Y-%m") == month)
+        returns, weights, assets, count = composite_months.get(month, ([], [], 0.0, 0))
+        composite_months[month] = ([*returns, link_returns(daily)], [*weights, begin + weighted],
+                                   assets + days[-1][3], count + 1)
+    monthly = {m: composite_return(r, w) for m, (r, w, _, _) in sorted(composite_months.items())}
+    last = max(composite_months)
+    return {"gross": link_returns(list(monthly.values())), "months": sorted(monthly),
+            "portfolios": composite_months[last][3], "assets": composite_months[last][2]}
+
+
+def test_composite_figures_equal_an_independent_computation(gips):
+    for composite_id in gips["composites"]:
+        expected = _independent_year(gips["world"], composite_id, gips["year"])
+        [row] = report_json(gips, composite_id)["statistics"]
+        assert row["gross_return"] == pytest.approx(expected["gross"], rel=1e-9, abs=1e-12), composite_id
+        assert row["portfolios"] == expected["portfolios"]
+        assert row["composite_assets"] == pytest.approx(expected["assets"], abs=0.01)
+        assert row["net_return"] < row["gross_return"]  # fees are charged
+        assert row["partial_period"] is True and row["dispersion"] is None  # 2 months, 5 or fewer members
+        assert row["composite_3yr_std"] is None and "36" in row["std_note"]
+        firm = query(gips["world"], f"select sum(end_value) from gold.portfolio_daily_values "
+                                    f"where as_of_date = date '{row['period_end']}'")[0][0]
+        assert row["firm_assets"] == pytest.approx(firm) and row["firm_assets"] >= row["composite_assets"]
+
+
+def test_membership_follows_the_firms_entries_exits_and_large_flows(gips):
+    world = gips["world"]
+    edge = world["manifest"]["edge_cases"]
+    catalog = world["defs"].resources["iceberg"]
+    membership = catalog.table(tables.COMPOSITE_MEMBERSHIP).scan().to_arrow().to_pylist()
+    status = {(r["portfolio_id"], r["month"]): (r["status"], r["event"]) for r in membership}
+    for portfolio in edge["composite_entries"]:
+        (inception,) = query(world, f"select inception_date from silver.portfolios "
+                                    f"where portfolio_id = '{portfolio}'")[0]
+        month = inception.strftime("%Y-%m")
+        first = trading_days(inception.replace(day=1), inception)[0]
+        if inception > first:  # incepted after the month's first session: joins the next month
+            assert status[(portfolio, month)][0] == "before_first_full_month", portfolio
+    for portfolio in edge["composite_exits"]:
+        (termination,) = query(world, f"select termination_date from silver.portfolios "
+                                      f"where portfolio_id = '{portfolio}'")[0]
+        assert status[(portfolio, termination.strftime("%Y-%m"))] == ("after_last_full_month", "leave"), portfolio
+    flows = query(world, f"""
+        select d.portfolio_id, strftime(d.as_of_date, '%Y-%m'), abs(d.external_flow) / d.begin_value,
+               c.significant_cash_flow_pct
+        from gold.daily_returns d join silver.portfolios p using (portfolio_id)
+        join silver.composites c using (composite_id)
+        join silver.cash_flows f on f.portfolio_id = d.portfolio_id and f.flow_date = d.as_of_date
+        where f.flow_id in ({', '.join(f"'{f}'" for f in edge['large_cash_flows'])}) and d.begin_value > 0""")
+    assert flows, "the firm's large cash flows reach gold"
+    removed = 0
+    for portfolio, month, ratio, pct in flows:
+        current = status.get((portfolio, month), ("", ""))[0]
+        if ratio >= pct / 100 and current not in ("", "after_last_full_month", "before_first_full_month"):
+            assert status[(portfolio, month)][0] == "significant_cash_flow", (portfolio, month)
+            removed += 1
+    assert removed >= 1
+
+
+def test_a_rerun_on_the_same_inputs_is_byte_identical_and_commits_nothing(gips):
+    composite_id = gips["composites"][0]
+    folder = gips["reports"] / composite_id / str(gips["year"])
+    before = {name: (folder / name).read_bytes() for name in ("gips_report.json", "gips_statistics.csv",
+                                                               "gips_report.pdf")}
+    [rerun] = run_gips_report(composite_id, gips["year"], gips["world"]["instance"], defs=gips["world"]["defs"])
+    assert rerun.success
+    for name, content in before.items():
+        assert (folder / name).read_bytes() == content, name
+    for event in rerun.get_asset_materialization_events():
+        if event.asset_key.path[-1] != "annual_report":
+            assert event.materialization.metadata["committed"].value is False, event.asset_key
+    report = report_json(gips, composite_id)
+    snapshot_ids = report["inputs"]["gips"]["gips.composite_annual_statistics"]
+    assert list(snapshot_ids) == [f"{composite_id}|{gips['year']}"] and report["inputs"]["fingerprint"].startswith(
+        "sha256:")
+
+
+def test_a_failing_blocking_check_stops_the_report(gips):
+    composite_id = gips["composites"][0]
+    world = gips["world"]
+    result = world["defs"].resolve_job_def("gips_report").execute_in_process(
+        instance=world["instance"], partition_key=composite_year_key(composite_id, gips["year"]),
+        raise_on_error=False,
+        run_config={"ops": {"gips__portfolio_monthly_returns": {"config": {"plausible_monthly_return": 1e-6}}}},
+    )
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "monthly_returns_plausible"]
+    assert not evaluation.passed and evaluation.metadata["violations"].value > 0
+    assert evaluation.metadata["samples"].value and evaluation.metadata["bound"].value == 1e-6
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {AssetKey(["gips", "portfolio_monthly_returns"])}  # nothing downstream ran
+
+
+def test_unknown_composites_and_missing_years_are_named(gips):
+    world = gips["world"]
+    with pytest.raises(ValueError, match="COMP-99"):
+        run_gips_report("COMP-99", gips["year"], world["instance"], defs=world["defs"])
+    store = GipsStore(world["defs"].resources["iceberg"])
+    with pytest.raises(MissingPartitionError, match=r"COMP-01\|2025.*mesh gips report"):
+        store.read(tables.COMPOSITE_MONTHLY_RETURNS, "COMP-01", [2025, gips["year"]])
+
+
+def test_the_composite_sensor_registers_every_composite_once(gips):
+    from sensors.gips_composite_sensor import gips_composite_sensor
+
+    iceberg = gips["world"]["defs"].resources["iceberg"]
+    with instance_for_test() as instance:
+        result = gips_composite_sensor(build_sensor_context(instance=instance, resources={"iceberg": iceberg}))
+        [request] = result.dynamic_partitions_requests
+        assert request.partitions_def_name == COMPOSITES_PARTITION_SET
+        assert sorted(request.partition_keys) == gips["composites"]
+        instance.add_dynamic_partitions(COMPOSITES_PARTITION_SET, list(request.partition_keys))
+        again = gips_composite_sensor(build_sensor_context(instance=instance, resources={"iceberg": iceberg}))
+        assert "3 composites" in again.skip_message
+
+
+def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mesh_assets.cli import app
+
+    for key, value in gips["world"]["env"].items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["gips", "report", "--composite", gips["composites"][-1]])
+    assert result.exit_code == 0, result.output
+    assert "gips_report.pdf" in result.output and f"{gips['composites'][-1]} {gips['year']}" in result.output
+    with DagsterInstance.get() as instance:  # the runs are recorded in DAGSTER_HOME's instance
+        assert gips["composites"][-1] in instance.get_dynamic_partitions(COMPOSITES_PARTITION_SET)
