@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,9 @@ def parse_fee_schedule(text: str, *, context: str | None = None) -> tuple[FeeTie
     if not tiers or tiers[-1].up_to is not None:
         raise ValueError(f"fee schedule must end with an unbounded tier (up_to null){where}: {text!r}")
     bounds = [t.up_to for t in tiers[:-1]]
+    numbers = [t.bps for t in tiers] + [b for b in bounds if b is not None]
+    if not all(math.isfinite(n) for n in numbers):
+        raise ValueError(f"fee schedule holds a non-finite fee or limit{where}: {text!r}")
     if any(b is None for b in bounds) or bounds != sorted(bounds) or any(t.bps < 0 for t in tiers):
         raise ValueError(f"fee schedule tiers must rise with non-negative fees{where}: {text!r}")
     return tiers
@@ -69,9 +73,14 @@ def describe_schedule(tiers: Sequence[FeeTier]) -> str:
     for tier in tiers:
         pct = f"{tier.bps / 100:.2f}%"
         if tier.up_to is None:
-            parts.append(f"{pct} above USD {lower / 1e6:,.0f}m" if lower else f"{pct} on all assets")
+            parts.append(f"{pct} above USD {_millions(lower)}" if lower else f"{pct} on all assets")
         else:
-            parts.append(f"{pct} on the first USD {tier.up_to / 1e6:,.0f}m" if not lower
-                         else f"{pct} on the next USD {(tier.up_to - lower) / 1e6:,.0f}m")
+            parts.append(f"{pct} on the first USD {_millions(tier.up_to)}" if not lower
+                         else f"{pct} on the next USD {_millions(tier.up_to - lower)}")
             lower = tier.up_to
     return "; ".join(parts)
+
+
+def _millions(amount: float) -> str:
+    """``12.5m``, ``10m``, ``0.25m``: millions with the decimals the amount needs (up to 4)."""
+    return f"{amount / 1e6:,.4f}".rstrip("0").rstrip(".") + "m"

@@ -3,7 +3,9 @@
 The rules, configurable per composite and recorded in the report (GIPS 2020, 3.A):
 - only discretionary portfolios of the composite's strategy are members;
 - a portfolio joins at the start of its first full month under management and leaves at the end of its
-  last full month;
+  last full month. The firm funds a portfolio at the close of its inception day and liquidates it at the
+  close of its termination day, so the inception month (unless inception precedes the month's first
+  session) and the termination month are never full;
 - significant cash flow policy: a month holding an external flow of at least the threshold (a share of
   the portfolio's value just before it) removes the portfolio for that month; it rejoins the next month;
 - minimum size: a month starting below the composite's minimum is excluded.
@@ -79,8 +81,8 @@ def composite_membership(monthly: pd.DataFrame, portfolios: pd.DataFrame, policy
     threshold = np.inf if policy.significant_cash_flow_pct is None else policy.significant_cash_flow_pct / 100
     conditions = [
         ~frame["discretionary"].astype(bool).to_numpy(),
-        (inception > first_session).to_numpy(),
-        (termination.notna() & (termination < last_session)).to_numpy(),
+        (inception >= first_session).to_numpy(),
+        (termination.notna() & (termination <= last_session)).to_numpy(),
         (frame["begin_value"].to_numpy(dtype=float) < policy.min_portfolio_size),
         (np.nan_to_num(frame["max_flow_ratio"].to_numpy(dtype=float), nan=0.0) >= threshold),
     ]

@@ -110,8 +110,8 @@ def _independent_year(world, composite_id: str, year: int) -> dict:
         days_in_month = (first_session[month].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(1)
         weighted = sum(f * (days_in_month.day - d.day) / days_in_month.day for _, d, _, _, f, _ in days)
         flow_ratio = max((abs(f) / b for _, _, b, _, f, _ in days if b and b > 0), default=0.0)
-        member = (discretionary and inception <= first_session[month]
-                  and (termination is None or termination >= last_session[month])
+        member = (discretionary and inception < first_session[month]  # funded at the close of inception day
+                  and (termination is None or termination > last_session[month])  # liquidated at its close
                   and begin >= policy["min_size"] and flow_ratio < policy["flow_pct"] / 100)
         if not member:
             continue
@@ -150,10 +150,8 @@ def test_membership_follows_the_firms_entries_exits_and_large_flows(gips):
     for portfolio in edge["composite_entries"]:
         (inception,) = query(world, f"select inception_date from silver.portfolios "
                                     f"where portfolio_id = '{portfolio}'")[0]
-        month = inception.strftime("%Y-%m")
-        first = trading_days(inception.replace(day=1), inception)[0]
-        if inception > first:  # incepted after the month's first session: joins the next month
-            assert status[(portfolio, month)][0] == "before_first_full_month", portfolio
+        # funded at the close of its inception day: the inception month is never a full month
+        assert status[(portfolio, inception.strftime("%Y-%m"))] == ("before_first_full_month", ""), portfolio
     for portfolio in edge["composite_exits"]:
         (termination,) = query(world, f"select termination_date from silver.portfolios "
                                       f"where portfolio_id = '{portfolio}'")[0]
