@@ -8,7 +8,8 @@ The rules, configurable per composite and recorded in the report (GIPS 2020, 3.A
   session) and the termination month are never full;
 - significant cash flow policy: a month holding an external flow of at least the threshold (a share of
   the portfolio's value just before it) removes the portfolio for that month; it rejoins the next month;
-- minimum size: a month starting below the composite's minimum is excluded.
+- minimum size: a month starting below the composite's minimum is excluded;
+- a month whose last session is after the data's last day is still in progress: nobody is a member yet.
 Membership is data: one row per portfolio and month with its status, and the join/leave events.
 """
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 #: Statuses in order of precedence (the first that applies wins).
 STATUSES = (
-    "non_discretionary", "before_first_full_month", "after_last_full_month", "below_minimum_size",
+    "month_in_progress", "non_discretionary", "before_first_full_month", "after_last_full_month", "below_minimum_size",
     "significant_cash_flow", "member",
 )
 
@@ -58,8 +59,13 @@ class MembershipPolicy:
                 "at the start of a month are excluded for that month.")
 
 
-def composite_membership(monthly: pd.DataFrame, portfolios: pd.DataFrame, policy: MembershipPolicy) -> pd.DataFrame:
+def composite_membership(
+    monthly: pd.DataFrame, portfolios: pd.DataFrame, policy: MembershipPolicy, data_through: object = None
+) -> pd.DataFrame:
     """Membership of every portfolio-month in ``monthly`` (portfolio monthly returns) under ``policy``.
+
+    ``data_through`` is the last day with daily returns (default: the latest ``last_day`` in ``monthly``);
+    months ending after it are ``month_in_progress``.
 
     ``portfolios`` has ``portfolio_id, discretionary, inception_date, termination_date``. ``event`` is
     ``join`` when a member month follows a non-member month (or the portfolio's first month), ``leave`` on the
@@ -79,7 +85,9 @@ def composite_membership(monthly: pd.DataFrame, portfolios: pd.DataFrame, policy
     inception = pd.to_datetime(frame["inception_date"])
     termination = pd.to_datetime(frame["termination_date"])
     threshold = np.inf if policy.significant_cash_flow_pct is None else policy.significant_cash_flow_pct / 100
+    horizon = pd.Timestamp(data_through if data_through is not None else max(monthly["last_day"]))
     conditions = [
+        (last_session > horizon).to_numpy(),
         ~frame["discretionary"].astype(bool).to_numpy(),
         (inception >= first_session).to_numpy(),
         (termination.notna() & (termination <= last_session)).to_numpy(),

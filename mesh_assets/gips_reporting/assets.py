@@ -161,7 +161,7 @@ def composite_membership(
     policy = _policy(reads.composite(composite_id))
     portfolios = reads.portfolios(composite_id)
     monthly = _store(iceberg).read(tables.PORTFOLIO_MONTHLY_RETURNS, composite_id, [year])
-    membership = compute(monthly, portfolios, policy)
+    membership = compute(monthly, portfolios, policy, data_through=reads.data_through())
     version = _store(iceberg).write(tables.COMPOSITE_MEMBERSHIP, membership, composite_id, year, context.run.run_id)
     members = membership[membership["is_member"]]
     return MaterializeResult(
@@ -243,8 +243,16 @@ def composite_annual_statistics(
     monthly = store.read(tables.PORTFOLIO_MONTHLY_RETURNS, composite_id, [year])
     membership = store.read(tables.COMPOSITE_MEMBERSHIP, composite_id, [year])
     in_year = history[history["year"] == year]
-    if in_year.empty:
-        raise ValueError(f"composite {composite_id} has no member in any month of {year}: nothing to report")
+    if in_year.empty:  # before the composite's first full month (or after its last): an empty year
+        version = store.write(tables.COMPOSITE_ANNUAL_STATISTICS, _empty_statistics(), composite_id, year,
+                              context.run.run_id)
+        reason = f"composite {composite_id} has no member in any month of {year}: no statistics for the year"
+        context.log.info(reason)
+        return MaterializeResult(
+            metadata=_written(version, in_year, reads.fingerprints, note=reason),
+            check_results=[to_check_result(firm_assets_cover_composite(in_year.assign(
+                period_end=[], composite_assets=[], firm_assets=[])), "firm_assets_cover_composite")],
+        )
     period_end = str(in_year["month_last_session"].max())
     stats = annual_statistics(year, history, monthly, membership, reads.firm_assets(period_end),
                               config.dispersion_measure, composite_id=composite_id)
@@ -288,6 +296,11 @@ def annual_report(
     presented = list(range(max(_inception_year(composite), year - PRESENTED_YEARS + 1), year + 1))
     statistics = store.read(tables.COMPOSITE_ANNUAL_STATISTICS, composite_id, presented)
     composite_monthly = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, presented)
+    if year not in set(statistics["year"]):
+        raise ValueError(f"composite {composite_id} has no member in any month of {year}: there is no {year} "
+                         "report (a composite's first year is its first full month under management)")
+    if presented[0] == _inception_year(composite):  # the presented history starts at the composite's start
+        composite = {**composite, "inception_date": str(composite_monthly["month_first_session"].min())}
     schedule = standard_fee_schedule(portfolios)
     methods = sorted(set(composite_monthly["weighting_method"]))
     measures = sorted(set(statistics["dispersion_measure"]))
@@ -315,6 +328,12 @@ def annual_report(
         "inputs": MetadataValue.json(report["inputs"]),
         "dagster/row_count": len(statistics),
     })
+
+
+def _empty_statistics() -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame({name: [] for name in tables.COMPOSITE_ANNUAL_STATISTICS.column_names[3:]})
 
 
 def standard_fee_schedule(portfolios: "pd.DataFrame") -> str:

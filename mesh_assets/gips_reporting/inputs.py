@@ -107,6 +107,13 @@ class WarehouseReads:
             where benchmark_id = '{bid}' and level_date between date '{first.isoformat()}' and date '{last.isoformat()}'
             order by level_date""", ("level_date", "level"))
 
+    def data_through(self) -> dt.date | None:
+        """The last day gold.daily_returns holds (months ending later are still in progress)."""
+        rows = self.frame("gold.daily_returns.max_day", "select max(as_of_date) from gold.daily_returns",
+                          ("as_of_date",))
+        value = rows["as_of_date"].iat[0]
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
     def firm_assets(self, day: str) -> float:
         """Total firm assets (every portfolio, discretionary or not) at the close of ``day``."""
         as_of = dt.date.fromisoformat(day)

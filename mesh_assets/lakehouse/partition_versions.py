@@ -80,6 +80,9 @@ def replace_partition_if_changed(
             tx.delete(delete_filter=EqualTo(column, partition), snapshot_properties=summary)
             if conformed.num_rows:
                 tx.append(conformed, snapshot_properties=summary)
+            else:  # an empty partition is a version too: an append of no files records it
+                with tx.update_snapshot(snapshot_properties=summary).fast_append():
+                    pass
         return PartitionVersion(name, partition, table.current_snapshot().snapshot_id, digest, rows.num_rows, True)
 
     return commit_with_retry(load_table, attempt, max_attempts)

@@ -1,6 +1,8 @@
 """GIPS reports for the small firm, for real: gold tables -> GIPS Iceberg tables -> PDF/HTML/CSV/JSON.
 
-Runs on the session's end-of-day world (tests/support/eod_world.py). The composite figures are checked
+The small firm here ends on Friday 2026-02-20, so its 60 sessions span a year end (December 2025 is
+its first full month) and February 2026 is still in progress: reports run 2025 then 2026, the 2026
+report presents both years, and the unfinished month belongs to no composite. The figures are checked
 against an independent computation in this file (plain loops over gold.daily_returns and the scalar
 engine), and the membership against the firm generator's own edge cases.
 """
@@ -16,16 +18,21 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
 
 from jobs.gips import run_gips_report
+from mesh_assets.firm import generate_firm
 from mesh_assets.gips import composite_return, link_returns
 from mesh_assets.gips_reporting import tables
 from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, composite_year_key
 from mesh_assets.gips_reporting.storage import GipsStore, MissingPartitionError
 from mesh_assets.trading_calendar import trading_days
+from tests.conftest import SMALL_SEED
+from tests.support.eod_world import eod_world
 from tests.support.warehouse import query as warehouse_query
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "gips"
+FIRM_END = dt.date(2026, 2, 20)
+YEARS = (2025, 2026)
 GIPS_ASSETS = {"portfolio_monthly_returns", "composite_membership", "composite_monthly_returns",
                "composite_annual_statistics", "annual_report"}
 GIPS_CHECKS = {"monthly_returns_plausible", "member_months_have_returns", "composite_assets_reconcile",
@@ -37,34 +44,44 @@ def query(world, sql: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def gips(eod_world):
-    """Every composite's report for the firm's last year, materialized through the gips_report job."""
-    assert eod_world["eod"].success
-    year = int(eod_world["days"][-1][:4])
-    composites = [c for (c,) in query(eod_world, "select composite_id from silver.composites order by 1")]
-    results = {c: run_gips_report(c, year, eod_world["instance"], defs=eod_world["defs"]) for c in composites}
-    reports = eod_world["root"] / "data" / "reports" / "gips"
-    return {"world": eod_world, "year": year, "composites": composites, "results": results, "reports": reports}
+def gips(tmp_path_factory):
+    """The year-end small firm after the end-of-day batch, then every composite's 2026 report (runs 2025, 2026)."""
+    firm = tmp_path_factory.mktemp("firm_year_end") / "small"
+    generate_firm(firm, scale="small", seed=SMALL_SEED, end_date=FIRM_END)
+    with eod_world(firm, tmp_path_factory.mktemp("gips_world")) as world:
+        assert world["eod"].success
+        composites = [c for (c,) in query(world, "select composite_id from silver.composites order by 1")]
+        results = {c: run_gips_report(c, YEARS[-1], world["instance"], defs=world["defs"]) for c in composites}
+        reports = world["root"] / "data" / "reports" / "gips"
+        yield {"world": world, "year": YEARS[-1], "composites": composites, "results": results, "reports": reports}
 
 
-def report_json(gips, composite_id: str) -> dict:
-    return json.loads((gips["reports"] / composite_id / str(gips["year"]) / "gips_report.json").read_text())
+def report_json(gips, composite_id: str, year: int | None = None) -> dict:
+    folder = gips["reports"] / composite_id / str(year or gips["year"])
+    return json.loads((folder / "gips_report.json").read_text())
 
 
-def test_every_composite_report_materializes_and_every_check_passes(gips):
+def test_every_composite_year_materializes_and_every_check_passes(gips):
     assert len(gips["composites"]) == 3
     for composite_id, results in gips["results"].items():
-        [result] = results  # the small firm starts in the report year: one run
-        assert result.success, composite_id
-        assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == GIPS_ASSETS
-        evaluations = result.get_asset_check_evaluations()
-        assert {e.check_name for e in evaluations} == GIPS_CHECKS
-        failed = [(e.check_name, e.description) for e in evaluations if not e.passed]
-        assert not failed, (composite_id, failed)
-        for evaluation in evaluations:
-            assert evaluation.metadata["reason"].value  # every verdict says why
-        files = {p.name for p in (gips["reports"] / composite_id / str(gips["year"])).iterdir()}
-        assert files == {"gips_report.pdf", "gips_report.html", "gips_report.json", "gips_statistics.csv"}
+        assert [r.dagster_run.tags["dagster/partition/year"] for r in results] == [str(y) for y in YEARS]
+        for result in results:
+            assert result.success, composite_id
+            assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == GIPS_ASSETS
+            evaluations = result.get_asset_check_evaluations()
+            assert {e.check_name for e in evaluations} == GIPS_CHECKS
+            failed = [(e.check_name, e.description) for e in evaluations if not e.passed]
+            assert not failed, (composite_id, failed)
+            for evaluation in evaluations:
+                assert evaluation.metadata["reason"].value  # every verdict says why
+        for year in YEARS:
+            files = {p.name for p in (gips["reports"] / composite_id / str(year)).iterdir()}
+            assert files == {"gips_report.pdf", "gips_report.html", "gips_report.json", "gips_statistics.csv"}
+        # the 2026 report presents 2025 (December: the first full month) and 2026 (January: February is open)
+        years = report_json(gips, composite_id)["statistics"]
+        assert [(r["year"], r["period_start"], r["period_end"]) for r in years] == [
+            (2025, "2025-12-01", "2025-12-31"), (2026, "2026-01-02", "2026-01-30")]
+        assert report_json(gips, composite_id)["composite"]["inception_date"] == "2025-12-01"
 
 
 def test_pdf_renders_to_png_and_names_the_composite_and_year(gips):
@@ -81,7 +98,7 @@ def test_pdf_renders_to_png_and_names_the_composite_and_year(gips):
         assert name in text and str(gips["year"]) in text and "Definition of the firm" in text
 
 
-def _independent_year(world, composite_id: str, year: int) -> dict:
+def _independent_year(world, composite_id: str, year: int) -> dict | None:
     """The composite's year recomputed from gold.daily_returns with loops and the scalar engine."""
     policy = dict(zip(("min_size", "flow_pct"), query(world, f"""
         select min_portfolio_size, significant_cash_flow_pct from silver.composites
@@ -106,6 +123,8 @@ def _independent_year(world, composite_id: str, year: int) -> dict:
     composite_months: dict[str, tuple[list[float], list[float], float, int]] = {}
     for (portfolio, month), days in sorted(months.items()):
         discretionary, inception, termination = portfolios[portfolio]
+        if last_session[month] > FIRM_END:  # the month is still in progress
+            continue
         begin = days[0][2]
         days_in_month = (first_session[month].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(1)
         weighted = sum(f * (days_in_month.day - d.day) / days_in_month.day for _, d, _, _, f, _ in days)
@@ -120,6 +139,8 @@ def _independent_year(world, composite_id: str, year: int) -> dict:
         returns, weights, assets, count = composite_months.get(month, ([], [], 0.0, 0))
         composite_months[month] = ([*returns, link_returns(daily)], [*weights, begin + weighted],
                                    assets + days[-1][3], count + 1)
+    if not composite_months:
+        return None
     monthly = {m: composite_return(r, w) for m, (r, w, _, _) in sorted(composite_months.items())}
     last = max(composite_months)
     return {"gross": link_returns(list(monthly.values())), "months": sorted(monthly),
@@ -128,17 +149,30 @@ def _independent_year(world, composite_id: str, year: int) -> dict:
 
 def test_composite_figures_equal_an_independent_computation(gips):
     for composite_id in gips["composites"]:
-        expected = _independent_year(gips["world"], composite_id, gips["year"])
-        [row] = report_json(gips, composite_id)["statistics"]
-        assert row["gross_return"] == pytest.approx(expected["gross"], rel=1e-9, abs=1e-12), composite_id
-        assert row["portfolios"] == expected["portfolios"]
-        assert row["composite_assets"] == pytest.approx(expected["assets"], abs=0.01)
-        assert row["net_return"] < row["gross_return"]  # fees are charged
-        assert row["partial_period"] is True and row["dispersion"] is None  # 2 months, 5 or fewer members
-        assert row["composite_3yr_std"] is None and "36" in row["std_note"]
-        firm = query(gips["world"], f"select sum(end_value) from gold.portfolio_daily_values "
-                                    f"where as_of_date = date '{row['period_end']}'")[0][0]
-        assert row["firm_assets"] == pytest.approx(firm) and row["firm_assets"] >= row["composite_assets"]
+        rows = {r["year"]: r for r in report_json(gips, composite_id)["statistics"]}
+        for year in YEARS:
+            expected = _independent_year(gips["world"], composite_id, year)
+            row = rows[year]
+            assert row["gross_return"] == pytest.approx(expected["gross"], rel=1e-9, abs=1e-12), (composite_id, year)
+            assert [row["period_start"][:7], row["period_end"][:7]] == [expected["months"][0], expected["months"][-1]]
+            assert row["portfolios"] == expected["portfolios"]
+            assert row["composite_assets"] == pytest.approx(expected["assets"], abs=0.01)
+            assert row["net_return"] < row["gross_return"]  # fees are charged
+            assert row["partial_period"] is True and row["dispersion"] is None  # 1 month, 5 or fewer members
+            assert row["composite_3yr_std"] is None and "36" in row["std_note"]
+            firm = query(gips["world"], f"select sum(end_value) from gold.portfolio_daily_values "
+                                        f"where as_of_date = date '{row['period_end']}'")[0][0]
+            assert row["firm_assets"] == pytest.approx(firm) and row["firm_assets"] >= row["composite_assets"]
+        assert report_json(gips, composite_id, 2025)["statistics"] == [rows[2025]]  # the 2025 report: one year
+
+
+def test_the_month_in_progress_belongs_to_no_composite(gips):
+    catalog = gips["world"]["defs"].resources["iceberg"]
+    membership = catalog.table(tables.COMPOSITE_MEMBERSHIP).scan().to_arrow().to_pylist()
+    february = [r for r in membership if r["month"] == "2026-02"]
+    assert february and {r["status"] for r in february} == {"month_in_progress"}
+    months = catalog.table(tables.COMPOSITE_MONTHLY_RETURNS).scan().to_arrow().column("month").to_pylist()
+    assert "2026-02" not in months and {"2025-12", "2026-01"} <= set(months)
 
 
 def test_membership_follows_the_firms_entries_exits_and_large_flows(gips):
@@ -155,7 +189,9 @@ def test_membership_follows_the_firms_entries_exits_and_large_flows(gips):
     for portfolio in edge["composite_exits"]:
         (termination,) = query(world, f"select termination_date from silver.portfolios "
                                       f"where portfolio_id = '{portfolio}'")[0]
-        assert status[(portfolio, termination.strftime("%Y-%m"))] == ("after_last_full_month", "leave"), portfolio
+        month = termination.strftime("%Y-%m")
+        expected = "month_in_progress" if month == FIRM_END.strftime("%Y-%m") else "after_last_full_month"
+        assert status[(portfolio, month)][0] == expected, portfolio
     flows = query(world, f"""
         select d.portfolio_id, strftime(d.as_of_date, '%Y-%m'), abs(d.external_flow) / d.begin_value,
                c.significant_cash_flow_pct
@@ -167,7 +203,8 @@ def test_membership_follows_the_firms_entries_exits_and_large_flows(gips):
     removed = 0
     for portfolio, month, ratio, pct in flows:
         current = status.get((portfolio, month), ("", ""))[0]
-        if ratio >= pct / 100 and current not in ("", "after_last_full_month", "before_first_full_month"):
+        if ratio >= pct / 100 and current not in ("", "after_last_full_month", "before_first_full_month",
+                                                  "month_in_progress"):
             assert status[(portfolio, month)][0] == "significant_cash_flow", (portfolio, month)
             removed += 1
     assert removed >= 1
@@ -178,7 +215,8 @@ def test_a_rerun_on_the_same_inputs_is_byte_identical_and_commits_nothing(gips):
     folder = gips["reports"] / composite_id / str(gips["year"])
     before = {name: (folder / name).read_bytes() for name in ("gips_report.json", "gips_statistics.csv",
                                                                "gips_report.pdf")}
-    [rerun] = run_gips_report(composite_id, gips["year"], gips["world"]["instance"], defs=gips["world"]["defs"])
+    [rerun] = run_gips_report(composite_id, gips["year"], gips["world"]["instance"], defs=gips["world"]["defs"],
+                              first_year=gips["year"])
     assert rerun.success
     for name, content in before.items():
         assert (folder / name).read_bytes() == content, name
@@ -187,8 +225,8 @@ def test_a_rerun_on_the_same_inputs_is_byte_identical_and_commits_nothing(gips):
             assert event.materialization.metadata["committed"].value is False, event.asset_key
     report = report_json(gips, composite_id)
     snapshot_ids = report["inputs"]["gips"]["gips.composite_annual_statistics"]
-    assert list(snapshot_ids) == [f"{composite_id}|{gips['year']}"] and report["inputs"]["fingerprint"].startswith(
-        "sha256:")
+    assert list(snapshot_ids) == [f"{composite_id}|{y}" for y in YEARS]
+    assert report["inputs"]["fingerprint"].startswith("sha256:")
 
 
 def test_a_failing_blocking_check_stops_the_report(gips):
@@ -211,8 +249,8 @@ def test_unknown_composites_and_missing_years_are_named(gips):
     with pytest.raises(ValueError, match="COMP-99"):
         run_gips_report("COMP-99", gips["year"], world["instance"], defs=world["defs"])
     store = GipsStore(world["defs"].resources["iceberg"])
-    with pytest.raises(MissingPartitionError, match=r"COMP-01\|2025.*mesh gips report"):
-        store.read(tables.COMPOSITE_MONTHLY_RETURNS, "COMP-01", [2025, gips["year"]])
+    with pytest.raises(MissingPartitionError, match=r"COMP-01\|2024.*mesh gips report"):
+        store.read(tables.COMPOSITE_MONTHLY_RETURNS, "COMP-01", [2024, gips["year"]])
 
 
 def test_the_composite_sensor_registers_every_composite_once(gips):
