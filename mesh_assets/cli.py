@@ -118,7 +118,7 @@ def _gips_reports(instance, year: int, report) -> None:
 
 
 @calendar_app.command("refresh")
-def calendar_refresh(first_year: int = 2019, last_year: int = 2030) -> None:
+def calendar_refresh(first_year: int = 2016, last_year: int = 2030) -> None:
     """Regenerate the NYSE closures table and the dbt trading-day seed from exchange_calendars."""
     import importlib
 

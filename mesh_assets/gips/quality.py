@@ -15,6 +15,8 @@ SAMPLES = 5
 
 
 def _samples(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    if frame.empty:
+        return []
     return frame.loc[:, columns].head(SAMPLES).astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
