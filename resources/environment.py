@@ -67,12 +67,18 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
     }
 
 
+#: Optional in ``aws``: an AWS endpoint override for S3 and Glue (VPC endpoint, LocalStack, moto).
+AWS_ENDPOINT_SETTING = "MESH_AWS_ENDPOINT_URL"
+
+
 def aws_resources() -> dict[str, Any]:
     """Glue + S3 Iceberg, Athena, MSK, Salesforce API; every setting from the environment."""
     require(AWS_SETTINGS, "aws")
+    endpoint = os.environ.get(AWS_ENDPOINT_SETTING) or None
     return {
         "iceberg": IcebergCatalogResource(
-            catalog_type="glue", warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"), region=EnvVar("AWS_REGION")
+            catalog_type="glue", warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"), region=EnvVar("AWS_REGION"),
+            endpoint_url=endpoint,
         ),
         "warehouse": WarehouseResource(
             engine="athena", athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"), region=EnvVar("AWS_REGION")
@@ -84,8 +90,10 @@ def aws_resources() -> dict[str, Any]:
             athena_data_dir=EnvVar("MESH_ATHENA_DATA_DIR"),
             region=EnvVar("AWS_REGION"),
         ),
-        "landing": LandingZoneResource(root=EnvVar("MESH_LANDING_ROOT"), region=EnvVar("AWS_REGION")),
-        "reports": ReportStoreResource(root=EnvVar("MESH_REPORTS_ROOT"), region=EnvVar("AWS_REGION")),
+        "landing": LandingZoneResource(root=EnvVar("MESH_LANDING_ROOT"), region=EnvVar("AWS_REGION"),
+                                       endpoint_url=endpoint),
+        "reports": ReportStoreResource(root=EnvVar("MESH_REPORTS_ROOT"), region=EnvVar("AWS_REGION"),
+                                       endpoint_url=endpoint),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
         "salesforce": SalesforceResource(
             backend="api",

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 @cache
-def _load_catalog(catalog_type: str, name: str, uri: str | None, warehouse: str, region: str | None) -> Catalog:
+def _load_catalog(
+    catalog_type: str, name: str, uri: str | None, warehouse: str, region: str | None, endpoint_url: str | None = None
+) -> Catalog:
     from pyiceberg.catalog import load_catalog
 
     if catalog_type == "sql":
@@ -27,6 +29,8 @@ def _load_catalog(catalog_type: str, name: str, uri: str | None, warehouse: str,
         properties = {"type": "glue", "warehouse": warehouse}
         if region:
             properties.update({"glue.region": region, "s3.region": region, "client.region": region})
+        if endpoint_url:  # an AWS-compatible endpoint (VPC endpoint, LocalStack, moto); credentials stay in the env
+            properties.update({"glue.endpoint": endpoint_url, "s3.endpoint": endpoint_url})
         return load_catalog(name, **properties)
     raise ValueError(f"unknown Iceberg catalog type {catalog_type!r}; expected 'sql' or 'glue'")
 
@@ -49,10 +53,11 @@ class IcebergCatalogResource(ConfigurableResource):
     uri: str | None = Field(default=None, description="SQLAlchemy URI of the SQL catalog, e.g. sqlite:///...")
     warehouse: str = Field(description="warehouse root: file:///... locally, s3://bucket/prefix in aws")
     region: str | None = Field(default=None, description="AWS region for Glue and S3")
+    endpoint_url: str | None = Field(default=None, description="AWS endpoint override for Glue and S3 (optional)")
 
     def catalog(self) -> Catalog:
         """The pyiceberg catalog (one per process and configuration)."""
-        return _load_catalog(self.catalog_type, self.name, self.uri, self.warehouse, self.region)
+        return _load_catalog(self.catalog_type, self.name, self.uri, self.warehouse, self.region, self.endpoint_url)
 
     def table(self, spec: TableSpec) -> Table:
         """The table of ``spec``, created with its namespace on first use."""

@@ -13,6 +13,7 @@ class ReportStoreResource(ConfigurableResource):
 
     root: str = Field(description="folder or s3://bucket/prefix under which documents are written")
     region: str | None = Field(default=None, description="AWS region (s3 roots)")
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint override (optional)")
 
     def write(self, relative_path: str, content: bytes, content_type: str = "application/octet-stream") -> dict:
         """Write ``content`` at ``relative_path`` atomically (local: temp file + rename); its URI and SHA-256."""
@@ -22,7 +23,7 @@ class ReportStoreResource(ConfigurableResource):
 
             bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
             key = f"{prefix.rstrip('/')}/{relative_path}" if prefix else relative_path
-            boto3.client("s3", region_name=self.region).put_object(
+            boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url).put_object(
                 Bucket=bucket, Key=key, Body=content, ContentType=content_type, ChecksumSHA256=_b64(digest)
             )
             return {"uri": f"s3://{bucket}/{key}", "sha256": digest, "bytes": len(content)}

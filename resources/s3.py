@@ -18,6 +18,7 @@ class LandingZoneResource(ConfigurableResource):
 
     root: str = Field(description="local folder, or s3://bucket/prefix")
     region: str | None = Field(default=None, description="AWS region of the bucket (aws)")
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint override (optional)")
 
     def uri(self, relative_path: str) -> str:
         """Full location of a landing file, for error messages and lineage metadata."""
@@ -37,7 +38,7 @@ class LandingZoneResource(ConfigurableResource):
 
         bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
         key = f"{prefix.rstrip('/')}/{relative_path}" if prefix else relative_path
-        client = boto3.client("s3", region_name=self.region)
+        client = boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url)
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except client.exceptions.NoSuchKey:

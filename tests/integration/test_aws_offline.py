@@ -1,0 +1,136 @@
+"""The `aws` environment as far as it runs offline: Glue catalog + S3 warehouse + S3 landing and reports.
+
+moto's server (`ThreadedMotoServer`) stands in for Glue and S3 (no local implementation of either
+exists); everything else is the production code path: `resources_for("aws")` picks the backends from
+the environment, pyiceberg's Glue catalog writes Iceberg metadata and Parquet to S3, the bronze assets
+read vendor files from the S3 landing zone. `MESH_AWS_ENDPOINT_URL` is the only addition, the same
+setting a VPC endpoint or LocalStack would use.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+from dagster import AssetKey, build_resources, instance_for_test, materialize
+
+from mesh_assets.trading_calendar import trading_days
+
+pytestmark = pytest.mark.integration
+
+BUCKETS = ("mesh-landing", "mesh-lake", "mesh-reports")
+
+
+@pytest.fixture
+def moto_aws(monkeypatch):
+    """A moto server for Glue and S3 on 127.0.0.1, with the buckets, and fake credentials in the env."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    for bucket in BUCKETS:
+        s3.create_bucket(Bucket=bucket)
+    try:
+        yield {"url": url, "s3": s3, "glue": boto3.client("glue", endpoint_url=url, region_name="us-east-1")}
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_aws, small_firm, monkeypatch):
+    """MESH_ENV=aws with every setting, the firm's files uploaded to the S3 landing zone."""
+    from resources.environment import AWS_SETTINGS
+
+    values = {
+        "MESH_ENV": "aws", "AWS_REGION": "us-east-1", "MESH_ICEBERG_WAREHOUSE": "s3://mesh-lake/warehouse",
+        "MESH_LANDING_ROOT": "s3://mesh-landing/firm", "MESH_REPORTS_ROOT": "s3://mesh-reports/published",
+        "MESH_ATHENA_WORKGROUP": "mesh", "MESH_ATHENA_STAGING_DIR": "s3://mesh-lake/athena-results/",
+        "MESH_ATHENA_DATA_DIR": "s3://mesh-lake/tables/", "MESH_KAFKA_BOOTSTRAP": "b-1.msk.example:9092",
+        "SALESFORCE_USERNAME": "integration@example.com", "SALESFORCE_PASSWORD": "unused-offline",
+        "SALESFORCE_SECURITY_TOKEN": "unused-offline", "SALESFORCE_DOMAIN": "test",
+        "MESH_AWS_ENDPOINT_URL": moto_aws["url"],
+    }
+    assert set(AWS_SETTINGS) <= set(values), "a new aws setting: give it a value here"
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    uploaded = 0
+    for path in sorted(small_firm.rglob("*")):
+        if path.is_file() and path.parts[len(small_firm.parts)] in ("reference", "bloomberg", "factset"):
+            key = f"firm/{path.relative_to(small_firm).as_posix()}"
+            moto_aws["s3"].put_object(Bucket="mesh-landing", Key=key, Body=path.read_bytes())
+            uploaded += 1
+    assert uploaded > 10
+    return {**moto_aws, "firm": small_firm}
+
+
+def test_bronze_loads_into_glue_iceberg_tables_on_s3_from_the_s3_landing_zone(aws_env):
+    from mesh_assets.bronze import market_data, reference
+    from resources.environment import resources_for
+
+    resources = resources_for("aws")
+    assert resources["iceberg"].catalog_type == "glue"
+    manifest = json.loads((aws_env["firm"] / "firm.json").read_text())
+    day = trading_days(dt.date.fromisoformat(manifest["end_date"]) - dt.timedelta(days=7),
+                       dt.date.fromisoformat(manifest["end_date"]))[-1].isoformat()
+    refs, deliveries = reference.defs(), market_data.defs()
+    with instance_for_test() as instance:
+        loaded = materialize([*refs.assets, *refs.asset_checks], resources=resources, instance=instance)
+        assert loaded.success
+        assert all(e.passed for e in loaded.get_asset_check_evaluations())
+        daily = materialize([*refs.assets, *deliveries.assets], resources=resources, instance=instance,
+                            selection=[market_data.PRICES.key, market_data.BENCHMARKS.key], partition_key=day)
+        assert daily.success
+        again = materialize([*refs.assets, *deliveries.assets], resources=resources, instance=instance,
+                            selection=[market_data.PRICES.key], partition_key=day)
+        assert again.success
+
+    # the Glue catalog holds Iceberg tables whose metadata and data live in the S3 warehouse
+    glue_tables = aws_env["glue"].get_tables(DatabaseName="bronze")["TableList"]
+    by_name = {t["Name"]: t for t in glue_tables}
+    assert {"reference_portfolios", "reference_composites", "bloomberg_prices", "factset_benchmarks"} <= set(by_name)
+    location = by_name["bloomberg_prices"]["Parameters"]["metadata_location"]
+    assert location.startswith("s3://mesh-lake/warehouse/") and by_name["bloomberg_prices"]["Parameters"][
+        "table_type"].upper() == "ICEBERG"
+    objects = aws_env["s3"].list_objects_v2(Bucket="mesh-lake", Prefix="warehouse/")["KeyCount"]
+    assert objects > 0
+
+    with build_resources({"iceberg": resources["iceberg"]}) as built:  # resolves the EnvVars as a run does
+        catalog = built.iceberg.catalog()
+    prices = catalog.load_table("bronze.bloomberg_prices").scan().to_arrow()
+    expected = (aws_env["firm"] / "bloomberg" / "prices" / f"{day}.csv").read_text().strip().splitlines()
+    assert prices.num_rows == len(expected) - 1  # the day's delivery once, though it was loaded twice
+    portfolios = catalog.load_table("bronze.reference_portfolios").scan().to_arrow()
+    assert portfolios.num_rows == len(manifest_portfolios(aws_env["firm"]))
+    event = materialization(loaded, AssetKey(["bronze", "reference", "portfolios"]))
+    assert str(event.metadata["snapshot_id"].value) == str(catalog.load_table(
+        "bronze.reference_portfolios").current_snapshot().snapshot_id)
+
+
+def test_reports_are_published_to_s3_with_their_checksum(aws_env):
+    import hashlib
+
+    from resources.environment import resources_for
+
+    with build_resources({"reports": resources_for("aws")["reports"]}) as built:
+        store = built.reports
+    written = store.write("gips/COMP-01/2026/gips_report.json", b'{"ok": true}\n', "application/json")
+    assert written["uri"] == "s3://mesh-reports/published/gips/COMP-01/2026/gips_report.json"
+    body = aws_env["s3"].get_object(Bucket="mesh-reports", Key="published/gips/COMP-01/2026/gips_report.json")
+    assert body["Body"].read() == b'{"ok": true}\n'
+    assert written["sha256"] == hashlib.sha256(b'{"ok": true}\n').hexdigest()
+
+
+def manifest_portfolios(firm) -> list[str]:
+    lines = (firm / "reference" / "portfolios.csv").read_text().strip().splitlines()
+    return lines[1:]
+
+
+def materialization(result, key: AssetKey):
+    [event] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key == key]
+    return event
