@@ -8,6 +8,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from resources.alerts import AlertWebhookResource
 from resources.cdc_source import CdcSourceResource
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
@@ -28,6 +29,7 @@ AWS_SETTINGS = {
     "MESH_ATHENA_STAGING_DIR": "s3:// location of Athena query results (dbt)",
     "MESH_ATHENA_DATA_DIR": "s3:// location where dbt writes the silver and gold Iceberg tables",
     "MESH_REPORTS_ROOT": "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published",
+    "MESH_ALERT_WEBHOOK_URL": "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON",
     "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
     "SALESFORCE_USERNAME": "Salesforce integration user",
     "SALESFORCE_PASSWORD": "Salesforce integration user's password",
@@ -57,6 +59,10 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         ),
         "landing": LandingZoneResource(root=str(firm)),
         "reports": ReportStoreResource(root=str(data / "reports")),
+        # optional locally: without a webhook, alerts are only logged
+        "alerts": AlertWebhookResource(
+            url=EnvVar("MESH_ALERT_WEBHOOK_URL") if os.environ.get("MESH_ALERT_WEBHOOK_URL") else None
+        ),
         "cdc_source": (
             CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"],
                               topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
@@ -94,6 +100,7 @@ def aws_resources() -> dict[str, Any]:
                                        endpoint_url=endpoint),
         "reports": ReportStoreResource(root=EnvVar("MESH_REPORTS_ROOT"), region=EnvVar("AWS_REGION"),
                                        endpoint_url=endpoint),
+        "alerts": AlertWebhookResource(url=EnvVar("MESH_ALERT_WEBHOOK_URL")),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
         "salesforce": SalesforceResource(
             backend="api",

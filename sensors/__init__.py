@@ -1,4 +1,4 @@
-"""Sensors: Kafka CDC micro-batches and GIPS composite registration (Salesforce and trade stream: later issues)."""
+"""Sensors: Kafka CDC micro-batches, GIPS composite registration, run-failure and freshness alerts."""
 
 from dagster import Definitions
 
@@ -7,6 +7,10 @@ def defs() -> Definitions:
     """Sensors of the code location, with the jobs they launch."""
     from jobs.cdc import aladdin_cdc_job
     from sensors.aladdin_cdc_sensor import aladdin_cdc_sensor
+    from sensors.alerting import freshness_alert_sensor, run_failure_alert_sensor
     from sensors.gips_composite_sensor import gips_composite_sensor
 
-    return Definitions(sensors=[aladdin_cdc_sensor, gips_composite_sensor], jobs=[aladdin_cdc_job])
+    return Definitions(
+        sensors=[aladdin_cdc_sensor, gips_composite_sensor, run_failure_alert_sensor, freshness_alert_sensor],
+        jobs=[aladdin_cdc_job],
+    )

@@ -54,7 +54,7 @@ def aws_env(moto_aws, small_firm, monkeypatch):
         "MESH_ATHENA_DATA_DIR": "s3://mesh-lake/tables/", "MESH_KAFKA_BOOTSTRAP": "b-1.msk.example:9092",
         "SALESFORCE_USERNAME": "integration@example.com", "SALESFORCE_PASSWORD": "unused-offline",
         "SALESFORCE_SECURITY_TOKEN": "unused-offline", "SALESFORCE_DOMAIN": "test",
-        "MESH_AWS_ENDPOINT_URL": moto_aws["url"],
+        "MESH_AWS_ENDPOINT_URL": moto_aws["url"], "MESH_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hooks/unused",
     }
     assert set(AWS_SETTINGS) <= set(values), "a new aws setting: give it a value here"
     for name, value in values.items():
