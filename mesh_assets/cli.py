@@ -17,11 +17,13 @@ console = Console()
 
 
 def _mount_local_tools() -> None:
-    """`mesh gips report`, `mesh kafka ...` (the local broker) and `mesh produce-cdc` (replay into Kafka)."""
+    """`mesh audit export`, `mesh gips report`, `mesh kafka ...` and `mesh produce-cdc`."""
+    from mesh_assets.audit.cli import audit_app
     from mesh_assets.gips_reporting.cli import gips_app
     from mesh_assets.local.kafka_cli import kafka_app
     from mesh_assets.local.produce_cli import produce_cdc
 
+    app.add_typer(audit_app, name="audit")
     app.add_typer(gips_app, name="gips")
     app.add_typer(kafka_app, name="kafka")
     app.command("produce-cdc")(produce_cdc)

@@ -1,4 +1,4 @@
-"""Sensors: Kafka CDC micro-batches, GIPS composite registration, run-failure and freshness alerts."""
+"""Sensors: CDC micro-batches, GIPS composites, run-failure and freshness alerts, the check-results audit."""
 
 from dagster import Definitions
 
@@ -8,9 +8,11 @@ def defs() -> Definitions:
     from jobs.cdc import aladdin_cdc_job
     from sensors.aladdin_cdc_sensor import aladdin_cdc_sensor
     from sensors.alerting import freshness_alert_sensor, run_failure_alert_sensor
+    from sensors.audit_sensor import audit_check_results_sensor
     from sensors.gips_composite_sensor import gips_composite_sensor
 
     return Definitions(
-        sensors=[aladdin_cdc_sensor, gips_composite_sensor, run_failure_alert_sensor, freshness_alert_sensor],
+        sensors=[aladdin_cdc_sensor, gips_composite_sensor, run_failure_alert_sensor, freshness_alert_sensor,
+                 audit_check_results_sensor],
         jobs=[aladdin_cdc_job],
     )
