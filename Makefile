@@ -22,9 +22,10 @@ bootstrap: ## install uv if missing, then the locked Python environment (.venv)
 	@[ -x "$(UV)" ] || { python3 -m venv .cache/bootstrap && .cache/bootstrap/bin/pip install --quiet uv; }
 	@"$(UV)" sync --frozen --quiet
 
-system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext turn GIPS PDFs into PNG/text)
-	@command -v pdftoppm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends poppler-utils >/dev/null; }
+system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext turn GIPS PDFs into PNG/text), chromium (the UI tests' browser)
+	@PKGS="$$(command -v pdftoppm >/dev/null || echo poppler-utils) $$([ -x /usr/bin/chromium ] || echo chromium)"; \
+	[ -z "$${PKGS// }" ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$PKGS >/dev/null; }
 
 dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.json, read by the code location)
 	@"$(UV)" run --frozen dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
