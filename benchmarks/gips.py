@@ -53,6 +53,7 @@ from mesh_assets.firm.reference import (
     STRATEGIES,
 )
 from mesh_assets.gips import quality
+from mesh_assets.gips.fees import standard_fee_schedule
 from mesh_assets.trading_calendar import trading_days
 
 CALENDAR_FIRST = dt.date.fromisoformat(FIRST_DAY)
@@ -240,13 +241,6 @@ def _sessions_between(sessions: list[dt.date], first: dt.date, last: dt.date) ->
     return [d for d in sessions if first <= d <= last]
 
 
-def standard_fee_schedule(portfolios: pd.DataFrame) -> str:
-    """As ``mesh_assets.gips_reporting.assets.standard_fee_schedule`` (that module imports Dagster)."""
-    counts = portfolios["fee_schedule"].value_counts()
-    best = counts.max()
-    return sorted(counts[counts == best].index)[0]
-
-
 #: What every composite's worker reads (set before the worker processes fork, so it is shared, not pickled).
 _SHARED: dict = {}
 
@@ -356,7 +350,8 @@ def composite_work(cid: str) -> dict:
             report_year=report_year, composite=composite, benchmark=_SHARED["benchmarks"][bid],
             statistics=[statistics[y] for y in presented],
             composite_monthly=pd.concat([composite_monthly[y] for y in presented], ignore_index=True),
-            fee_schedule=gips.parse_fee_schedule(standard_fee_schedule(portfolios), context=f"composite {cid}"),
+            fee_schedule=gips.parse_fee_schedule(standard_fee_schedule(portfolios["fee_schedule"].tolist()),
+                                                 context=f"composite {cid}"),
             policy=policy, weighting_method=WEIGHTING_METHOD, dispersion_measure=DISPERSION_MEASURE,
             inputs={"generated": {"benchmark": "benchmarks/gips.py", "composite_id": cid}},
         )

@@ -7,31 +7,16 @@ same ones the Iceberg and warehouse resources use.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from resources.settings import overridden_environment
+
 if TYPE_CHECKING:
     from dagster_dbt import DbtCliInvocation
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` while a dbt process is started, then restore the previous values."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def dbt_executable() -> str:
@@ -101,5 +86,5 @@ class DbtWarehouseResource(ConfigurableResource):
         dbt = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=self.target,
                              dbt_executable=executable)
         _seed_cli_version(dbt, executable)
-        with _environment(self.dbt_environment()):
+        with overridden_environment(self.dbt_environment()):
             return dbt.cli(list(args), context=context, **kwargs)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "aws")
@@ -41,3 +42,18 @@ def require(variables: Mapping[str, str], env: str) -> None:
     missing = [f"{name} ({purpose})" for name, purpose in variables.items() if not os.environ.get(name)]
     if missing:
         raise MissingSettingError(f"MESH_ENV={env} needs these environment variables: " + "; ".join(missing))
+
+
+@contextmanager
+def overridden_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block, then restore the previous values (or their absence)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

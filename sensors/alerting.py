@@ -295,6 +295,19 @@ def _asset_link(key: AssetKey) -> str | None:
     return f"{ui}/assets/{'/'.join(key.path)}" if ui else None
 
 
+def _asset_fields(assessment: FreshnessAssessment, policy: dict[str, Any]) -> dict[str, Any]:
+    """What every freshness alert says about the asset: key, owners, group, policy, last materialization."""
+    return {
+        "asset_key": assessment.asset_key.to_user_string(),
+        "asset_key_path": list(assessment.asset_key.path),
+        "owners": list(assessment.owners),
+        "group": assessment.group,
+        "policy": policy,
+        "last_materialization": _iso(assessment.last_materialization),
+        "last_materialization_run_id": assessment.last_run_id,
+    }
+
+
 def violation_payload(assessment: FreshnessAssessment) -> dict[str, Any]:
     """What a freshness violation alert says: asset, policy, last materialization, deadline missed, how late."""
     key = assessment.asset_key.to_user_string()
@@ -307,13 +320,7 @@ def violation_payload(assessment: FreshnessAssessment) -> dict[str, Any]:
     )
     return {
         "kind": "freshness_violation",
-        "asset_key": key,
-        "asset_key_path": list(assessment.asset_key.path),
-        "owners": list(assessment.owners),
-        "group": assessment.group,
-        "policy": policy,
-        "last_materialization": last,
-        "last_materialization_run_id": assessment.last_run_id,
+        **_asset_fields(assessment, policy),
         "overdue_since": _iso(assessment.overdue_since),
         "late_by_seconds": int(late.total_seconds()),
         "late_by": human_duration(late.total_seconds()),
@@ -332,13 +339,7 @@ def recovery_payload(assessment: FreshnessAssessment, violated_since: str | None
     reason = f"{key} is fresh again: materialized {last} ({policy['description']}); overdue since {violated_since}"
     return {
         "kind": "freshness_recovered",
-        "asset_key": key,
-        "asset_key_path": list(assessment.asset_key.path),
-        "owners": list(assessment.owners),
-        "group": assessment.group,
-        "policy": policy,
-        "last_materialization": last,
-        "last_materialization_run_id": assessment.last_run_id,
+        **_asset_fields(assessment, policy),
         "violated_since": violated_since,
         "recovered_at": _iso(assessment.now),
         "reason": reason,

@@ -66,6 +66,18 @@ def net_of_fee(gross_returns: np.ndarray, fee_rates: np.ndarray) -> np.ndarray:
     return (1.0 + np.asarray(gross_returns, dtype=float)) * (1.0 - np.asarray(fee_rates, dtype=float)) - 1.0
 
 
+def standard_fee_schedule(schedules: Sequence[str]) -> str:
+    """The schedule (JSON text) most of a composite's portfolios pay, ties broken by text order: the one a
+    GIPS report discloses."""
+    from collections import Counter
+
+    counts = Counter(schedules)
+    if not counts:
+        raise ValueError("the composite has no portfolios, so no fee schedule to disclose")
+    best = max(counts.values())
+    return min(text for text, count in counts.items() if count == best)
+
+
 def describe_schedule(tiers: Sequence[FeeTier]) -> str:
     """Plain-English schedule, e.g. ``0.75% on the first USD 50m; 0.50% above``."""
     parts = []

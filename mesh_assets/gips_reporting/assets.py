@@ -284,6 +284,7 @@ def annual_report(
 ) -> MaterializeResult:
     """Write the report files; the JSON and CSV are byte-identical for the same inputs."""
     from mesh_assets.gips import parse_fee_schedule
+    from mesh_assets.gips.fees import standard_fee_schedule
     from mesh_assets.gips.membership import MembershipPolicy
     from mesh_assets.gips.report.document import PRESENTED_YEARS, build_report
 
@@ -301,7 +302,7 @@ def annual_report(
                          "report (a composite's first year is its first full month under management)")
     if presented[0] == _inception_year(composite):  # the presented history starts at the composite's start
         composite = {**composite, "inception_date": str(composite_monthly["month_first_session"].min())}
-    schedule = standard_fee_schedule(portfolios)
+    schedule = standard_fee_schedule(portfolios["fee_schedule"].tolist())
     methods = sorted(set(composite_monthly["weighting_method"]))
     measures = sorted(set(statistics["dispersion_measure"]))
     if len(methods) != 1 or len(measures) != 1:
@@ -334,15 +335,6 @@ def _empty_statistics() -> "pd.DataFrame":
     import pandas as pd
 
     return pd.DataFrame({name: [] for name in tables.COMPOSITE_ANNUAL_STATISTICS.column_names[3:]})
-
-
-def standard_fee_schedule(portfolios: "pd.DataFrame") -> str:
-    """The schedule most of the composite's portfolios pay (ties: the first in text order)."""
-    counts = portfolios["fee_schedule"].value_counts()
-    if counts.empty:
-        raise ValueError("the composite has no portfolios, so no fee schedule to disclose")
-    best = counts.max()
-    return sorted(counts[counts == best].index)[0]
 
 
 def render_files(report: dict) -> dict[str, tuple[bytes, str]]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from resources.settings import overridden_environment
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -27,21 +28,6 @@ def run_eod(defs: Any, instance: Any, first: str, last: str) -> Any:
         instance=instance, raise_on_error=False, run_config=QUIET, tags=tags,
         partition_key=first if first == last else None,
     )
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` for the block, then restore what was there."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager
@@ -58,7 +44,7 @@ def eod_world(small_firm: Path, root: Path) -> Iterator[dict[str, Any]]:
                                                  dt.date.fromisoformat(manifest["end_date"]))]
     env = {"MESH_ENV": "local", "MESH_DATA_DIR": str(root / "data"), "MESH_FIRM_DIR": str(small_firm)}
     with instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        with environment(env):
+        with overridden_environment(env):
             defs = build_definitions()
             sources = defs.resolve_job_def("bronze_sources").execute_in_process(instance=instance, run_config=QUIET)
             eod = run_eod(defs, instance, days[0], days[-1])

@@ -25,7 +25,7 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection
 from playwright.sync_api import Page, expect, sync_playwright
 
 from jobs.gips import run_gips_report
-from tests.support.eod_world import environment
+from resources.settings import overridden_environment as environment
 from tests.support.warehouse import query
 
 pytestmark = pytest.mark.integration
