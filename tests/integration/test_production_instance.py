@@ -30,7 +30,8 @@ from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes import class_from_code_pointer
 
-from tests.support.eod_world import QUIET, environment, run_eod
+from resources.settings import overridden_environment as environment
+from tests.support.eod_world import QUIET, run_eod
 from tests.support.postgres import PostgresServer, postgres_server
 
 pytestmark = pytest.mark.integration
