@@ -5,9 +5,12 @@ from dagster import Definitions
 
 def defs() -> Definitions:
     """Jobs and schedules of the code location."""
+    from jobs.adx import adx_publish_job
     from jobs.bronze import bronze_daily_job, bronze_snapshot_job
+    from jobs.entitlements import entitlement_reconcile_job
     from jobs.eod import eod_batch, eod_batch_schedule
     from jobs.gips import gips_report_job
 
-    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job],
+    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, adx_publish_job,
+                             entitlement_reconcile_job],
                        schedules=[eod_batch_schedule])

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dagster import Definitions
 
 from jobs import defs as jobs_defs
+from mesh_assets.adx.assets import defs as adx_defs
 from mesh_assets.bronze import defs as bronze_defs
+from mesh_assets.entitlements.assets import defs as entitlements_defs
 from mesh_assets.gips_reporting import defs as gips_defs
 from mesh_assets.silver_gold import defs as silver_gold_defs
 from resources.environment import resources_for
@@ -22,6 +24,8 @@ def build_definitions(resources: dict | None = None) -> Definitions:
         bronze_defs(),
         silver_gold_defs(),
         gips_defs(),
+        adx_defs(),
+        entitlements_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

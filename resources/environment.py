@@ -8,6 +8,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from resources.adx import AdxResource
 from resources.alerts import AlertWebhookResource
 from resources.cdc_source import CdcSourceResource
 from resources.dbt import DbtWarehouseResource
@@ -30,6 +31,7 @@ AWS_SETTINGS = {
     "MESH_ATHENA_DATA_DIR": "s3:// location where dbt writes the silver and gold Iceberg tables",
     "MESH_REPORTS_ROOT": "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published",
     "MESH_ALERT_WEBHOOK_URL": "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON",
+    "MESH_ADX_STAGING_ROOT": "s3://bucket/prefix where data product files are staged for ADX import",
     "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
     "SALESFORCE_USERNAME": "Salesforce integration user",
     "SALESFORCE_PASSWORD": "Salesforce integration user's password",
@@ -59,6 +61,8 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         ),
         "landing": LandingZoneResource(root=str(firm)),
         "reports": ReportStoreResource(root=str(data / "reports")),
+        # immutable revision folders and a grants table under .data/adx
+        "adx": AdxResource(backend="local", root=str(data / "adx")),
         # optional locally: without a webhook, alerts are only logged
         "alerts": AlertWebhookResource(
             url=EnvVar("MESH_ALERT_WEBHOOK_URL") if os.environ.get("MESH_ALERT_WEBHOOK_URL") else None
@@ -69,7 +73,18 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             if os.environ.get("MESH_KAFKA_BOOTSTRAP")
             else CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc"))
         ),
-        "salesforce": SalesforceResource(backend="export", export_dir=str(firm / "salesforce")),
+        # the local Salesforce-compatible server (`mesh salesforce serve`) through simple-salesforce when
+        # MESH_SALESFORCE_URL is set, else the firm's Salesforce export read as query results
+        "salesforce": (
+            SalesforceResource(
+                backend="api", login_url=EnvVar("MESH_SALESFORCE_URL"),
+                ca_bundle=EnvVar("MESH_SALESFORCE_CA_BUNDLE") if os.environ.get("MESH_SALESFORCE_CA_BUNDLE") else None,
+                username=EnvVar("SALESFORCE_USERNAME"), password=EnvVar("SALESFORCE_PASSWORD"),
+                security_token=EnvVar("SALESFORCE_SECURITY_TOKEN"),
+            )
+            if os.environ.get("MESH_SALESFORCE_URL")
+            else SalesforceResource(backend="export", export_dir=str(firm / "salesforce"))
+        ),
     }
 
 
@@ -100,6 +115,8 @@ def aws_resources() -> dict[str, Any]:
                                        endpoint_url=endpoint),
         "reports": ReportStoreResource(root=EnvVar("MESH_REPORTS_ROOT"), region=EnvVar("AWS_REGION"),
                                        endpoint_url=endpoint),
+        "adx": AdxResource(backend="aws", region=EnvVar("AWS_REGION"), staging_root=EnvVar("MESH_ADX_STAGING_ROOT"),
+                           endpoint_url=endpoint),
         "alerts": AlertWebhookResource(url=EnvVar("MESH_ALERT_WEBHOOK_URL")),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
         "salesforce": SalesforceResource(

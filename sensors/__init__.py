@@ -1,4 +1,4 @@
-"""Sensors: CDC micro-batches, GIPS composites, run-failure and freshness alerts, the check-results audit."""
+"""Sensors: CDC micro-batches, Salesforce contract changes, GIPS composites, run-failure and freshness alerts, the check-results audit."""
 
 from dagster import Definitions
 
@@ -10,9 +10,10 @@ def defs() -> Definitions:
     from sensors.alerting import freshness_alert_sensor, run_failure_alert_sensor
     from sensors.audit_sensor import audit_check_results_sensor
     from sensors.gips_composite_sensor import gips_composite_sensor
+    from sensors.salesforce_contract_sensor import salesforce_contract_sensor
 
     return Definitions(
         sensors=[aladdin_cdc_sensor, gips_composite_sensor, run_failure_alert_sensor, freshness_alert_sensor,
-                 audit_check_results_sensor],
+                 audit_check_results_sensor, salesforce_contract_sensor],
         jobs=[aladdin_cdc_job],
     )

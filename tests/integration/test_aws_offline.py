@@ -50,6 +50,7 @@ def aws_env(moto_aws, small_firm, monkeypatch):
     values = {
         "MESH_ENV": "aws", "AWS_REGION": "us-east-1", "MESH_ICEBERG_WAREHOUSE": "s3://mesh-lake/warehouse",
         "MESH_LANDING_ROOT": "s3://mesh-landing/firm", "MESH_REPORTS_ROOT": "s3://mesh-reports/published",
+        "MESH_ADX_STAGING_ROOT": "s3://mesh-adx/staging",
         "MESH_ATHENA_WORKGROUP": "mesh", "MESH_ATHENA_STAGING_DIR": "s3://mesh-lake/athena-results/",
         "MESH_ATHENA_DATA_DIR": "s3://mesh-lake/tables/", "MESH_KAFKA_BOOTSTRAP": "b-1.msk.example:9092",
         "SALESFORCE_USERNAME": "integration@example.com", "SALESFORCE_PASSWORD": "unused-offline",

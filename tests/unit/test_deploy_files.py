@@ -26,7 +26,8 @@ PLACEHOLDERS = {"AWS_ACCOUNT_ID": "123456789012", "AWS_REGION": "us-east-1", "LA
 #: Actions AWS does not scope to a resource: the only ones allowed on "*".
 UNSCOPABLE_ACTIONS = {
     "ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "dataexchange:CreateJob",
-    "dataexchange:CreateDataGrant", "dataexchange:ListDataGrants", "lakeformation:GetDataAccess",
+    "dataexchange:CreateDataGrant", "dataexchange:ListDataGrants", "dataexchange:ListDataSets",
+    "lakeformation:GetDataAccess",
     "lakeformation:CreateDataCellsFilter", "lakeformation:DeleteDataCellsFilter", "lakeformation:ListDataCellsFilter",
     "lakeformation:GrantPermissions", "lakeformation:RevokePermissions", "lakeformation:ListPermissions",
 }
@@ -103,6 +104,10 @@ def test_the_code_location_role_covers_what_the_platform_calls():
     needed = {"glue:GetTable", "glue:UpdateTable", "s3:GetObject", "s3:PutObject", "athena:StartQueryExecution",
               "dataexchange:CreateRevision", "dataexchange:UpdateRevision", "dataexchange:CreateJob",
               "dataexchange:CreateDataGrant", "dataexchange:DeleteDataGrant", "lakeformation:CreateDataCellsFilter",
+              # every Data Exchange call of mesh_assets/adx/aws_exchange.py
+              "dataexchange:ListDataSets", "dataexchange:ListDataSetRevisions", "dataexchange:GetRevision",
+              "dataexchange:DeleteRevision", "dataexchange:StartJob", "dataexchange:GetJob", "dataexchange:CancelJob",
+              "dataexchange:ListDataGrants",
               "kafka-cluster:ReadData"}
     assert needed <= actions, needed - actions
     writes = [s for s in policy["Statement"] if "s3:PutObject" in s["Action"]]

@@ -1,0 +1,87 @@
+{#- Tenant isolation: every tenant of silver.clients gets a schema `tenant_<tenant_id>` (lower case,
+    anything but [a-z0-9_] replaced by `_`; mesh_assets/adx/tenant_filters.py names it the same way)
+    holding one read-only view per data product:
+        tenant_<tenant_id>.<data_product> = select * from gold.product_<...> where tenant_id = '<tenant_id>'
+    DuckDB: schemas and views in the warehouse file. Athena: a Glue database per tenant and Athena
+    views in it (the Lake Formation data-cell filters in deploy/lakeformation/ enforce the same rows
+    for principals reading the product tables directly).
+
+    The product models (models/gold/products/, `meta.data_product`) recreate their views after every
+    build (post-hook `tenant_product_views()` in dbt_project.yml); `dbt run-operation
+    create_tenant_views` recreates all of them, e.g. after a new client was onboarded. -#}
+
+{% macro tenant_schema(tenant_id) -%}
+    {{ return('tenant_' ~ modules.re.sub('[^a-z0-9_]', '_', (tenant_id | string | trim | lower))) }}
+{%- endmacro %}
+
+{#- The tenants of silver.clients, checked: no empty id, no two ids that share a schema name. -#}
+{% macro tenant_ids() -%}
+    {%- set rows = run_query(
+        "select distinct tenant_id from " ~ ref('silver_clients') ~ " order by tenant_id") -%}
+    {%- set tenants = [] -%}
+    {%- set by_schema = {} -%}
+    {%- for tenant_id in rows.columns[0].values() -%}
+        {%- if tenant_id is none or (tenant_id | string | trim) == '' -%}
+            {{ exceptions.raise_compiler_error("silver.clients has a client without tenant_id: its rows could not be isolated") }}
+        {%- endif -%}
+        {%- set schema = tenant_schema(tenant_id) -%}
+        {%- if schema in by_schema -%}
+            {{ exceptions.raise_compiler_error(
+                "tenants '" ~ by_schema[schema] ~ "' and '" ~ tenant_id ~ "' of silver.clients both map to schema "
+                ~ schema ~ ": tenant views would mix them") }}
+        {%- endif -%}
+        {%- do by_schema.update({schema: tenant_id}) -%}
+        {%- do tenants.append(tenant_id) -%}
+    {%- endfor -%}
+    {{ return(tenants) }}
+{%- endmacro %}
+
+{#- Create (or replace) `tenant_<id>.<data_product>` over `product_relation` for every tenant. -#}
+{% macro create_tenant_product_views(product_relation, data_product) -%}
+    {%- set tenants = tenant_ids() -%}
+    {%- for tenant_id in tenants -%}
+        {%- set schema_relation = api.Relation.create(database=product_relation.database,
+                                                      schema=tenant_schema(tenant_id)) -%}
+        {%- do adapter.create_schema(schema_relation) -%}
+        {%- set view = api.Relation.create(database=product_relation.database, schema=tenant_schema(tenant_id),
+                                           identifier=data_product, type='view') -%}
+        {%- call statement('tenant_view_' ~ loop.index, auto_begin=False) -%}
+            create or replace view {{ view.include(database=False) }} as
+            select * from {{ product_relation.include(database=False) }}
+            where tenant_id = '{{ tenant_id | replace("'", "''") }}'
+        {%- endcall -%}
+    {%- endfor -%}
+    {{ log("tenant views " ~ data_product ~ ": " ~ (tenants | length) ~ " tenants over " ~ product_relation, info=True) }}
+    {{ return(tenants) }}
+{%- endmacro %}
+
+{#- Post-hook of the product models: recreate this model's tenant views (returns no SQL). -#}
+{% macro tenant_product_views() -%}
+    {%- if execute -%}
+        {%- set data_product = (config.get('meta') or {}).get('data_product') -%}
+        {%- if not data_product -%}
+            {{ exceptions.raise_compiler_error("model " ~ this ~ " has no meta.data_product: its tenant views cannot be named") }}
+        {%- endif -%}
+        {%- do create_tenant_product_views(this, data_product) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `dbt run-operation create_tenant_views`: the views of every built product model for every tenant. -#}
+{% macro create_tenant_views() -%}
+    {%- set created = namespace(views=0) -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and (node.config.meta or {}).get('data_product') -%}
+        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
+                                                identifier=node.alias) -%}
+        {%- if relation is none -%}
+            {{ log("tenant views: " ~ node.schema ~ "." ~ node.alias ~ " is not built yet, skipped", info=True) }}
+        {%- else -%}
+            {%- set created.views = created.views
+                + (create_tenant_product_views(relation, node.config.meta['data_product']) | length) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {#- run-operation does not commit; DuckDB's create_schema opened a transaction (Athena has none). -#}
+    {%- if created.views > 0 and target.type == 'duckdb' -%}
+        {%- do adapter.commit() -%}
+    {%- endif -%}
+{%- endmacro %}

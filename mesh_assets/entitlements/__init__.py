@@ -1,0 +1,1 @@
+"""Salesforce contracts turned into AWS Data Exchange data grants."""
