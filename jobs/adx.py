@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from mesh_assets.partitions import trading_day_partitions
-
 adx_publish_job = define_asset_job(
     name="adx_publish",
     selection=AssetSelection.groups("adx"),
-    partitions_def=trading_day_partitions,
     description="One finalized ADX revision per data product and tenant for a trading day, behind the PII, "
                 "schema, key and NAV checks.",
     tags={"mesh/batch": "adx"},

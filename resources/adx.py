@@ -53,6 +53,7 @@ class AdxResource(ConfigurableResource):
     staging_root: str | None = Field(default=None, description="aws: s3://bucket/prefix where files are staged")
     import_timeout_s: float = Field(default=600, description="aws: how long an import job may run before cancel")
     poll_interval_s: float = Field(default=5, description="aws: seconds between get_job polls")
+    lock_timeout_s: float = Field(default=30, description="local: seconds a grant call waits for the grants.db lock")
 
     def exchange(self) -> Exchange:
         """The backend: ``LocalExchange`` or ``AwsExchange`` (boto3 clients built here, not at import)."""
@@ -61,7 +62,7 @@ class AdxResource(ConfigurableResource):
 
             if not self.root:
                 raise ValueError("AdxResource backend 'local' needs root (the folder of revisions and grants)")
-            return LocalExchange(Path(self.root))
+            return LocalExchange(Path(self.root), lock_timeout_s=float(self.lock_timeout_s))
         if self.backend == "aws":
             if not self.staging_root or not self.staging_root.startswith("s3://"):
                 raise ValueError(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from mesh_assets.cdc.records import OffsetRange, SourceRecord
+from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
 
 
 @cache
@@ -71,6 +71,24 @@ class CdcSourceResource(ConfigurableResource):
             if got != len(r):
                 raise RuntimeError(f"{r.label()}: source returned {got} records for a range of {len(r)} offsets")
         return records
+
+    def read_chunks(self, ranges: Sequence[OffsetRange]) -> Iterator[RecordChunk]:
+        """The records of ``ranges`` as columnar chunks (offset order within a partition).
+
+        The Kafka backend reads in a background thread while the caller parses the chunks it already
+        has; the replay backend yields one chunk per range of :meth:`read` (same checks).
+        """
+        if self.backend == "kafka":
+            from resources.kafka import read_chunks
+
+            yield from read_chunks(self._bootstrap(), ranges, self.topic_prefix)
+            return
+        records = self.read(ranges)
+        start = 0
+        for index in range(1, len(records) + 1):
+            if index == len(records) or records[index].topic_partition != records[start].topic_partition:
+                yield RecordChunk.of_records(records[start:index])
+                start = index
 
     def _bootstrap(self) -> str:
         if not self.bootstrap_servers:

@@ -162,6 +162,13 @@ class SalesforceResource(ConfigurableResource):
             )
         self._call(f"updating {sobject} {record_id}", lambda client: getattr(client, sobject).update(record_id, values))
 
+    def create(self, sobject: str, values: dict[str, Any]) -> str:
+        """Insert one record (a POST) and return its new ``Id``."""
+        if self.backend != "api":
+            raise ValueError(f"cannot create a {sobject}: the {self.backend!r} Salesforce backend is read-only")
+        result = self._call(f"creating a {sobject}", lambda client: getattr(client, sobject).create(values))
+        return result["id"]
+
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _unknown_backend(self) -> ValueError:

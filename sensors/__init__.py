@@ -1,4 +1,4 @@
-"""Sensors: CDC micro-batches, Salesforce contract changes, GIPS composites, run-failure and freshness alerts, the check-results audit."""
+"""Sensors: CDC micro-batches, Salesforce contracts, GIPS composites, alerts, the check-results audit."""
 
 from dagster import Definitions
 

@@ -84,7 +84,10 @@ def salesforce_contract_sensor(
     """Copy new contract/account versions to bronze and request a reconcile keyed by the change set."""
     from mesh_assets.entitlements.contract_cursor import change_set_key
 
-    fresh, written, cursor = poll_changes(salesforce, iceberg, context.cursor, f"sensor-{context.sensor_name}")
+    import datetime as dt
+
+    batch_id = f"salesforce_contract_sensor@{dt.datetime.now(dt.UTC).isoformat(timespec='milliseconds')}"
+    fresh, written, cursor = poll_changes(salesforce, iceberg, context.cursor, batch_id)
     changes = [*fresh["Account"], *fresh["Contract"]]
     if not changes:
         return SensorResult(skip_reason="no Salesforce account or contract changed since the cursor", cursor=cursor)

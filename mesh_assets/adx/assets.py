@@ -57,7 +57,7 @@ def revision_key(product: str) -> AssetKey:
 
 
 def source_key(spec: ProductSpec) -> AssetKey:
-    """The dbt asset a product is cut from (model ``gold_product_nav_history``: ``gold/products/product_nav_history``)."""
+    """The dbt asset a product is cut from: ``gold_product_nav_history`` is ``gold/products/product_nav_history``."""
     layer, _, table = spec.source_table.partition(".")
     return AssetKey([layer, "products", table])
 

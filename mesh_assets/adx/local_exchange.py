@@ -70,9 +70,11 @@ def local_data_set_id(data_set: str) -> str:
 class LocalExchange:
     """Revisions as immutable folders under ``root``, data grants in ``root/grants.db``."""
 
-    def __init__(self, root: Path, now: Callable[[], dt.datetime] = _utc_now) -> None:
+    def __init__(self, root: Path, now: Callable[[], dt.datetime] = _utc_now, lock_timeout_s: float = 30.0) -> None:
         self.root = Path(root)
         self._now = now
+        #: How long a grant call waits for another writer's lock on grants.db before it fails.
+        self.lock_timeout_s = lock_timeout_s
 
     # -- revisions ---------------------------------------------------------------------------------------------
 
@@ -185,7 +187,7 @@ class LocalExchange:
     @contextlib.contextmanager
     def _grants_db(self) -> Iterator[sqlite3.Connection]:
         self.root.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.root / "grants.db", timeout=30)
+        connection = sqlite3.connect(self.root / "grants.db", timeout=self.lock_timeout_s)
         try:
             with connection:
                 connection.execute(_GRANTS_SCHEMA)

@@ -7,12 +7,12 @@ holds, so a crash between the two commits neither loses nor duplicates a record.
 
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 from pydantic import Field
 
-from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition, parse_batch
+from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition
 from mesh_assets.cdc.envelope import DeadLetter
 from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
 from mesh_assets.lakehouse import tables
@@ -21,6 +21,9 @@ from mesh_assets.lakehouse.summary_keys import BATCH_ID_KEY, CONTRACT_VERSION_KE
 from mesh_assets.ownership import DATA_PLATFORM
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
+
+if TYPE_CHECKING:
+    from mesh_assets.cdc.columnar import ColumnarBatch
 
 TRADES_KEY = AssetKey(["bronze", "aladdin", "trades"])
 CASH_FLOWS_KEY = AssetKey(["bronze", "aladdin", "cash_flows"])
@@ -61,6 +64,25 @@ def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingest
     for name, values in batch.extra_columns.items():
         table = table.append_column(pa.field(name, pa.string()), pa.array(values, pa.string()))
     return table
+
+
+def columnar_rows_table(batch: "ColumnarBatch", spec: tables.TableSpec, batch_id: str, ingested_at: dt.datetime):
+    """Arrow rows of a columnar batch in the bronze table's schema (additive fields appended as text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = batch.rows
+    n = rows.num_rows
+    timestamp = tables.arrow_type("timestamp")
+    derived = {
+        "event_ts": pc.cast(rows["ts_ms"], pa.timestamp("ms", tz="UTC")).cast(timestamp),
+        "ingested_at": pa.repeat(pa.scalar(ingested_at, timestamp), n),
+        "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
+    }
+    columns = [derived[f.name] if f.name in derived else rows[f.name].cast(f.type) for f in spec.schema]
+    columns += [rows[name] for name in batch.extra_columns]
+    fields = [*spec.schema, *(pa.field(name, pa.string()) for name in batch.extra_columns)]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime):
@@ -104,15 +126,21 @@ def ingest_topic(
 ):
     """Read, parse and commit ``ranges`` of ``topic``: dead letters first, then rows.
 
+    Records are parsed into Arrow columns chunk by chunk while the next chunks are read
+    (:class:`mesh_assets.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``).
     Returns (rows outcome, dead-letters outcome, parsed batch).
     """
+    from mesh_assets.cdc.columnar import ColumnarParser
     from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once
     from mesh_assets.lakehouse.fault_injection import crash_point
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]
     ingested_at = dt.datetime.now(dt.UTC)
-    batch = parse_batch(cdc_source.read(ranges), contract)
+    parser = ColumnarParser(contract)
+    for chunk in cdc_source.read_chunks(ranges):  # Kafka is read in the background while chunks are parsed
+        parser.add(chunk)
+    batch = parser.finish()
     summary = {BATCH_ID_KEY: batch_id, CONTRACT_VERSION_KEY: str(contract.version)}
     if batch.max_ts_ms is not None:
         summary[MAX_EVENT_TS_KEY] = str(batch.max_ts_ms)
@@ -125,7 +153,7 @@ def ingest_topic(
     loader = iceberg.loader(spec)
     if batch.extra_columns:
         add_optional_columns(loader, list(batch.extra_columns), f"additive field of {topic} (JSON text)")
-    data_outcome = append_exactly_once(loader, ranges, rows_table(batch, spec, batch_id, ingested_at), summary)
+    data_outcome = append_exactly_once(loader, ranges, columnar_rows_table(batch, spec, batch_id, ingested_at), summary)
     crash_point("after_commit")
     return data_outcome, dead_outcome, batch
 

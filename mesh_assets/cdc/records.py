@@ -62,3 +62,39 @@ class OffsetRange:
     def label(self) -> str:
         """``topic-partition-start-end``: the deterministic run-key form."""
         return f"{self.topic}-{self.partition}-{self.start}-{self.end}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChunk:
+    """Consecutive records of one topic partition as columns (no object per record).
+
+    What a Kafka poll returns for one partition, or a slice of a capture: the columnar parser reads
+    the values as one buffer and builds a :class:`SourceRecord` only for a record that needs the
+    per-record path (a dead letter, an additive field, a delete).
+    """
+
+    topic: str
+    partition: int
+    offsets: list[int]
+    timestamps_ms: list[int]
+    keys: list[bytes | None]
+    values: list[bytes | None]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def record(self, index: int) -> SourceRecord:
+        """The record at ``index`` of the chunk."""
+        return SourceRecord(
+            self.topic, self.partition, self.offsets[index], self.timestamps_ms[index], self.keys[index],
+            self.values[index],
+        )
+
+    @classmethod
+    def of_records(cls, records: list[SourceRecord]) -> RecordChunk:
+        """Records of one topic partition, in offset order, as a chunk."""
+        first = records[0]
+        return cls(
+            first.topic, first.partition, [r.offset for r in records], [r.timestamp_ms for r in records],
+            [r.key for r in records], [r.value for r in records],
+        )

@@ -11,9 +11,7 @@ select
     r.external_flow,
     r.daily_return,
     r.return_status,
-    r.is_large_flow,
-    r.large_flow_threshold,
-    r.unvalued_positions
+    r.is_large_flow
 from {{ ref('gold_daily_returns') }} as r
 left join {{ ref('silver_portfolios') }} as p on p.portfolio_id = r.portfolio_id
 left join {{ ref('silver_clients') }} as c on c.client_id = p.client_id

@@ -1,9 +1,8 @@
 {{ daily_config('as_of_date', ['as_of_date', 'tenant_id', 'security_id']) }}
 {#- Data product `prices` as published: the Bloomberg closes of the securities a tenant's portfolios
-    hold at that day's close, one row per tenant, security and day (as_of_date, the session whose
-    holdings select the close, equals price_date). A tenant sees only the closes of what it holds,
-    never the firm's whole price list. The delivery's file and line (lineage, internal paths) stay in
-    silver.prices. -#}
+    hold at that day's close, one row per tenant, security and day (as_of_date is the price date).
+    A tenant sees only the closes of what it holds, never the firm's whole price list. Delivery
+    lineage (date, file, line) stays in silver.prices. -#}
 with held as (
     select distinct pos.as_of_date, c.tenant_id, pos.security_id
     from {{ ref('gold_positions') }} as pos
@@ -16,10 +15,8 @@ select
     h.tenant_id,
     h.security_id,
     pr.figi,
-    pr.price_date,
-    pr.px_last,
+    pr.px_last as close_price,
     pr.currency,
-    pr.delivery_date,
     pr.is_late
 from held as h
 inner join {{ ref('silver_prices') }} as pr on pr.security_id = h.security_id and pr.price_date = h.as_of_date

@@ -1,0 +1,423 @@
+"""Parse CDC record chunks straight into Arrow columns: no Python object per valid record.
+
+The values of a unit of chunks (about :data:`UNIT_RECORDS` records) are joined into one JSON-lines
+buffer, each line ``{"v": <value>}``, parsed by ``pyarrow.json`` against the topic contract and
+validated with ``pyarrow.compute``. A record takes this vectorized path only when the result is
+provably the one :func:`mesh_assets.cdc.envelope.parse_batch` gives; every other record (malformed
+JSON, contract violation, delete or update with a ``before`` image, additive field, a JSON literal
+the two parsers read differently) goes through ``parse_batch`` itself, so its row or its dead letter
+(reason code, reason naming ``topic/partition@offset``) is exactly the per-record one.
+
+Guards that keep the two paths identical:
+
+* one line per value: a value holding ``\\n`` or ``\\r`` goes per record; wrapping each value in
+  ``{"v": ...}`` makes an empty value, two values on one line or trailing bytes a parse error;
+* ``NaN``/``Infinity`` (Arrow accepts them, orjson does not) and invalid UTF-8 go per record;
+* a unit Arrow cannot parse (bad JSON, a type that differs from the contract, duplicate keys) is
+  split in halves until the parsable halves are found; pieces of :data:`MIN_SPLIT` records or fewer
+  go per record;
+* dates must be ``YYYY-MM-DD`` and survive a round trip; doubles equal to ``-0.0`` go per record
+  (orjson reads ``-0`` as the integer 0).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mesh_assets.cdc.contracts import ALLOWED_VALUES, TopicContract
+from mesh_assets.cdc.envelope import DeadLetter, parse_batch
+from mesh_assets.cdc.records import RecordChunk, SourceRecord
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: Records parsed together as one JSON buffer (a larger unit amortizes the per-call cost of Arrow).
+UNIT_RECORDS = 16_384
+#: A failing piece of this many records or fewer is parsed record by record instead of split again.
+MIN_SPLIT = 64
+#: Ops the vectorized path takes (a delete needs its ``before`` image, kept as JSON text: per record).
+VECTOR_OPS = ("c", "u", "r")
+_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.date32()}
+
+
+def envelope_schema() -> pa.Schema:
+    """Arrow schema of the envelope columns, as both paths produce them."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("source_topic", pa.string()), ("source_partition", pa.int32()), ("source_offset", pa.int64()),
+        ("source_timestamp_ms", pa.int64()), ("record_key", pa.string()), ("op", pa.string()),
+        ("ts_ms", pa.int64()), ("lsn", pa.int64()), ("tx_id", pa.int64()), ("before_json", pa.string()),
+    ])  # fmt: skip
+
+
+def rows_schema(contract: TopicContract) -> pa.Schema:
+    """Arrow schema of parsed rows: envelope columns, then the contract's fields (additive fields follow)."""
+    import pyarrow as pa
+
+    types = _arrow_types()
+    return pa.schema([*envelope_schema(), *(pa.field(f.name, types[f.type]) for f in contract.fields)])
+
+
+def _json_schema(contract: TopicContract) -> pa.Schema:
+    """What ``pyarrow.json`` reads each line ``{"v": envelope}`` as (dates as text, checked afterwards)."""
+    import pyarrow as pa
+
+    json_types = {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.string()}
+    image = pa.struct([pa.field(f.name, json_types[f.type]) for f in contract.fields])
+    source = pa.struct([("lsn", pa.int64()), ("table", pa.string()), ("txId", pa.int64())])
+    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("source", source), ("before", image),
+                          ("after", image)])  # fmt: skip
+    return pa.schema([("v", envelope)])
+
+
+@dataclass
+class ColumnarBatch:
+    """Parsed rows of one batch as an Arrow table, with dead letters and counts.
+
+    ``rows`` holds :func:`rows_schema` columns then the additive fields (JSON text, sorted by name),
+    in (topic, partition, offset) order, like :class:`mesh_assets.cdc.envelope.ParsedBatch`.
+    """
+
+    contract: TopicContract
+    rows: pa.Table
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    tombstones: int = 0
+    extra_columns: tuple[str, ...] = ()
+    max_ts_ms: int | None = None
+    vectorized_records: int = 0
+    per_record_records: int = 0
+
+    @property
+    def row_count(self) -> int:
+        """Number of valid rows."""
+        return self.rows.num_rows
+
+
+@dataclass
+class _Unit:
+    """Flat columns of the non-tombstone records of a unit."""
+
+    topics: list[str]
+    partitions: list[int]
+    offsets: list[int]
+    timestamps_ms: list[int]
+    keys: list[bytes | None]
+    values: list[bytes]
+
+    def record(self, i: int) -> SourceRecord:
+        return SourceRecord(self.topics[i], self.partitions[i], self.offsets[i], self.timestamps_ms[i],
+                            self.keys[i], self.values[i])  # fmt: skip
+
+
+class ColumnarParser:
+    """Parses chunks as they arrive (e.g. while the next ones are read); :meth:`finish` returns the batch."""
+
+    def __init__(self, contract: TopicContract, unit_records: int = UNIT_RECORDS) -> None:
+        self.contract = contract
+        self.unit_records = unit_records
+        self._pending: list[RecordChunk] = []
+        self._pending_records = 0
+        self._tables: list[pa.Table] = []
+        self._dead: list[DeadLetter] = []
+        self._tombstones = 0
+        self._vectorized = 0
+        self._per_record = 0
+        self._json_schema = _json_schema(contract)
+        self._rows_schema = rows_schema(contract)
+
+    def add(self, chunk: RecordChunk) -> None:
+        """Take one chunk; a full unit is parsed at once."""
+        if not len(chunk):
+            return
+        self._pending.append(chunk)
+        self._pending_records += len(chunk)
+        if self._pending_records >= self.unit_records:
+            self._flush()
+
+    def finish(self) -> ColumnarBatch:
+        """Parse what is pending and return the batch, rows in (topic, partition, offset) order."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self._flush()
+        extras = sorted({name for t in self._tables for name in t.column_names} - set(self._rows_schema.names))
+        schema = pa.schema([*self._rows_schema, *(pa.field(name, pa.string()) for name in extras)])
+        tables = [_with_columns(t, schema) for t in self._tables if t.num_rows]
+        rows = pa.concat_tables(tables) if tables else schema.empty_table()
+        if len(tables) > 1 or self._per_record:
+            order = pc.sort_indices(rows, sort_keys=[("source_topic", "ascending"),
+                                                     ("source_partition", "ascending"),
+                                                     ("source_offset", "ascending")])  # fmt: skip
+            rows = rows.take(order)
+        rows = rows.combine_chunks()
+        self._dead.sort(key=lambda d: (d.record.topic, d.record.partition, d.record.offset))
+        max_ts = pc.max(rows["ts_ms"]).as_py() if rows.num_rows else None
+        return ColumnarBatch(self.contract, rows, self._dead, self._tombstones, tuple(extras), max_ts,
+                             self._vectorized, self._per_record)  # fmt: skip
+
+    # -- one unit --------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        unit = self._gather(self._pending)
+        self._pending = []
+        self._pending_records = 0
+        if not unit.values:
+            return
+        buffer = _json_lines(unit.values)
+        suspicious = _suspicious(buffer, unit.values)
+        per_record: list[int] = []
+        if suspicious:
+            per_record += sorted(suspicious)
+            self._parse_pieces(unit, [i for i in range(len(unit.values)) if i not in suspicious], per_record)
+        else:
+            self._parse_pieces(unit, list(range(len(unit.values))), per_record, buffer)
+        if per_record:
+            self._parse_per_record(unit, sorted(per_record))
+
+    def _gather(self, chunks: Sequence[RecordChunk]) -> _Unit:
+        unit = _Unit([], [], [], [], [], [])
+        for chunk in chunks:
+            n = len(chunk)
+            if None in chunk.values:
+                keep = [i for i, value in enumerate(chunk.values) if value is not None]
+                self._tombstones += n - len(keep)
+                n = len(keep)
+                unit.offsets += [chunk.offsets[i] for i in keep]
+                unit.timestamps_ms += [chunk.timestamps_ms[i] for i in keep]
+                unit.keys += [chunk.keys[i] for i in keep]
+                unit.values += [chunk.values[i] for i in keep]  # type: ignore[misc]
+            else:
+                unit.offsets += chunk.offsets
+                unit.timestamps_ms += chunk.timestamps_ms
+                unit.keys += chunk.keys
+                unit.values += chunk.values  # type: ignore[arg-type]
+            unit.topics += [chunk.topic] * n
+            unit.partitions += [chunk.partition] * n
+        return unit
+
+    def _parse_pieces(
+        self, unit: _Unit, indices: list[int], per_record: list[int], buffer: bytes | None = None
+    ) -> None:
+        """Parse ``indices`` of the unit vectorized (``buffer``: their JSON lines), halving pieces Arrow rejects."""
+        stack = [indices]
+        while stack:
+            piece = stack.pop()
+            if not piece:
+                continue
+            if buffer is None:
+                buffer = _json_lines([unit.values[i] for i in piece])
+            parsed = self._read_json(buffer, len(piece))
+            buffer = None
+            if parsed is not None:
+                self._validate(unit, piece, parsed, per_record)
+            elif len(piece) <= MIN_SPLIT:
+                per_record.extend(piece)
+            else:
+                middle = len(piece) // 2
+                stack += [piece[middle:], piece[:middle]]
+
+    def _read_json(self, buffer: bytes, count: int) -> Any:
+        """The ``v`` struct array of ``count`` JSON lines, or ``None`` when Arrow rejects the buffer."""
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        try:
+            table = pj.read_json(
+                io.BytesIO(buffer),
+                read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 20, len(buffer) + 1)),
+                parse_options=pj.ParseOptions(explicit_schema=self._json_schema, unexpected_field_behavior="infer"),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != count:
+            return None
+        return table.column("v").combine_chunks()
+
+    def _validate(self, unit: _Unit, piece: list[int], envelope: Any, per_record: list[int]) -> None:
+        """Keep the rows every check passes; send the others to the per-record path."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        contract = self.contract
+        n = len(piece)
+
+        def child(parent: Any, name: str) -> Any:
+            return pc.struct_field(parent, name)
+
+        op = child(envelope, "op")
+        source = child(envelope, "source")
+        after = child(envelope, "after")
+        table_name = child(source, "table")
+        checks = [
+            envelope.is_valid(),
+            pc.is_in(op, value_set=pa.array(VECTOR_OPS)),
+            child(envelope, "ts_ms").is_valid(),
+            source.is_valid(),
+            child(source, "lsn").is_valid(),
+            pc.or_kleene(table_name.is_null(), pc.equal(table_name, contract.table)),
+            child(envelope, "before").is_null(),
+            after.is_valid(),
+        ]
+        values: dict[str, Any] = {}
+        for spec in contract.fields:
+            column = child(after, spec.name)
+            present = column.is_valid()
+            if spec.required:
+                checks.append(present)
+            allowed = ALLOWED_VALUES.get((contract.topic, spec.name))
+            if allowed is not None:
+                checks.append(pc.or_kleene(pc.invert(present), pc.is_in(column, value_set=pa.array(sorted(allowed)))))
+            if spec.type == "date":
+                column, exact = _iso_dates(column)
+                checks.append(pc.or_kleene(pc.invert(present), exact))
+            elif spec.type == "double":
+                negative_zero = pc.and_(pc.equal(column, 0.0), pc.less(pc.divide(1.0, column), 0.0))
+                checks.append(pc.or_kleene(pc.invert(present), pc.invert(negative_zero)))
+            values[spec.name] = column
+        known = set(contract.field_names)
+        for extra in after.type:
+            if extra.name not in known:
+                checks.append(child(after, extra.name).is_null())
+        ok = checks[0]
+        for check in checks[1:]:
+            ok = pc.and_kleene(ok, check)
+        ok = pc.fill_null(ok, False)
+        good = pc.sum(ok).as_py() or 0
+        if good < n:
+            mask = ok.to_numpy(zero_copy_only=False)
+            per_record.extend(i for i, keep in zip(piece, mask, strict=True) if not keep)
+        if not good:
+            return
+        if n == len(unit.values):  # the whole unit (the common case): no gather
+            topics, partitions, offsets, timestamps, keys = (unit.topics, unit.partitions, unit.offsets,
+                                                              unit.timestamps_ms, unit.keys)  # fmt: skip
+        else:
+            topics, partitions, offsets, timestamps, keys = (
+                [column[i] for i in piece]
+                for column in (unit.topics, unit.partitions, unit.offsets, unit.timestamps_ms, unit.keys)
+            )
+        columns = [
+            pa.array(topics, pa.string()),
+            pa.array(partitions, pa.int32()),
+            pa.array(offsets, pa.int64()),
+            pa.array(timestamps, pa.int64()),
+            _key_text(keys),
+            op,
+            child(envelope, "ts_ms"),
+            child(source, "lsn"),
+            child(source, "txId"),
+            pa.nulls(n, pa.string()),
+            *(values[f.name] for f in contract.fields),
+        ]
+        table = pa.Table.from_arrays(columns, schema=self._rows_schema)
+        if good < n:
+            table = table.filter(ok)
+        self._tables.append(table)
+        self._vectorized += good
+
+    def _parse_per_record(self, unit: _Unit, indices: list[int]) -> None:
+        """The records the vectorized path does not take, through the per-record parser."""
+        import pyarrow as pa
+
+        batch = parse_batch([unit.record(i) for i in indices], self.contract)
+        self._per_record += len(indices)
+        self._dead += batch.dead_letters
+        if not batch.row_count:
+            return
+        columns = {name: pa.array(batch.columns[name], f.type) for name, f in zip(
+            self._rows_schema.names, self._rows_schema, strict=True)}  # fmt: skip
+        for name, texts in batch.extra_columns.items():
+            columns[name] = pa.array(texts, pa.string())
+        self._tables.append(pa.table(columns))
+
+
+def _json_lines(values: list[bytes]) -> bytes:
+    """One line ``{"v": value}`` per value: a value that is not exactly one JSON value breaks its line."""
+    return b'{"v":' + b'}\n{"v":'.join(values) + b"}"
+
+
+def _suspicious(joined: bytes, values: list[bytes]) -> set[int]:
+    """Values the vectorized path must not take: line breaks, ``NaN``/``Infinity``, invalid UTF-8.
+
+    ``joined`` is :func:`_json_lines` of ``values`` (the wrapper adds none of these).
+    """
+    out: set[int] = set()
+    if joined.count(b"\n") != len(values) - 1 or b"\r" in joined:
+        out |= {i for i, v in enumerate(values) if b"\n" in v or b"\r" in v}
+    if b"NaN" in joined or b"Infinity" in joined:
+        out |= {i for i, v in enumerate(values) if b"NaN" in v or b"Infinity" in v}
+    if not joined.isascii():
+        try:
+            joined.decode("utf-8")
+        except UnicodeDecodeError:
+            out |= {i for i, v in enumerate(values) if not _is_utf8(v)}
+    return out
+
+
+def _iso_dates(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(dates, exact): ``exact`` is true where the text is a date ``YYYY-MM-DD`` that
+    ``datetime.date.fromisoformat`` reads as the same date (year 0000 does not exist there)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    shape = pc.and_(pc.match_substring_regex(text, _DATE_PATTERN), pc.invert(pc.starts_with(text, "0000")))
+    try:
+        return text.cast(pa.date32()), shape  # strict: every non-null text is a valid calendar date
+    except pa.ArrowInvalid:
+        dates = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True).cast(pa.date32())
+        return dates, pc.and_(shape, pc.equal(dates.cast(pa.string()), text))  # 02-30 would read as 03-02
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _key_text(keys: list[bytes | None]) -> pa.Array:
+    """Record keys as text; invalid UTF-8 is replaced, as the per-record path does."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(keys, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys], pa.string())
+
+
+def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns in its order; columns it lacks (additive fields) are null."""
+    import pyarrow as pa
+
+    if table.schema.equals(schema):
+        return table
+    return pa.Table.from_arrays(
+        [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema],
+        schema=schema,
+    )
+
+
+def parse_chunks(chunks: Iterable[RecordChunk], contract: TopicContract) -> ColumnarBatch:
+    """Parse chunks of one topic into an Arrow batch; invalid records become dead letters.
+
+    Same rows, dead letters (and reasons) and tombstone count as
+    :func:`mesh_assets.cdc.envelope.parse_batch` on the same records with the same contract.
+    """
+    parser = ColumnarParser(contract)
+    for chunk in chunks:
+        parser.add(chunk)
+    return parser.finish()
+

@@ -1,0 +1,239 @@
+"""Salesforce contracts to ADX data grants, end to end on the embedded environment.
+
+The local Salesforce-compatible server (HTTPS, simple-salesforce) seeded from the small firm, the
+contract sensor evaluated for real, the ``entitlement_reconcile`` job executed (dbt on DuckDB, the local
+exchange's grants table, Iceberg audit tables). The expected grants are computed here from the
+Salesforce records with the contract rules written out again, not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, Definitions, build_sensor_context, define_asset_job, instance_for_test
+
+from resources.settings import overridden_environment
+
+pytestmark = pytest.mark.integration
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+SETUP_KEYS = [
+    AssetKey(["bronze", "reference", "clients"]), AssetKey(["bronze", "salesforce", "accounts"]),
+    AssetKey(["bronze", "salesforce", "contracts"]), AssetKey(["silver", "reference", "data_products"]),
+    AssetKey(["silver", "reference", "clients"]),
+]
+CONTRACT_FIELDS = ["Id", "AccountId", "ContractNumber", "Data_Product__c", "StartDate", "EndDate", "Status",
+                   "ADX_Provisioned__c", "SystemModstamp"]
+
+
+@pytest.fixture(scope="module")
+def world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Bronze reference + Salesforce and the dbt seeds/silver clients, with a live local Salesforce server."""
+    from mesh_assets.definitions import build_definitions
+    from mesh_assets.local.salesforce_server.runner import start_server
+    from resources.salesforce import SalesforceResource
+
+    root = tmp_path_factory.mktemp("entitlements")
+    (root / "dagster_home").mkdir()
+    server = start_server(root / "salesforce", export_dir=small_firm / "salesforce")
+    env = {"MESH_ENV": "local", "MESH_DATA_DIR": str(root / "data"), "MESH_FIRM_DIR": str(small_firm),
+           **server.client_environment()}
+    try:
+        with instance_for_test(temp_dir=str(root / "dagster_home")) as instance, overridden_environment(env):
+            defs = build_definitions()
+            setup = define_asset_job("entitlements_setup", selection=SETUP_KEYS)
+            defs = Definitions.merge(defs, Definitions(jobs=[setup]))
+            assert defs.resolve_job_def("entitlements_setup").execute_in_process(
+                instance=instance, run_config=QUIET).success
+            client = SalesforceResource(backend="api", login_url=server.url, ca_bundle=str(server.ca_pem_path),
+                                        username=server.credentials.username, password=server.credentials.password,
+                                        security_token=server.credentials.security_token)
+            yield {"defs": defs, "instance": instance, "server": server, "root": root, "cursor": None,
+                   "salesforce": client}
+    finally:
+        server.stop()
+
+
+def tick(world) -> object:
+    """One evaluation of the contract sensor; the cursor is kept like the daemon keeps it."""
+    from sensors.salesforce_contract_sensor import salesforce_contract_sensor
+
+    resources = world["defs"].resources
+    context = build_sensor_context(instance=world["instance"], cursor=world["cursor"],
+                                   resources={"salesforce": world["salesforce"], "iceberg": resources["iceberg"]})
+    result = salesforce_contract_sensor(context)
+    world["cursor"] = result.cursor
+    return result
+
+
+def reconcile(world, tags: dict | None = None):
+    """The reconcile job in process, as the daemon would launch it for a run request."""
+    result = world["defs"].resolve_job_def("entitlement_reconcile").execute_in_process(
+        instance=world["instance"], run_config=QUIET, tags=tags or {}, raise_on_error=False)
+    return result
+
+
+def grants_materialization(result) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events()
+               if e.asset_key == AssetKey(["entitlements", "grants"])]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def check_results(result) -> dict[str, object]:
+    return {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def salesforce(world):
+    """The same client the code location uses, with the server's values resolved (not EnvVars)."""
+    return world["salesforce"]
+
+
+def exchange(world):
+    return world["defs"].resources["adx"].exchange()
+
+
+def expected_grants(world) -> set[tuple[str, str, str, str]]:
+    """(contract, product, receiver account, data set) for every contract active today, from Salesforce."""
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("America/New_York")).date()
+    accounts = {a["Id"]: a for a in salesforce(world).records("Account", ["Id", "AWS_Account_Id__c", "Tenant_Id__c"])}
+    data_sets = {"nav_history": "mesh-nav-history", "performance": "mesh-performance", "prices": "mesh-prices",
+                 "esg": "mesh-exposure-analytics"}
+    wanted = set()
+    for c in salesforce(world).records("Contract", CONTRACT_FIELDS):
+        start = dt.date.fromisoformat(c["StartDate"])
+        end = dt.date.fromisoformat(c["EndDate"]) if c["EndDate"] else None
+        if c["Status"] == "Activated" and start <= today and (end is None or today <= end):
+            account = accounts[c["AccountId"]]
+            wanted.add((c["Id"], c["Data_Product__c"], account["AWS_Account_Id__c"],
+                        f"{data_sets[c['Data_Product__c']]}-{account['Tenant_Id__c']}"))
+    return wanted
+
+
+def live_grants(world) -> set[tuple[str, str, str, str]]:
+    from mesh_assets.entitlements.reconcile import parse_grant_name
+
+    return {(*parse_grant_name(g.name), g.receiver_account, g.data_set)
+            for g in exchange(world).list_grants() if not g.expired}
+
+
+def audit_events(world):
+    from mesh_assets.entitlements.tables import ENTITLEMENT_EVENTS
+
+    return world["defs"].resources["iceberg"].table(ENTITLEMENT_EVENTS).scan().to_arrow().to_pylist()
+
+
+def test_first_tick_copies_every_version_and_the_reconcile_grants_exactly_the_active_contracts(world):
+    result = tick(world)
+    [request] = result.run_requests
+    assert request.run_key.startswith("entitlements-contracts-")
+    assert int(request.tags["mesh/contract-changes"]) == 14 and int(request.tags["mesh/account-changes"]) == 6
+    assert tick(world).skip_reason is not None  # nothing changed since: the cursor holds
+
+    run = reconcile(world, request.tags)
+    assert run.success
+    wanted = expected_grants(world)
+    assert wanted, "the small firm has active contracts"
+    assert live_grants(world) == wanted
+    metadata = grants_materialization(run)
+    assert metadata["granted"] == len(wanted) and metadata["revoked"] == 0 and metadata["failed"] == 0
+    assert metadata["change_set"] == request.tags["mesh/change-set"]
+    events = [e for e in audit_events(world) if e["reconcile_id"] == run.run_id]
+    granted = {e["contract_id"] for e in events if e["decision"] == "grant" and e["outcome"] == "applied"}
+    assert granted == {w[0] for w in wanted}
+    assert all(e["actor"].startswith("entitlement-reconciler") and e["reason"] for e in events)
+    # written back to Salesforce: provisioned exactly where a grant now exists
+    provisioned = {c["Id"] for c in salesforce(world).records("Contract", CONTRACT_FIELDS) if c["ADX_Provisioned__c"]}
+    assert provisioned == {w[0] for w in wanted}
+    assert {e["contract_id"] for e in events if e["decision"] == "writeback"} == provisioned
+    checks = check_results(run)
+    assert checks["no_dead_letters_waiting"].passed and checks["every_grant_has_active_contract"].passed
+
+
+def test_the_write_back_echo_reconciles_to_nothing_and_then_the_sensor_is_quiet(world):
+    result = tick(world)  # the write-back bumped SystemModstamp of the provisioned contracts
+    [request] = result.run_requests
+    run = reconcile(world, request.tags)
+    metadata = grants_materialization(run)
+    assert (metadata["granted"], metadata["revoked"], metadata["written_back"]) == (0, 0, 0)
+    assert tick(world).skip_reason is not None
+
+
+def test_termination_expiry_and_a_new_contract_are_applied_on_the_next_reconcile(world):
+    from zoneinfo import ZoneInfo
+
+    sf = salesforce(world)
+    granted = sorted(expected_grants(world))
+    terminated, ended = granted[0][0], granted[1][0]
+    sf.update("Contract", terminated, {"Status": "Terminated"})
+    yesterday = dt.datetime.now(ZoneInfo("America/New_York")).date() - dt.timedelta(days=1)
+    sf.update("Contract", ended, {"EndDate": yesterday.isoformat()})
+    account = sf.records("Account", ["Id", "AWS_Account_Id__c"])[0]
+    new_id = sf.create("Contract", {
+        "AccountId": account["Id"], "Data_Product__c": "prices", "Status": "Activated",
+        "StartDate": (yesterday - dt.timedelta(days=30)).isoformat(),
+        "EndDate": (yesterday + dt.timedelta(days=365)).isoformat(), "ADX_Provisioned__c": False,
+    })
+    [request] = tick(world).run_requests
+    assert int(request.tags["mesh/contract-changes"]) == 3
+    run = reconcile(world, request.tags)
+    assert run.success
+    assert live_grants(world) == expected_grants(world)
+    live_contracts = {g[0] for g in live_grants(world)}
+    assert new_id in live_contracts and terminated not in live_contracts and ended not in live_contracts
+    events = {(e["decision"], e["contract_id"]): e for e in audit_events(world) if e["reconcile_id"] == run.run_id}
+    assert "Terminated" in events[("revoke", terminated)]["reason"]
+    assert f"ended {yesterday.isoformat()}" in events[("revoke", ended)]["reason"]
+    assert json.loads(events[("revoke", terminated)]["before_json"])["receiver_account"]
+    assert events[("revoke", terminated)]["after_json"] is None
+    assert events[("grant", new_id)]["outcome"] == "applied"
+    provisioned = {c["Id"]: c["ADX_Provisioned__c"] for c in sf.records("Contract", CONTRACT_FIELDS)}
+    assert provisioned[new_id] is True and provisioned[terminated] is False and provisioned[ended] is False
+
+
+def test_a_failed_grant_call_is_dead_lettered_turns_the_check_red_and_is_retried_by_the_next_reconcile(world):
+    from mesh_assets.entitlements.decision_log import pending
+    from mesh_assets.entitlements.tables import GRANT_DEAD_LETTERS
+
+    sf = salesforce(world)
+    account = sf.records("Account", ["Id"])[1]
+    new_id = sf.create("Contract", {
+        "AccountId": account["Id"], "Data_Product__c": "esg", "Status": "Activated",
+        "StartDate": "2026-01-01", "EndDate": "2030-12-31", "ADX_Provisioned__c": False,
+    })
+    [request] = tick(world).run_requests
+    resources = world["defs"].resources
+    from mesh_assets.definitions import build_definitions
+
+    defs = build_definitions({**resources, "adx": resources["adx"].model_copy(update={"lock_timeout_s": 0.2})})
+    # another writer holds the grants table: a real SQLite "database is locked" on every write
+    holder = sqlite3.connect(Path(resources["adx"].root) / "grants.db", timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        run = defs.resolve_job_def("entitlement_reconcile").execute_in_process(
+            instance=world["instance"], run_config=QUIET, tags=request.tags, raise_on_error=False)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    metadata = grants_materialization(run)
+    assert metadata["failed"] == 1 and metadata["dead_letters_waiting"] == 1
+    check = check_results(run)["no_dead_letters_waiting"]
+    assert not check.passed and check.metadata["waiting"].value == 1
+    [waiting] = pending(resources["iceberg"].table(GRANT_DEAD_LETTERS).scan().to_arrow()).to_pylist()
+    assert waiting["contract_id"] == new_id and "locked" in waiting["error"]
+    assert new_id not in {g[0] for g in live_grants(world)}
+
+    retry = reconcile(world)  # the next reconcile (no new change needed)
+    assert retry.success
+    assert new_id in {g[0] for g in live_grants(world)}
+    assert grants_materialization(retry)["dead_letters_waiting"] == 0
+    assert check_results(retry)["no_dead_letters_waiting"].passed
+    rows = resources["iceberg"].table(GRANT_DEAD_LETTERS).scan().to_arrow().to_pylist()
+    assert [r["status"] for r in sorted(rows, key=lambda r: r["recorded_at"])] == ["pending", "resolved"]
+    assert live_grants(world) == expected_grants(world)
