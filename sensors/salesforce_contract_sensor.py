@@ -82,9 +82,9 @@ def salesforce_contract_sensor(
     context: SensorEvaluationContext, salesforce: SalesforceResource, iceberg: IcebergCatalogResource
 ):
     """Copy new contract/account versions to bronze and request a reconcile keyed by the change set."""
-    from mesh_assets.entitlements.contract_cursor import change_set_key
-
     import datetime as dt
+
+    from mesh_assets.entitlements.contract_cursor import change_set_key
 
     batch_id = f"salesforce_contract_sensor@{dt.datetime.now(dt.UTC).isoformat(timespec='milliseconds')}"
     fresh, written, cursor = poll_changes(salesforce, iceberg, context.cursor, batch_id)
