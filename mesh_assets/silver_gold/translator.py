@@ -23,6 +23,7 @@ DOMAIN_OWNERS = {
     "analytics": PERFORMANCE,
     "salesforce": CLIENT_SERVICES,
     "clients": CLIENT_SERVICES,
+    "products": CLIENT_SERVICES,  # the data products published to ADX
     "reference": DATA_PLATFORM,
     "quality": DATA_PLATFORM,
 }
