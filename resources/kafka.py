@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,10 +25,6 @@ MAX_POLL_RECORDS = 1_000
 #: Largest fetch per partition: ~2 MiB responses keep the next fetch on the wire while one is decoded
 #: (the benchmark's bare variants: 16 MiB fetches and 20K-record polls are slower than 1-2 MiB).
 PARTITION_FETCH_BYTES = 2 * 1024 * 1024
-#: GIL switch interval while a background reader runs. The reader (kafka-python decodes records in
-#: Python) holds the GIL; the parser releases it for each Arrow call and, at Python's default 5 ms,
-#: waits up to that long to get it back after every one of them (convoy effect).
-READER_SWITCH_INTERVAL_S = 0.0005
 
 
 def _consumer(bootstrap_servers: str, client_id: str, partition_fetch_bytes: int = PARTITION_FETCH_BYTES):
@@ -192,9 +187,6 @@ def read_chunks(
             put(exc)
 
     reader = threading.Thread(target=run, name="mesh-cdc-reader", daemon=True)
-    switch_interval = sys.getswitchinterval()
-    if READER_SWITCH_INTERVAL_S:
-        sys.setswitchinterval(min(switch_interval, READER_SWITCH_INTERVAL_S))
     reader.start()
     try:
         while True:
@@ -207,4 +199,3 @@ def read_chunks(
     finally:
         stop.set()
         reader.join(timeout=30)
-        sys.setswitchinterval(switch_interval)

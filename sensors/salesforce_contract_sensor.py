@@ -65,7 +65,10 @@ def poll_changes(
         records = salesforce.changed_since(obj.sobject, list(obj.fields), query_since(cursor, overlap))
         new, advanced = advance(cursor, records, overlap)
         if new:
-            outcome = append_new_keys(iceberg.loader(obj.table), records_table(obj, new, batch_id),
+            rows = records_table(obj, new, batch_id)
+            if obj is CONTRACTS:
+                written["material"] = _material_contracts(iceberg, rows)
+            outcome = append_new_keys(iceberg.loader(obj.table), rows,
                                       ["id", "system_modstamp"], {"mesh.batch.id": batch_id,
                                                                   "mesh.salesforce.changes": str(len(new))})
             written[obj.sobject] = {"rows_written": outcome.rows_written, "snapshot_id": outcome.snapshot_id,
@@ -73,6 +76,21 @@ def poll_changes(
         fresh[obj.sobject] = new
         next_cursor[obj.sobject] = advanced.to_json()
     return fresh, written, orjson.dumps(next_cursor, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _material_contracts(iceberg: IcebergCatalogResource, rows) -> set[str]:
+    """Ids of the new contract versions that can change a grant (not only the reconciler's write-back)."""
+    from pyiceberg.expressions import In
+
+    from mesh_assets.bronze.salesforce import CONTRACTS
+    from mesh_assets.entitlements.contract_changes import ENTITLEMENT_COLUMNS, material, previous_versions
+
+    fresh = rows.select(["id", "system_modstamp", *ENTITLEMENT_COLUMNS]).to_pylist()
+    history = iceberg.table(CONTRACTS.table).scan(
+        row_filter=In("id", sorted({r["id"] for r in fresh})),
+        selected_fields=("id", "system_modstamp", *ENTITLEMENT_COLUMNS),
+    ).to_arrow().to_pylist()
+    return {r["id"] for r in material(fresh, previous_versions(history, fresh))}
 
 
 @sensor(job=entitlement_reconcile_job, minimum_interval_seconds=sensor_interval_seconds(),
@@ -93,6 +111,7 @@ def salesforce_contract_sensor(
         return SensorResult(skip_reason="no Salesforce account or contract changed since the cursor", cursor=cursor)
     key = change_set_key(changes)
     newest = max(r["SystemModstamp"] for r in changes)
+    material = written.pop("material", set())
     events = [
         AssetMaterialization(
             asset_key=info["asset_key"],
@@ -104,9 +123,14 @@ def salesforce_contract_sensor(
     ]
     context.log.info(f"change set {key}: {len(fresh['Contract'])} contract and {len(fresh['Account'])} account "
                      f"versions up to {newest}")
+    if not fresh["Account"] and not material:
+        return SensorResult(asset_events=events, cursor=cursor, skip_reason=(
+            f"{len(fresh['Contract'])} contract version(s) copied to bronze; none changes a grant "
+            "(only ADX_Provisioned__c, the reconciler's own write-back)"))
     return SensorResult(
         run_requests=[RunRequest(run_key=f"entitlements-{key}", tags={
             CHANGE_SET_TAG: key, "mesh/contract-changes": str(len(fresh["Contract"])),
+            "mesh/material-contract-changes": str(len(material)),
             "mesh/account-changes": str(len(fresh["Account"])), "mesh/newest-system-modstamp": newest,
         })],
         asset_events=events,

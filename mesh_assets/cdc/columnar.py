@@ -420,4 +420,3 @@ def parse_chunks(chunks: Iterable[RecordChunk], contract: TopicContract) -> Colu
     for chunk in chunks:
         parser.add(chunk)
     return parser.finish()
-
