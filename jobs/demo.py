@@ -84,3 +84,32 @@ def run_end_of_day(
     )
     collect(result, report)
     return report
+
+
+def run_publication(
+    day: str, defs: Any, instance: DagsterInstance, report: DemoReport, step: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """After the end of day: every data product's ADX revisions for ``day``, then one entitlement reconcile
+    from the Salesforce contracts (the contract sensor evaluated once, its run executed)."""
+    from dagster import build_sensor_context
+
+    from sensors.salesforce_contract_sensor import salesforce_contract_sensor
+
+    step(f"adx_publish {day}: one revision per data product and tenant, behind the PII/schema/key/NAV checks")
+    result = defs.resolve_job_def("adx_publish").execute_in_process(
+        instance=instance, run_config=QUIET, partition_key=day, raise_on_error=False)
+    collect(result, report)
+    revisions = [dict(e.materialization.metadata)["revisions"].value for e in result.get_asset_materialization_events()]
+    step("salesforce_contract_sensor tick, then entitlement_reconcile: contracts -> ADX data grants")
+    tick = salesforce_contract_sensor(build_sensor_context(instance=instance, resources={
+        "salesforce": defs.resources["salesforce"], "iceberg": defs.resources["iceberg"]}))
+    summary: dict[str, Any] = {"revisions": sum(len(r) for r in revisions)}
+    for request in tick.run_requests or []:
+        run = defs.resolve_job_def("entitlement_reconcile").execute_in_process(
+            instance=instance, run_config=QUIET, tags=request.tags, raise_on_error=False)
+        collect(run, report)
+        for event in run.get_asset_materialization_events():
+            if event.asset_key.to_user_string() == "entitlements/grants":
+                metadata = event.materialization.metadata
+                summary.update({k: metadata[k].value for k in ("granted", "revoked", "grants_after", "refused")})
+    return summary

@@ -86,15 +86,31 @@ def demo(
     sessions = [d.isoformat() for d in trading_days(dt.date.fromisoformat(manifest["start_date"]),
                                                      dt.date.fromisoformat(manifest["end_date"]))]
     sessions = sessions[-days:] if days else sessions
-    with DagsterInstance.get() as instance:
-        report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
-        if not report.failed_steps:
-            _gips_reports(instance, int(sessions[-1][:4]), report)
+    from mesh_assets.local.salesforce_server.runner import start_server
+
+    # the local Salesforce-compatible server, seeded from the firm: every Salesforce read and write of the
+    # demo goes through simple-salesforce over HTTPS, as against the real org
+    salesforce = start_server(data_dir() / "salesforce", export_dir=target / "salesforce")
+    os.environ.update(salesforce.client_environment())
+    try:
+        with DagsterInstance.get() as instance:
+            report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
+            if not report.failed_steps:
+                _gips_reports(instance, int(sessions[-1][:4]), report)
+            if not report.failed_steps:
+                published = _publication(instance, sessions[-1], report)
+    finally:
+        salesforce.stop()
     for key, count in sorted(report.materializations.items()):
         console.print(f"  materialized {key} ({count} partition(s))" if count > 1 else f"  materialized {key}")
     console.print(f"[green]{len(report.checks_passed)} checks passed[/]")
     for name, severity, description in report.checks_failed:
         console.print(f"[yellow]{severity}[/] {name}: {description}")
+    if not report.failed_steps:
+        adx = data_dir() / "adx"
+        console.print(f"ADX revisions:     {published['revisions']} for {sessions[-1]} in {adx / 'data_sets'}")
+        console.print(f"Data grants:       {published.get('grants_after', 0)} live ({published.get('granted', 0)} "
+                      f"granted, {published.get('revoked', 0)} revoked) in {adx / 'grants.db'}")
     console.print(f"\nFirm landing zone: {target}\nIceberg lakehouse: {data_dir() / 'lakehouse'}\n"
                   f"Warehouse:         {data_dir() / 'warehouse.duckdb'} (silver.*, gold.*)\n"
                   f"Dagster instance:  {Path(os.environ['DAGSTER_HOME']) / '.data' / 'dagster'}\n"
@@ -103,6 +119,14 @@ def demo(
         console.print(f"[red]step failed[/] {failure}")
     if report.failed_steps or any(severity == "ERROR" for _, severity, _ in report.checks_failed):
         raise typer.Exit(1)
+
+
+def _publication(instance, day: str, report) -> dict:
+    """ADX revisions of the last session, then the entitlement reconcile (grants from Salesforce contracts)."""
+    from jobs.demo import run_publication
+    from mesh_assets.definitions import build_definitions
+
+    return run_publication(day, build_definitions(), instance, report, lambda s: console.print(f"[cyan]>[/] {s}"))
 
 
 def _gips_reports(instance, year: int, report) -> None:

@@ -55,6 +55,9 @@ class DbtWarehouseResource(ConfigurableResource):
     athena_staging_dir: str | None = Field(default=None, description="s3:// query result location (athena)")
     athena_data_dir: str | None = Field(default=None, description="s3:// location of dbt's Iceberg tables (athena)")
     region: str | None = Field(default=None, description="AWS region (athena)")
+    parse_cache_dir: str | None = Field(
+        default=None, description="folder keeping dbt's partial parse of invocations without --vars (the entitlement "
+        "reconcile, on-demand rebuilds), so the next one skips the full parse; None: always parse")
 
     def dbt_environment(self) -> dict[str, str]:
         """The environment variables ``profiles.yml`` reads, from this resource's configuration."""
@@ -86,5 +89,27 @@ class DbtWarehouseResource(ConfigurableResource):
         dbt = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=self.target,
                              dbt_executable=executable)
         _seed_cli_version(dbt, executable)
-        with overridden_environment(self.dbt_environment()):
+        environment = self.dbt_environment()
+        if self._reuses_parse(args):
+            # dagster-dbt copies partial_parse.msgpack from $DBT_TARGET_PATH into the invocation's own target
+            environment["DBT_TARGET_PATH"] = self.parse_cache_dir
+        with overridden_environment(environment):
             return dbt.cli(list(args), context=context, **kwargs)
+
+    def _reuses_parse(self, args: Sequence[str]) -> bool:
+        # --vars change dbt's parse (and differ per window): only var-free invocations share one
+        return bool(self.parse_cache_dir) and "--vars" not in args
+
+    def keep_parse(self, args: Sequence[str], invocation: DbtCliInvocation) -> None:
+        """After a successful var-free invocation, its partial parse becomes the cached one (atomic rename)."""
+        import os
+        from pathlib import Path
+
+        produced = Path(invocation.target_path) / "partial_parse.msgpack"
+        if not (self._reuses_parse(args) and invocation.is_successful() and produced.is_file()):
+            return
+        cache = Path(self.parse_cache_dir)
+        cache.mkdir(parents=True, exist_ok=True)
+        staged = cache / f".partial_parse.{os.getpid()}.msgpack"
+        staged.write_bytes(produced.read_bytes())
+        staged.replace(cache / "partial_parse.msgpack")

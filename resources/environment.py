@@ -58,6 +58,7 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             duckdb_path=str(data / "warehouse.duckdb"),
             iceberg_catalog_uri=f"sqlite:///{lakehouse / 'catalog.db'}",
             iceberg_warehouse=f"file://{lakehouse / 'warehouse'}",
+            parse_cache_dir=str(data / "dbt" / "parse-cache"),
         ),
         "landing": LandingZoneResource(root=str(firm)),
         "reports": ReportStoreResource(root=str(data / "reports")),

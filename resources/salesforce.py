@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -161,6 +161,30 @@ class SalesforceResource(ConfigurableResource):
                 "(use backend 'api' with the org or the local server)"
             )
         self._call(f"updating {sobject} {record_id}", lambda client: getattr(client, sobject).update(record_id, values))
+
+    def update_many(self, sobject: str, updates: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+        """Set values on many records with sObject Collections (200 per call): record id -> None when updated,
+        else the error Salesforce gave for that record. One bad record does not stop the others."""
+        import json
+
+        if self.backend != "api":
+            raise ValueError(f"cannot update {sobject} records: the {self.backend!r} Salesforce backend is read-only")
+        outcome: dict[str, str | None] = {}
+        ids = list(updates)
+        for start in range(0, len(ids), 200):
+            chunk = ids[start:start + 200]
+            body = {"allOrNone": False, "records": [
+                {"attributes": {"type": sobject}, "id": record_id, **updates[record_id]} for record_id in chunk]}
+            payload = json.dumps(body)
+            results = self._call(
+                f"updating {len(chunk)} {sobject} records",
+                lambda client, data=payload: client.restful("composite/sobjects", method="PATCH", data=data),
+            )
+            for record_id, result in zip(chunk, results, strict=True):
+                errors = result.get("errors") or []
+                outcome[record_id] = None if result.get("success") else (
+                    "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or "not updated")
+        return outcome
 
     def create(self, sobject: str, values: dict[str, Any]) -> str:
         """Insert one record (a POST) and return its new ``Id``."""

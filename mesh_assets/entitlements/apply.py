@@ -127,31 +127,35 @@ def write_back(
     report: ApplyReport,
     provisioned_now: dict[str, bool],
     provisioned_in_salesforce: dict[str, bool | None],
-    update: Callable[[str, dict[str, Any]], None],
+    update_many: Callable[[dict[str, dict[str, Any]]], dict[str, str | None]],
     attempts: int = 3,
     wait_s: float = 0.5,
 ) -> None:
     """Set ``ADX_Provisioned__c`` on every contract whose value in Salesforce differs from the grants now.
 
     ``provisioned_now``: contract id -> whether a live grant exists after the reconcile. Only differences
-    are written, so the write-back's own SystemModstamp bump leads to a reconcile with nothing to do.
+    are written, in batches (``update_many``: id -> values, returning id -> error or None), so the write-back
+    costs one call per 200 contracts and its own SystemModstamp bump changes no grant.
     """
-    for contract_id in sorted(provisioned_now):
-        value = provisioned_now[contract_id]
-        if bool(provisioned_in_salesforce.get(contract_id)) == value:
-            continue
-        reason = f"contract {contract_id}: ADX_Provisioned__c {provisioned_in_salesforce.get(contract_id)} -> {value}"
-        try:
-            _retrying(lambda c=contract_id, v=value: update(c, {"ADX_Provisioned__c": v}), attempts, wait_s)
-        except Exception as error:
-            report.decisions.append(Decision("writeback", FAILED, reason, contract_id=contract_id,
-                                             before={"ADX_Provisioned__c": provisioned_in_salesforce.get(contract_id)},
-                                             after={"ADX_Provisioned__c": provisioned_in_salesforce.get(contract_id)},
-                                             error=_describe(error)))
-            continue
-        report.decisions.append(Decision("writeback", APPLIED, reason, contract_id=contract_id,
-                                         before={"ADX_Provisioned__c": provisioned_in_salesforce.get(contract_id)},
-                                         after={"ADX_Provisioned__c": value}))
+    changes = {c: provisioned_now[c] for c in sorted(provisioned_now)
+               if bool(provisioned_in_salesforce.get(c)) != provisioned_now[c]}
+    if not changes:
+        return
+    try:
+        errors = _retrying(lambda: update_many({c: {"ADX_Provisioned__c": v} for c, v in changes.items()}),
+                           attempts, wait_s)
+    except Exception as error:
+        errors = dict.fromkeys(changes, _describe(error))
+    for contract_id, value in changes.items():
+        before = {"ADX_Provisioned__c": provisioned_in_salesforce.get(contract_id)}
+        reason = f"contract {contract_id}: ADX_Provisioned__c {before['ADX_Provisioned__c']} -> {value}"
+        error = errors.get(contract_id)
+        if error:
+            report.decisions.append(Decision("writeback", FAILED, reason, contract_id=contract_id, before=before,
+                                             after=before, error=error))
+        else:
+            report.decisions.append(Decision("writeback", APPLIED, reason, contract_id=contract_id, before=before,
+                                             after={"ADX_Provisioned__c": value}))
 
 
 def now_utc() -> dt.datetime:

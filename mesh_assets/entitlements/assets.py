@@ -102,7 +102,7 @@ def reconcile(
     provisioned_now = {c.contract_id: c.contract_id in live for c in contracts}
     if salesforce.backend == "api":  # the export backend is a read-only file: nothing to write back to
         write_back(report, provisioned_now, provisioned_in_salesforce,
-                   lambda contract_id, values: salesforce.update("Contract", contract_id, values))
+                   lambda updates: salesforce.update_many("Contract", updates))
 
     dead_table = iceberg.table(GRANT_DEAD_LETTERS)
     waiting = pending(dead_table.scan().to_arrow())

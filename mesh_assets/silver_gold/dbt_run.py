@@ -147,6 +147,7 @@ def run_dbt(
             )
     finally:
         # Each invocation has its own target folder (artifacts, logs); its events are read by now.
+        dbt.keep_parse(args, invocation)
         shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 

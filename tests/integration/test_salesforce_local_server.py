@@ -235,3 +235,17 @@ def test_a_restarted_server_keeps_its_updates_and_its_ca(server: ServerInfo, sma
         assert restarted.seeded == {"Account": 0, "Contract": 0}
         records = api_resource(restarted).records("Contract", ["Id", "ADX_Provisioned__c"])
         assert {r["Id"]: r["ADX_Provisioned__c"] for r in records}[target] is True
+
+
+def test_collection_update_reports_each_record_and_a_bad_one_does_not_stop_the_others(server: ServerInfo) -> None:
+    resource = api_resource(server)
+    contracts = resource.records("Contract", ["Id", "SystemModstamp", "ADX_Provisioned__c"])
+    ids = [c["Id"] for c in contracts]
+    updates = {record_id: {"ADX_Provisioned__c": True} for record_id in ids}
+    updates["800000000000000AAA"] = {"ADX_Provisioned__c": True}
+    outcome = resource.update_many("Contract", updates)
+    assert [outcome[i] for i in ids] == [None] * len(ids)
+    assert "800000000000000AAA" in updates and outcome["800000000000000AAA"]  # the unknown one, with its error
+    after = {c["Id"]: c for c in resource.records("Contract", ["Id", "SystemModstamp", "ADX_Provisioned__c"])}
+    before = {c["Id"]: c["SystemModstamp"] for c in contracts}
+    assert all(after[i]["ADX_Provisioned__c"] is True and after[i]["SystemModstamp"] > before[i] for i in ids)

@@ -154,6 +154,33 @@ def build_app(org: LocalOrg) -> Starlette:
         org.store.update(sobject, record_id, await json_body(request))
         return Response(status_code=204)
 
+    async def update_collection(request: Request, version: str) -> Response:
+        """sObject Collections update: up to 200 records of any type in one call, one result per record."""
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError as exc:
+            raise ApiError(400, "JSON_PARSER_ERROR", f"the request body is not JSON: {exc}") from exc
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list) or not 0 < len(records) <= 200:
+            raise ApiError(400, "INVALID_BATCH_SIZE", "records must hold between 1 and 200 records")
+        known = {name.lower(): name for name in org.store.schemas()}
+        results = []
+        for item in records:
+            values = {k: v for k, v in item.items() if k not in ("attributes", "id", "Id")}
+            record_id = item.get("id") or item.get("Id")
+            sobject = known.get(str((item.get("attributes") or {}).get("type", "")).lower())
+            try:
+                if sobject is None:
+                    raise ApiError(400, "INVALID_TYPE", f"record {record_id}: attributes.type is missing or unknown")
+                org.store.update(sobject, record_id, values)
+                results.append({"id": record_id, "success": True, "errors": []})
+            except (ApiError, ReadOnlyField, RecordNotFound, soql.InvalidField) as exc:
+                code = exc.code if isinstance(exc, ApiError) else (
+                    "ENTITY_IS_DELETED" if isinstance(exc, RecordNotFound) else "INVALID_FIELD")
+                results.append({"id": record_id, "success": False,
+                                "errors": [{"statusCode": code, "message": str(exc), "fields": []}]})
+        return JSONResponse(results)
+
     async def create(request: Request, version: str) -> Response:
         record_id = org.store.create(sobject_name(request), await json_body(request))
         return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
@@ -241,6 +268,7 @@ def build_app(org: LocalOrg) -> Starlette:
             Route("/services/data/{version}/query", api(query), methods=["GET"]),
             Route("/services/data/{version}/query/", api(query), methods=["GET"]),
             Route("/services/data/{version}/query/{locator}", api(query_more), methods=["GET"]),
+            Route("/services/data/{version}/composite/sobjects", api(update_collection), methods=["PATCH"]),
             Route("/services/data/{version}/sobjects/{sobject}", api(create), methods=["POST"]),
             Route("/services/data/{version}/sobjects/{sobject}/", api(create), methods=["POST"]),
             Route("/services/data/{version}/sobjects/{sobject}/{record_id}", api(record), methods=["GET", "PATCH"]),
