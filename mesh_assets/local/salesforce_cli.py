@@ -80,6 +80,8 @@ def serve(
         "or the local defaults)\n"
         f"  hooks:     POST {info.url}/__local/expire_sessions, POST {info.url}/__local/rate_limit "
         '{"requests": N}, GET ' + f"{info.url}/__local/stats\n"
+        f"  clients:   MESH_SALESFORCE_URL={info.url} MESH_SALESFORCE_CA_BUNDLE={info.ca_pem_path} "
+        f"SALESFORCE_USERNAME={info.credentials.username} (+ SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN)\n"
         "  Ctrl-C to stop",
         highlight=False,
         soft_wrap=True,
