@@ -35,8 +35,6 @@ def world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
     """Bronze reference + Salesforce and the dbt seeds/silver clients, with a live local Salesforce server."""
     from mesh_assets.definitions import build_definitions
     from mesh_assets.local.salesforce_server.runner import start_server
-    from resources.salesforce import SalesforceResource
-
     root = tmp_path_factory.mktemp("entitlements")
     (root / "dagster_home").mkdir()
     server = start_server(root / "salesforce", export_dir=small_firm / "salesforce")
@@ -49,13 +47,19 @@ def world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
             defs = Definitions.merge(defs, Definitions(jobs=[setup]))
             assert defs.resolve_job_def("entitlements_setup").execute_in_process(
                 instance=instance, run_config=QUIET).success
-            client = SalesforceResource(backend="api", login_url=server.url, ca_bundle=str(server.ca_pem_path),
-                                        username=server.credentials.username, password=server.credentials.password,
-                                        security_token=server.credentials.security_token)
             yield {"defs": defs, "instance": instance, "server": server, "root": root, "cursor": None,
-                   "salesforce": client}
+                   "salesforce": client_of(server)}
     finally:
         server.stop()
+
+
+def client_of(server, **settings):
+    """The code location's Salesforce client with the server's values resolved (not EnvVars)."""
+    from resources.salesforce import SalesforceResource
+
+    return SalesforceResource(backend="api", login_url=server.url, ca_bundle=str(server.ca_pem_path),
+                              username=server.credentials.username, password=server.credentials.password,
+                              security_token=server.credentials.security_token, **settings)
 
 
 def tick(world) -> object:
@@ -171,6 +175,36 @@ def test_the_write_back_echo_is_copied_to_bronze_but_requests_no_reconcile(world
     run = reconcile(world)  # and a reconcile now would have nothing to do
     metadata = grants_materialization(run)
     assert (metadata["granted"], metadata["revoked"], metadata["written_back"]) == (0, 0, 0)
+
+
+def test_a_tick_that_fails_on_the_api_limit_moves_no_cursor_and_the_next_one_skips_nothing(world):
+    import requests
+
+    from resources.salesforce import SalesforceRateLimited
+
+    server = world["server"]
+    local_hook = f"{server.url}/__local"
+    if tick(world).run_requests:  # this test alone: settle the firm's own contracts first
+        assert reconcile(world).success
+    contract = salesforce(world).records("Contract", CONTRACT_FIELDS)[0]
+    salesforce(world).update("Contract", contract["Id"], {"EndDate": "2031-12-31"})
+    cursor = world["cursor"]
+    requests.post(f"{local_hook}/expire_sessions", verify=str(server.ca_pem_path), timeout=10).raise_for_status()
+    requests.post(f"{local_hook}/rate_limit", json={"requests": 10}, verify=str(server.ca_pem_path),
+                  timeout=10).raise_for_status()
+    impatient = client_of(server, rate_limit_attempts=2, rate_limit_initial_wait_s=0.05)
+    from sensors.salesforce_contract_sensor import salesforce_contract_sensor
+
+    context = build_sensor_context(instance=world["instance"], cursor=cursor, resources={
+        "salesforce": impatient, "iceberg": world["defs"].resources["iceberg"]})
+    with pytest.raises(SalesforceRateLimited):
+        salesforce_contract_sensor(context)  # the daemon records the error; the cursor stays where it was
+    requests.post(f"{local_hook}/rate_limit", json={"requests": 0}, verify=str(server.ca_pem_path),
+                  timeout=10).raise_for_status()
+    assert world["cursor"] == cursor
+    [request] = tick(world).run_requests  # the expired session logs in again; the change is there
+    assert request.tags["mesh/material-contract-changes"] == "1"
+    assert reconcile(world, request.tags).success
 
 
 def test_termination_expiry_and_a_new_contract_are_applied_on_the_next_reconcile(world):
