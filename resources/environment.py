@@ -103,7 +103,8 @@ def aws_resources() -> dict[str, Any]:
             endpoint_url=endpoint,
         ),
         "warehouse": WarehouseResource(
-            engine="athena", athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"), region=EnvVar("AWS_REGION")
+            engine="athena", athena_workgroup=EnvVar("MESH_ATHENA_WORKGROUP"), region=EnvVar("AWS_REGION"),
+            endpoint_url=endpoint,
         ),
         "dbt": DbtWarehouseResource(
             target="athena",

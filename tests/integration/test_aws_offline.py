@@ -135,3 +135,32 @@ def manifest_portfolios(firm) -> list[str]:
 def materialization(result, key: AssetKey):
     [event] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key == key]
     return event
+
+
+def test_athena_results_come_back_named_and_typed(moto_aws):
+    """WarehouseResource on Athena (moto's Athena with a predefined result): names and types from ColumnInfo,
+    the header row dropped, nulls kept. The GIPS, ADX and entitlement code reads columns by name."""
+    import datetime as dt
+
+    import requests
+
+    from resources.warehouse import WarehouseResource
+
+    boto_athena_columns = [{"Name": "as_of_date", "Type": "date"}, {"Name": "portfolio_id", "Type": "varchar"},
+                           {"Name": "nav", "Type": "double"}, {"Name": "is_large_flow", "Type": "boolean"}]
+    header = {"Data": [{"VarCharValue": c["Name"]} for c in boto_athena_columns]}
+    rows = [{"Data": [{"VarCharValue": "2026-10-30"}, {"VarCharValue": "P-0001"}, {"VarCharValue": "1250.5"},
+                      {"VarCharValue": "false"}]},
+            {"Data": [{"VarCharValue": "2026-10-30"}, {"VarCharValue": "P-0002"}, {}, {"VarCharValue": "true"}]}]
+    requests.post(f"{moto_aws['url']}/moto-api/static/athena/query-results", timeout=10, json={
+        "account_id": "123456789012", "region": "us-east-1",
+        "results": [{"rows": [header, *rows], "column_info": boto_athena_columns}],
+    }).raise_for_status()
+    warehouse = WarehouseResource(engine="athena", athena_workgroup="primary", region="us-east-1",
+                                  endpoint_url=moto_aws["url"])
+    table = warehouse.query("select as_of_date, portfolio_id, nav, is_large_flow from gold.product_nav_history")
+    assert table.column_names == ["as_of_date", "portfolio_id", "nav", "is_large_flow"]
+    assert table.to_pylist() == [
+        {"as_of_date": dt.date(2026, 10, 30), "portfolio_id": "P-0001", "nav": 1250.5, "is_large_flow": False},
+        {"as_of_date": dt.date(2026, 10, 30), "portfolio_id": "P-0002", "nav": None, "is_large_flow": True},
+    ]
