@@ -55,8 +55,9 @@ def test_declared_columns_are_selected_by_the_models() -> None:
 
 
 def test_products_are_found_by_name_and_data_set() -> None:
-    assert product_spec("nav_history").source_table == "gold.nav_history"
-    assert product_spec("prices").source_table == "silver.prices"
+    assert product_spec("nav_history").source_table == "gold.product_nav_history"
+    assert product_spec("prices").source_table == "gold.product_prices"
+    assert product_spec("prices").data_set_for("tnt-0001") == "mesh-prices-tnt-0001"
     assert product_for_data_set("mesh-exposure-analytics").product == "esg"
     with pytest.raises(KeyError, match="unknown data product 'navs'"):
         product_spec("navs")
@@ -85,18 +86,14 @@ def test_missing_column_fails_and_names_it() -> None:
 
 
 def test_type_change_fails_with_declared_and_actual_types() -> None:
-    schema = PRODUCTS["performance"].schema
+    schema = PRODUCTS["esg"].schema
     table = _sample_table(schema)
-    table = table.set_column(
-        table.schema.get_field_index("unvalued_positions"), "unvalued_positions", pa.array([0.0, 1.0, 2.0])
-    )
+    table = table.set_column(table.schema.get_field_index("rank"), "rank", pa.array([0.0, 1.0, 2.0]))
     verdict = check_schema(schema, table)
     assert not verdict.passed
-    assert verdict.type_changes == (("unvalued_positions", "int64", "double"),)
-    assert verdict.metadata["type_changes"] == [
-        {"column": "unvalued_positions", "declared": "int64", "actual": "double"}
-    ]
-    assert "unvalued_positions int64 -> double" in verdict.description
+    assert verdict.type_changes == (("rank", "int32", "double"),)
+    assert verdict.metadata["type_changes"] == [{"column": "rank", "declared": "int32", "actual": "double"}]
+    assert "rank int32 -> double" in verdict.description
 
 
 def test_extra_columns_pass_as_recorded_additive_changes() -> None:
