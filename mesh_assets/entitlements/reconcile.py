@@ -368,6 +368,11 @@ def _why_revoked(
     return f"no active contract for grant {name}"
 
 
+def _revoke(grant: ListedGrant, contract_id: str, product: str, reason: str) -> GrantAction:
+    return GrantAction(GrantActionKind.REVOKE, contract_id, product, grant.data_set, grant.receiver_account,
+                       grant.grant_id, reason, grant.ends_at)
+
+
 def plan(
     desired: Iterable[DesiredGrant],
     actual: Iterable[ListedGrant],
@@ -412,19 +417,7 @@ def plan(
         want = wanted.get((contract_id, product))
         if want is None:
             reason = _why_revoked(grants[0].name, contract_id, product, by_contract, unfulfilled_by_contract, as_of)
-            revokes.extend(
-                GrantAction(
-                    GrantActionKind.REVOKE,
-                    contract_id,
-                    product,
-                    g.data_set,
-                    g.receiver_account,
-                    g.grant_id,
-                    reason,
-                    g.ends_at,
-                )
-                for g in grants
-            )
+            revokes.extend(_revoke(g, contract_id, product, reason) for g in grants)
             continue
         exact = [g for g in grants if _matches(g, want)]
         keeper = exact[0] if exact else grants[0]
@@ -444,16 +437,7 @@ def plan(
                 )
             )
         revokes.extend(
-            GrantAction(
-                GrantActionKind.REVOKE,
-                contract_id,
-                product,
-                g.data_set,
-                g.receiver_account,
-                g.grant_id,
-                f"duplicate of grant {keeper.grant_id} ({g.name})",
-                g.ends_at,
-            )
+            _revoke(g, contract_id, product, f"duplicate of grant {keeper.grant_id} ({g.name})")
             for g in grants
             if g is not keeper
         )
