@@ -14,6 +14,7 @@ from mesh_assets.bronze import defs as bronze_defs
 from mesh_assets.entitlements.assets import defs as entitlements_defs
 from mesh_assets.gips_reporting import defs as gips_defs
 from mesh_assets.silver_gold import defs as silver_gold_defs
+from mesh_assets.streaming.assets import defs as streaming_defs
 from resources.environment import resources_for
 from sensors import defs as sensors_defs
 
@@ -26,6 +27,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
         gips_defs(),
         adx_defs(),
         entitlements_defs(),
+        streaming_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 from pydantic import Field
 
+from mesh_assets.bronze.kafka_topics import TOPIC_KEYS
 from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition
 from mesh_assets.cdc.envelope import DeadLetter
 from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
@@ -162,9 +163,11 @@ def ingest_topic(
     name="aladdin_cdc",
     specs=[
         AssetSpec(TRADES_KEY, description="Aladdin trade CDC events, parsed and validated (append-only).",
-                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True),
+                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True,
+                  deps=[TOPIC_KEYS["aladdin.trades"]]),
         AssetSpec(CASH_FLOWS_KEY, description="Aladdin external cash-flow CDC events (append-only).",
-                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True),
+                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True,
+                  deps=[TOPIC_KEYS["aladdin.cash_flows"]]),
         AssetSpec(DEAD_LETTERS_KEY, description="CDC records that failed parsing or their topic contract, with reason.",
                   group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg"}),
     ],

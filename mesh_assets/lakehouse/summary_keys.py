@@ -18,3 +18,7 @@ CONTRACT_VERSION_KEY = "mesh.contract.version"
 MAX_EVENT_TS_KEY = "mesh.source.max_ts_ms"
 #: SHA-256 of the rows one partition replacement wrote (summary).
 CONTENT_HASH_KEY = "mesh.content.sha256"
+#: A trade-stream worker commit's figures (summary, JSON): records, alerts, latency, breakers, end offsets.
+STREAM_STATS_KEY = "mesh.stream.stats"
+#: The idle trade-stream worker's liveness beat (table property, JSON of the same shape, no records).
+HEARTBEAT_PROPERTY = "mesh.stream.heartbeat"

@@ -78,6 +78,27 @@ def bronze_snapshot_ids(iceberg: IcebergCatalogResource | None, manifest: Mappin
     return ids
 
 
+def ensure_worker_tables(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
+                         unique_ids: list[str]) -> list[str]:
+    """Create, empty, the tables long-lived workers write (not Dagster runs) that the selected models read.
+
+    ``stream.trades_enriched`` is written by the ``mesh stream-trades`` worker; a model reading it must build
+    (with no streamed rows) before the worker's first commit. Bronze tables are not created here: a missing
+    bronze table means a bronze asset was never materialized, and dbt should say so.
+    """
+    if iceberg is None:
+        return []
+    from mesh_assets.streaming.hot_table import ENRICHED_TRADES
+
+    read = set().union(*(source_tables(manifest, u) for u in unique_ids))
+    created = []
+    for spec in (ENRICHED_TRADES,):
+        if spec.identifier in read:
+            iceberg.table(spec)
+            created.append(spec.identifier)
+    return created
+
+
 def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str]) -> Iterator[Any]:
     for raw in invocation.stream_raw_events():
         info = raw.raw_event.get("info", {})
@@ -109,6 +130,7 @@ def run_dbt(
     dbt_vars = {**window, **(extra_vars or {})}
     selected_ids = [unique_id_by_key[key] for key in context.selected_asset_keys]
     selected = sorted(manifest["nodes"][u]["name"] for u in selected_ids)
+    ensure_worker_tables(iceberg, manifest, selected_ids)
     snapshots_before = bronze_snapshot_ids(iceberg, manifest, selected_ids)
     # Unit tests (hand-built cases) run in the test suite, not in production builds.
     args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
