@@ -17,18 +17,21 @@ console = Console()
 
 
 def _mount_local_tools() -> None:
-    """`mesh audit export`, `mesh gips report`, `mesh kafka ...`, `mesh salesforce serve` and `mesh produce-cdc`."""
+    """`mesh audit export`, `mesh gips report`, `mesh kafka ...`, `mesh salesforce serve`, `mesh produce-cdc` and
+    `mesh stream-trades`."""
     from mesh_assets.audit.cli import audit_app
     from mesh_assets.gips_reporting.cli import gips_app
     from mesh_assets.local.kafka_cli import kafka_app
     from mesh_assets.local.produce_cli import produce_cdc
     from mesh_assets.local.salesforce_cli import salesforce_app
+    from mesh_assets.streaming.cli import stream_trades
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(gips_app, name="gips")
     app.add_typer(kafka_app, name="kafka")
     app.add_typer(salesforce_app, name="salesforce")
     app.command("produce-cdc")(produce_cdc)
+    app.command("stream-trades")(stream_trades)
 
 
 _mount_local_tools()

@@ -11,6 +11,7 @@ from dagster import Definitions
 from jobs import defs as jobs_defs
 from mesh_assets.adx.assets import defs as adx_defs
 from mesh_assets.bronze import defs as bronze_defs
+from mesh_assets.distribution.assets import defs as distribution_defs
 from mesh_assets.entitlements.assets import defs as entitlements_defs
 from mesh_assets.gips_reporting import defs as gips_defs
 from mesh_assets.silver_gold import defs as silver_gold_defs
@@ -28,6 +29,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
         adx_defs(),
         entitlements_defs(),
         streaming_defs(),
+        distribution_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

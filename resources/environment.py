@@ -13,6 +13,7 @@ from resources.alerts import AlertWebhookResource
 from resources.cdc_source import CdcSourceResource
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
+from resources.kafka_publisher import KafkaPublisherResource
 from resources.reports import ReportStoreResource
 from resources.s3 import LandingZoneResource
 from resources.salesforce import SalesforceResource
@@ -32,7 +33,7 @@ AWS_SETTINGS = {
     "MESH_REPORTS_ROOT": "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published",
     "MESH_ALERT_WEBHOOK_URL": "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON",
     "MESH_ADX_STAGING_ROOT": "s3://bucket/prefix where data product files are staged for ADX import",
-    "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC",
+    "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC and the distribution topics (NAV, performance)",
     "SALESFORCE_USERNAME": "Salesforce integration user",
     "SALESFORCE_PASSWORD": "Salesforce integration user's password",
     "SALESFORCE_SECURITY_TOKEN": "Salesforce integration user's security token",
@@ -74,6 +75,13 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             if os.environ.get("MESH_KAFKA_BOOTSTRAP")
             else CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc"))
         ),
+        # distribution topics (NAV, performance): the broker when one is configured, else JSON-lines outbox files
+        "distribution_publisher": (
+            KafkaPublisherResource(backend="kafka", bootstrap_servers=distribution_bootstrap(),
+                                   topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
+            if distribution_bootstrap()
+            else KafkaPublisherResource(backend="outbox", outbox_dir=str(data / "outbox"))
+        ),
         # the local Salesforce-compatible server (`mesh salesforce serve`) through simple-salesforce when
         # MESH_SALESFORCE_URL is set, else the firm's Salesforce export read as query results
         "salesforce": (
@@ -87,6 +95,16 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             else SalesforceResource(backend="export", export_dir=str(firm / "salesforce"))
         ),
     }
+
+
+#: Optional: the distribution topics on another cluster than the CDC topics (default ``MESH_KAFKA_BOOTSTRAP``).
+DISTRIBUTION_BOOTSTRAP_SETTING = "MESH_DISTRIBUTION_KAFKA_BOOTSTRAP"
+
+
+def distribution_bootstrap() -> str | None:
+    """Bootstrap servers of the distribution topics: ``MESH_DISTRIBUTION_KAFKA_BOOTSTRAP``, else
+    ``MESH_KAFKA_BOOTSTRAP``, else None (locally: the outbox)."""
+    return os.environ.get(DISTRIBUTION_BOOTSTRAP_SETTING) or os.environ.get("MESH_KAFKA_BOOTSTRAP") or None
 
 
 #: Optional in ``aws``: an AWS endpoint override for S3 and Glue (VPC endpoint, LocalStack, moto).
@@ -121,6 +139,11 @@ def aws_resources() -> dict[str, Any]:
                            endpoint_url=endpoint),
         "alerts": AlertWebhookResource(url=EnvVar("MESH_ALERT_WEBHOOK_URL")),
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
+        "distribution_publisher": KafkaPublisherResource(
+            backend="kafka",
+            bootstrap_servers=EnvVar(DISTRIBUTION_BOOTSTRAP_SETTING if os.environ.get(DISTRIBUTION_BOOTSTRAP_SETTING)
+                                     else "MESH_KAFKA_BOOTSTRAP"),
+        ),
         "salesforce": SalesforceResource(
             backend="api",
             username=EnvVar("SALESFORCE_USERNAME"),

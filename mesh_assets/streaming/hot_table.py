@@ -17,6 +17,7 @@ ENRICHED_COLUMNS: Columns = (
     # where the event came from (the exactly-once key) and its deterministic id
     ("source_topic", "string"), ("source_partition", "int32"), ("source_offset", "int64"),
     ("source_timestamp_ms", "int64"), ("event_id", "string"), ("op", "string"), ("ts_ms", "int64"),
+    ("lsn", "int64"),
     # the trade (after image; the before image for a delete)
     ("trade_id", "string"), ("version", "int32"), ("portfolio_id", "string"), ("security_id", "string"),
     ("side", "string"), ("quantity", "double"), ("price", "double"), ("currency", "string"), ("trade_date", "date"),
@@ -24,8 +25,9 @@ ENRICHED_COLUMNS: Columns = (
     ("notional", "double"), ("close_price", "double"), ("close_date", "date"), ("deviation", "double"),
     ("position_quantity", "double"), ("cost_basis", "double"), ("position_notional", "double"),
     ("limit_notional", "double"),
-    # what the event changed in the book (signed; a cancel reverses, a correction nets both images)
-    ("quantity_change", "double"), ("cost_change", "double"),
+    # what the event changed in the book, signed: on the row's (security, trade date), and every change as
+    # JSON [[security_id, trade_date, quantity, cost], ...] (a correction reverses before and applies after)
+    ("quantity_change", "double"), ("cost_change", "double"), ("book_changes", "string"),
     ("alerts", "string"), ("alert_reasons", "string"),
     ("worker_id", "string"), ("enriched_at_ms", "int64"), ("latency_ms", "double"),
 )

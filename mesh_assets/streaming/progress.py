@@ -67,7 +67,8 @@ class StreamProgress:
         totals: dict[str, int] = {}
         for commit in self.commits:
             for kind, count in (commit.stats.get("alerts") or {}).items():
-                totals[kind] = totals.get(kind, 0) + int(count)
+                if int(count):
+                    totals[kind] = totals.get(kind, 0) + int(count)
         return totals
 
     @property

@@ -206,3 +206,65 @@ def test_heartbeat_keeps_an_idle_caught_up_worker_green_and_carries_its_breakers
         assert not beating["breakers_closed"].passed
         assert beating["breakers_closed"].metadata["breakers"].value == {"price_lookup": "half-open",
                                                                           "producer": "closed"}
+
+
+def test_sensor_reports_what_the_real_worker_committed(tmp_path, kafka_broker):  # noqa: F811
+    """The worker enriches crafted trades and stops; the sensor then reports exactly its committed rows."""
+    from dagster import instance_for_test
+
+    from mesh_assets.streaming.assets import ALERTS_KEY, ENRICHED_KEY, EXECUTION_KEY
+    from mesh_assets.streaming.hot_table import ENRICHED_TRADES
+    from mesh_assets.streaming.settings import CatalogSettings
+    from resources.cdc_source import CdcSourceResource
+    from resources.iceberg import IcebergCatalogResource
+    from tests.integration.test_trade_stream_worker import (
+        CLOSES,
+        InProcessWorker,
+        Trades,
+        build_warehouse,
+        trade,
+        wait_committed,
+    )
+    from tests.integration.test_trade_stream_worker import config as worker_config
+
+    prefix = f"tse{uuid.uuid4().hex[:8]}."
+    uri, warehouse = f"sqlite:///{tmp_path}/lakehouse/catalog.db", f"file://{tmp_path}/lakehouse/warehouse"
+    world = {"bootstrap": kafka_broker.bootstrap_servers, "catalog": CatalogSettings("sql", warehouse, uri),
+             "warehouse": build_warehouse(tmp_path / "warehouse.duckdb", CLOSES), "prefix": prefix, "tmp": tmp_path}
+    trades = Trades(kafka_broker.bootstrap_servers, prefix)
+    try:
+        with InProcessWorker(worker_config(world)) as worker:
+            trades.change("c", after=trade("T-1", price=102.0))  # exactly 2% off the close: no alert
+            trades.change("c", after=trade("T-2", security="S-9"))  # no close at all: stale_price
+            trades.change("c", after=trade("T-3", price=101.0))
+            trades.change("c", after=trade("T-4", portfolio="P-2", security="S-2", price=56.0))  # 12%: deviation
+            trades.flush()
+            wait_committed(worker, {"0": 3, "1": 1})
+    finally:
+        trades.close()
+
+    iceberg = IcebergCatalogResource(catalog_type="sql", uri=uri, warehouse=warehouse)
+    rows = iceberg.table(ENRICHED_TRADES).scan(
+        selected_fields=("source_partition", "source_offset", "alerts")).to_arrow().to_pylist()
+    expected_alerts: dict[str, int] = {}
+    for row in rows:
+        for kind in filter(None, row["alerts"].split(",")):
+            expected_alerts[kind] = expected_alerts.get(kind, 0) + 1
+    assert len(rows) == 4 and expected_alerts.get("stale_price") == 1 and expected_alerts.get("price_deviation") == 1
+    world_stream = {"iceberg": iceberg, "cdc_source": CdcSourceResource(
+        backend="kafka", bootstrap_servers=kafka_broker.bootstrap_servers, topic_prefix=prefix)}
+    with instance_for_test() as instance:
+        result = _tick(instance, world_stream, None)
+        materializations = {e.asset_key: e for e in result.asset_events if isinstance(e, AssetMaterialization)}
+        assert set(materializations) == {ENRICHED_KEY, EXECUTION_KEY, ALERTS_KEY}
+        enriched = materializations[ENRICHED_KEY].metadata
+        assert enriched["records"].value == 4 and enriched["dagster/row_count"].value == 4
+        assert enriched["offsets"].value == {f"{TOPIC}-0": [0, 3], f"{TOPIC}-1": [0, 1]}
+        assert enriched["alerts_by_kind"].value == expected_alerts
+        assert enriched["lag_records"].value == 0
+        assert materializations[EXECUTION_KEY].metadata["events"].value == 4
+        checks = _checks(result)
+        assert checks["lag_under_30s"].passed, checks["lag_under_30s"].description
+        assert checks["breakers_closed"].passed, checks["breakers_closed"].description
+        assert not checks["alert_rate"].passed  # 2 alerts in 4 trades
+        assert checks["alert_rate"].metadata["alerts"].value == sum(expected_alerts.values())

@@ -152,3 +152,29 @@ def test_the_instance_reads_only_variables_the_ecs_tasks_set():
     [daemon] = json.loads((DEPLOY / "ecs" / "daemon.json").read_text())["containerDefinitions"]
     provided = {e["name"] for e in daemon["environment"]} | {s["name"] for s in daemon["secrets"]}
     assert variables <= provided, variables - provided
+
+
+def test_the_trade_stream_worker_runs_alone_and_stops_gracefully_on_ecs_and_kubernetes():
+    from mesh_assets.streaming.settings import AWS_STREAM_SETTINGS
+
+    task = json.loads((DEPLOY / "ecs" / "stream-trades.json").read_text())
+    [container] = task["containerDefinitions"]
+    assert container["command"][:2] == ["mesh", "stream-trades"] and "--health-port" in container["command"]
+    assert "/healthz" in " ".join(container["healthCheck"]["command"]) and container["stopTimeout"] >= 30
+    provided = {e["name"] for e in container["environment"]}
+    assert provided >= set(AWS_STREAM_SETTINGS) | {"MESH_ATHENA_WORKGROUP"}
+    service = json.loads((DEPLOY / "ecs" / "services" / "stream-trades.json").read_text())
+    assert service["taskDefinition"] == task["family"] and service["desiredCount"] == 1
+    # never two workers at once: the old task stops before the new one starts
+    assert service["deploymentConfiguration"]["maximumPercent"] == 100
+    assert service["deploymentConfiguration"]["minimumHealthyPercent"] == 0
+    chart = DEPLOY / "helm" / "stream-trades"
+    assert yaml.safe_load((chart / "Chart.yaml").read_text())["apiVersion"] == "v2"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    template = (chart / "templates" / "deployment.yaml").read_text()
+    assert re.search(r"^  replicas: 1$", template, re.MULTILINE)
+    assert re.search(r"strategy:\n    type: Recreate", template)
+    assert "terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}" in template
+    assert values["terminationGracePeriodSeconds"] >= 30
+    assert re.search(r"livenessProbe:\n\s+httpGet:\n\s+path: /healthz", template)
+    assert '"mesh", "stream-trades"' in template
