@@ -11,9 +11,10 @@ end):
    waits until its health file says ready;
 3. for each rate: a producer process sends trade CDC events (Debezium envelopes, keyed by portfolio, ~1% priced
    more than 2% off the close) at that fixed rate for ``--seconds``; this process consumes ``trades.execution``
-   and ``risk.alerts`` and measures, per record, the time from the input's produce timestamp
-   (``source_timestamp_ms`` / ``produced_ms``, the Kafka record timestamp set at ``send``) to the moment the
-   output was returned by ``poll`` here: p50 / p99 / p99.9 / max, and whether every trade came out;
+   and ``risk.alerts`` and measures, per record, the time from the input's produce timestamp (the Kafka
+   record timestamp set at ``send``, carried as ``source_timestamp_ms``; an alert is matched to its trade by
+   ``event_id``) to the moment the output was returned by ``poll`` here: p50 / p99 / p99.9 / max, and whether
+   every trade came out (only this phase's trades count; the worker catches up before the next phase);
 4. max sustained throughput: the worker is stopped (SIGTERM), ``--backlog`` trades are produced, the worker is
    started again and the time until the last enriched record is readable gives trades/s (warm-up excluded);
 5. the hot table's row count equals the trades produced (exactly once), reported as ``hot_table_rows``.
@@ -132,7 +133,7 @@ class OutputReader:
         from kafka import KafkaConsumer, TopicPartition
 
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                      fetch_max_wait_ms=1, max_poll_records=5_000, metrics_enabled=False)
+                                      fetch_max_wait_ms=100, max_poll_records=5_000, metrics_enabled=False)
         self.topics = {f"{prefix}trades.execution": "execution", f"{prefix}risk.alerts": "alerts"}
         parts = []
         for topic in self.topics:
@@ -147,25 +148,40 @@ class OutputReader:
         for tp in parts:
             self.consumer.position(tp)
 
-    def read(self, expect_trades: int, timeout_s: float) -> dict:
-        """Latencies (ms) per output until ``expect_trades`` enriched trades arrived or ``timeout_s`` passed."""
+    def read(self, first: int, expect_trades: int, timeout_s: float) -> dict:
+        """Latencies (ms) per output until the enriched trades ``first`` .. ``first + expect_trades - 1`` arrived
+        or ``timeout_s`` passed (outputs of other trades, e.g. a previous phase's tail, are not counted).
+
+        Both latencies run from the input trade's produce timestamp (its Kafka record timestamp, carried as
+        ``source_timestamp_ms`` in the enriched trade; an alert is matched to its trade by ``event_id``).
+        """
         import orjson
 
-        latencies = {"execution": [], "alerts": []}
+        end = first + expect_trades
+        trades: list[float] = []
+        produced_at: dict[str, int] = {}
+        alerts_arrived: list[tuple[str, float]] = []
         first_ms = last_ms = None
         deadline = time.monotonic() + timeout_s
-        while len(latencies["execution"]) < expect_trades and time.monotonic() < deadline:
+        while len(trades) < expect_trades and time.monotonic() < deadline:
             batches = self.consumer.poll(timeout_ms=50)
             arrived = time.time() * 1000
             for tp, records in batches.items():
                 kind = self.topics[tp.topic]
-                field = "source_timestamp_ms" if kind == "execution" else "produced_ms"
                 for record in records:
-                    latencies[kind].append(arrived - orjson.loads(record.value)[field])
-            if batches:
-                first_ms = first_ms or arrived
-                last_ms = arrived
-        return {"latencies": latencies, "first_ms": first_ms, "last_ms": last_ms}
+                    body = orjson.loads(record.value)
+                    trade_id = body.get("trade_id") or ""
+                    if not trade_id.startswith("BT-") or not first <= int(trade_id[3:]) < end:
+                        continue
+                    if kind == "execution":
+                        trades.append(arrived - body["source_timestamp_ms"])
+                        produced_at[body["event_id"]] = body["source_timestamp_ms"]
+                        first_ms = first_ms or arrived
+                        last_ms = arrived
+                    else:
+                        alerts_arrived.append((body["event_id"], arrived))
+        alerts = [arrived - produced_at[e] for e, arrived in alerts_arrived if e in produced_at]
+        return {"latencies": {"execution": trades, "alerts": alerts}, "first_ms": first_ms, "last_ms": last_ms}
 
     def close(self) -> None:
         self.consumer.close()
@@ -187,12 +203,16 @@ def summarize(values: list[float]) -> dict:
 class Worker:
     """The real worker as a subprocess, with its health file."""
 
-    def __init__(self, work: Path, bootstrap: str, prefix: str, warehouse: Path) -> None:
+    def __init__(self, work: Path, bootstrap: str, prefix: str, warehouse: Path, profile: Path | None = None) -> None:
         self.health = work / "health.json"
         self.log = (work / "worker.log").open("ab")
-        self.args = [sys.executable, "-m", "mesh_assets.streaming.cli", "--bootstrap", bootstrap, "--topic-prefix",
-                     prefix, "--warehouse", str(warehouse), "--health-file", str(self.health),
-                     "--log-level", "WARNING"]
+        options = ["--bootstrap", bootstrap, "--topic-prefix", prefix, "--warehouse", str(warehouse),
+                   "--health-file", str(self.health), "--log-level", "WARNING"]
+        self.args = [sys.executable, "-m", "mesh_assets.streaming.cli", *options]
+        if profile is not None:  # cProfile of the hot (main) thread, one .prof per start
+            self.args = [sys.executable, "-c", "import cProfile, os, runpy, sys; sys.argv = ['cli', *sys.argv[1:]]; "
+                         f"cProfile.run('runpy.run_module(\"mesh_assets.streaming.cli\", run_name=\"__main__\")', "
+                         f"'{profile}.' + str(os.getpid()))", *options]
         self.env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(work / "data")}
         self.process: subprocess.Popen | None = None
         self.peak_rss_mb = 0.0
@@ -222,6 +242,18 @@ class Worker:
         except (OSError, AttributeError):
             pass
 
+    def wait_caught_up(self, produced: int, key: str, timeout_s: float) -> bool:
+        """Wait until the health file's ``key`` offsets (consumed or committed) sum to ``produced``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if sum(json.loads(self.health.read_text()).get(key, {}).values()) >= produced:
+                    return True
+            except (FileNotFoundError, json.JSONDecodeError):
+                pass
+            time.sleep(0.1)
+        return False
+
     def stop(self) -> int:
         """SIGTERM and wait (graceful: flush, commit, exit 0)."""
         self.sample_rss()
@@ -245,6 +277,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate runs")
     parser.add_argument("--backlog", type=int, default=200_000, help="trades for the max-throughput phase")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
+    parser.add_argument("--profile-worker", type=Path, default=None,
+                        help="cProfile the worker's hot thread into <this path>.<pid> (one file per start)")
     args = parser.parse_args()
 
     from mesh_assets.local import kafka_broker
@@ -267,7 +301,7 @@ def main() -> None:
         admin.create_topics([NewTopic(f"{prefix}{TOPIC}", num_partitions=PARTITIONS, replication_factor=1)])
         admin.close()
         build_warehouse(work / "warehouse.duckdb", as_of)
-        worker = Worker(work, bootstrap, prefix, work / "warehouse.duckdb")
+        worker = Worker(work, bootstrap, prefix, work / "warehouse.duckdb", args.profile_worker)
         result["worker_ready_s"] = round(worker.start(), 2)
         reader = OutputReader(bootstrap, prefix)
         produced = 0
@@ -278,15 +312,16 @@ def main() -> None:
             sender = ctx.Process(target=_produce_entry,
                                  args=((bootstrap, f"{prefix}{TOPIC}", rate, count, produced, trade_date), out))
             sender.start()
-            seen = reader.read(count, timeout_s=args.seconds + 60)
+            seen = reader.read(produced, count, timeout_s=args.seconds + 60)
             sender.join()
             sent = out.get()
             produced += count
+            caught_up = worker.wait_caught_up(produced, "consumed_offsets", 300)  # the next phase starts clean
             worker.sample_rss()
             trades = seen["latencies"]["execution"]
             result["phases"].append({
                 "rate_per_s": rate, "producer": sent, "enriched_trades_read": len(trades),
-                "kept_up": len(trades) >= count,
+                "kept_up": len(trades) >= count, "caught_up_after": caught_up,
                 "enriched": summarize(trades), "alerts": summarize(seen["latencies"]["alerts"]),
             })
             print(json.dumps(result["phases"][-1]), file=sys.stderr)
@@ -294,10 +329,10 @@ def main() -> None:
         # Max sustained throughput: a backlog drained by a freshly started worker.
         assert worker.stop() == 0, "worker did not exit 0 on SIGTERM"
         backlog = produce(bootstrap, f"{prefix}{TOPIC}", None, args.backlog, produced, trade_date)
-        produced += args.backlog
         ready_s = worker.start()
         ready_at = time.time() * 1000
-        seen = reader.read(args.backlog, timeout_s=600)
+        seen = reader.read(produced, args.backlog, timeout_s=600)
+        produced += args.backlog
         drained = len(seen["latencies"]["execution"])
         drain_s = (seen["last_ms"] - ready_at) / 1000 if seen["last_ms"] else None
         result["max_throughput"] = {
@@ -305,7 +340,7 @@ def main() -> None:
             "enriched_trades_read": drained, "drain_s": round(drain_s, 3) if drain_s else None,
             "trades_per_s": round(drained / drain_s, 1) if drain_s else None,
         }
-        time.sleep(3)  # the last micro-batch commits (batch age 1 s) before the count
+        result["max_throughput"]["committed_all"] = worker.wait_caught_up(produced, "committed_offsets", 120)
         assert worker.stop() == 0, "worker did not exit 0 on SIGTERM"
         reader.close()
         result["produced_total"] = produced

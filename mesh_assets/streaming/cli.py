@@ -108,6 +108,7 @@ def stream_trades(
         health_file=health_file, health_port=health_port, health_host=health_host, refresh_s=refresh_s,
         warmup_timeout_s=warmup_timeout_s, concentration_limit=concentration_limit, deviation_limit=deviation_limit,
         price_breaker=breakers, producer_breaker=breakers, max_records=max_records, run_for_s=run_for_s,
+        tune_gc=True,
     )
     # the commit writer's Iceberg work holds the GIL in slices: hand it back to the hot loop sooner (default 5 ms)
     sys.setswitchinterval(0.001)

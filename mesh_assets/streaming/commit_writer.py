@@ -2,7 +2,9 @@
 
 Order per batch (the stream contract): outputs produced -> ``producer.flush()`` (through the ``producer``
 breaker) -> one Iceberg commit of rows, ranges, positions and ``mesh.stream.stats``
-(:func:`~mesh_assets.lakehouse.exactly_once.append_exactly_once`). The hot path never waits on Iceberg: it
+(:func:`~mesh_assets.lakehouse.exactly_once.append_exactly_once`), made by the commit *process*
+(:mod:`~mesh_assets.streaming.commit_process`) so that Iceberg's CPU work never holds the hot process's GIL;
+this thread waits for its answer before it counts the batch committed. The hot path never waits on Iceberg: it
 only hands batches over a bounded queue, and pauses consuming when the queue is full (back-pressure).
 
 Nothing is dropped: a batch whose delivery or commit fails is retried until it succeeds or the worker is
@@ -13,7 +15,6 @@ same event ids). When idle, or stuck delivering, for ``heartbeat_s`` the writer 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
@@ -25,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mesh_assets.lakehouse.exactly_once import OffsetGapError
-from mesh_assets.lakehouse.summary_keys import HEARTBEAT_PROPERTY, STREAM_STATS_KEY
+from mesh_assets.lakehouse.summary_keys import STREAM_STATS_KEY
 from mesh_assets.streaming.alerts import ALERT_KINDS
 from mesh_assets.streaming.breakers import Breakers
-from mesh_assets.streaming.hot_table import ENRICHED_TRADES
+from mesh_assets.streaming.commit_process import CommitProcessLost
 from mesh_assets.streaming.micro_batch import MicroBatch, stream_stats
 from mesh_assets.streaming.outputs import DeliveryError, OutputPublisher
 
 if TYPE_CHECKING:
-    from pyiceberg.table import Table
+    from mesh_assets.streaming.commit_process import CommitProcess
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,12 @@ class WriterProgress:
 class CommitWriter(threading.Thread):
     """Delivers and commits micro-batches in order, off the hot path."""
 
-    def __init__(self, load_table: Callable[[], Table], publisher: OutputPublisher, breakers: Breakers,
+    def __init__(self, committer: CommitProcess, publisher: OutputPublisher, breakers: Breakers,
                  worker_id: str, end_offsets: Callable[[], dict[int, int]],
                  committed_positions: dict[int, int], settings: WriterSettings | None = None) -> None:
         super().__init__(name="mesh-stream-commit-writer", daemon=True)
         self.settings = settings or WriterSettings()
-        self._load_table = load_table
+        self._committer = committer
         self._publisher = publisher
         self._breakers = breakers
         self._worker_id = worker_id
@@ -169,8 +170,10 @@ class CommitWriter(threading.Thread):
             try:
                 self._commit(batch)
                 return True
-            except OffsetGapError:
-                raise  # the table is ahead of what this worker read, or behind with a hole: never retried, never hidden
+            except (OffsetGapError, CommitProcessLost):
+                # the table is ahead of what this worker read, or behind with a hole, or the commit process keeps
+                # dying: never retried, never hidden (the worker exits non-zero; the next one re-reads the table)
+                raise
             except Exception as exc:  # catalog unreachable, conflict beyond our retries: try again
                 self.progress.commit_failures += 1
                 self.progress.last_error = f"commit failed: {type(exc).__name__}: {exc}"
@@ -184,17 +187,14 @@ class CommitWriter(threading.Thread):
                             newest_produced_ms=self._newest_produced_ms)
 
     def _commit(self, batch: MicroBatch) -> None:
-        from mesh_assets.lakehouse.exactly_once import append_exactly_once
-
         ranges = batch.offset_ranges()
         positions = dict(self.progress.committed_positions)
         for r in ranges:
             positions[r.partition] = max(positions.get(r.partition, 0), r.end)
         self._newest_produced_ms = max(self._newest_produced_ms, batch.newest_produced_ms)
         stats = self._stats(len(batch.rows), batch.alerts, batch.latency(), positions)
-        outcome = append_exactly_once(self._load_table, ranges, batch.to_arrow(ENRICHED_TRADES),
-                                      {STREAM_STATS_KEY: orjson.dumps(stats).decode()})
-        committed = {tp.partition: offset for tp, offset in outcome.positions.items() if tp.topic == batch.topic}
+        outcome = self._committer.commit(ranges, batch.rows, {STREAM_STATS_KEY: orjson.dumps(stats).decode()})
+        committed = {p: offset for (topic, p), offset in outcome.positions.items() if topic == batch.topic}
         progress = self.progress
         alerts = {k: progress.alerts.get(k, 0) + (batch.alerts.get(k, 0) if outcome.committed else 0)
                   for k in ALERT_KINDS}
@@ -233,15 +233,11 @@ class CommitWriter(threading.Thread):
     def heartbeat(self) -> dict[str, Any]:
         """Set ``mesh.stream.heartbeat`` on the hot table (records 0, no latency); return the beat."""
         beat = self._stats(0, {}, None, dict(self.progress.committed_positions))
-        table = self._load_table()
-        with table.transaction() as tx:
-            tx.set_properties({HEARTBEAT_PROPERTY: orjson.dumps(beat).decode()})
+        self._committer.heartbeat(orjson.dumps(beat).decode())
         self.progress.heartbeats += 1
         self.progress.last_stats = beat
         return beat
 
     def expire_snapshots(self, retention_s: float) -> None:
         """Expire the hot table's snapshots older than ``retention_s`` (the current one is always kept)."""
-        table = self._load_table()
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=retention_s)
-        table.maintenance.expire_snapshots().older_than(cutoff).commit()
+        self._committer.expire_snapshots(retention_s)

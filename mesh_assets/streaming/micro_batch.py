@@ -1,26 +1,21 @@
 """A micro-batch of the trade stream: the rows, the offset ranges they cover, the outputs to deliver, figures.
 
 The hot thread fills one batch (size- or time-bounded) and hands it to the commit writer, which delivers its
-outputs (producer flush) and then commits its rows and ranges to the hot table in one Iceberg commit with
-the ``mesh.stream.stats`` summary. Ranges cover every consumed offset (valid events, invalid records and
-tombstones alike); rows are the valid events only.
+outputs (producer flush) and then has the commit process (:mod:`~mesh_assets.streaming.commit_process`) commit
+its rows and ranges to the hot table in one Iceberg commit with the ``mesh.stream.stats`` summary. Rows are kept
+as their JSON (the very bytes published to ``trades.execution``): the commit process builds the Arrow table.
+Ranges cover every consumed offset (valid events, invalid records and tombstones alike); rows are the valid
+events only.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import Any
 
 from mesh_assets.cdc.records import OffsetRange
 from mesh_assets.streaming.alerts import ALERT_KINDS
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from mesh_assets.lakehouse.tables import TableSpec
 
 
 @dataclass(slots=True)
@@ -40,7 +35,10 @@ class MicroBatch:
 
     topic: str
     opened_at: float = field(default_factory=time.monotonic)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    #: the enriched rows as JSON (``orjson.dumps`` of the row dict), in consumption order
+    rows: list[bytes] = field(default_factory=list)
+    #: each row's latency (ms), for the commit's stats
+    latencies: list[float] = field(default_factory=list)
     #: partition -> [start, end) of the consumed offsets
     ranges: dict[int, list[int]] = field(default_factory=dict)
     messages: list[OutboundMessage] = field(default_factory=list)
@@ -72,21 +70,7 @@ class MicroBatch:
 
     def latency(self) -> dict[str, float] | None:
         """p50, p99 and max of the rows' latency (ms), or ``None`` without rows."""
-        return latency_figures([r["latency_ms"] for r in self.rows])
-
-    def to_arrow(self, spec: TableSpec) -> pa.Table:
-        """The rows as an Arrow table in the hot table's schema."""
-        import pyarrow as pa
-
-        schema = spec.schema
-        columns = []
-        for name in schema.names:
-            if name == "book_changes":
-                values = [orjson.dumps(r["book_changes"]).decode() for r in self.rows]
-            else:
-                values = [r.get(name) for r in self.rows]
-            columns.append(pa.array(values, type=schema.field(name).type))
-        return pa.Table.from_arrays(columns, schema=schema)
+        return latency_figures(self.latencies)
 
 
 def latency_figures(values: list[float]) -> dict[str, float] | None:

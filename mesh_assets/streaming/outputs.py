@@ -10,6 +10,8 @@ retry never duplicates a record, and a replay after a crash carries the same eve
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from typing import Any
 
 import orjson
@@ -85,6 +87,45 @@ class OutputPublisher:
         #: set when a send failed: later sends are left to the commit writer until a batch is delivered again, so
         #: the hot thread waits on a failing producer once per episode, not once per record
         self.degraded = False
+        self._holding: int | None = None  # the thread whose sends' sender wake-ups are held
+        self._wakeup_due = False
+        self._wakeup = self._defer_send_wakeups()
+
+    def _defer_send_wakeups(self):
+        """Make the sends of a held thread wake the producer's sender thread once per poll, not once per new batch.
+
+        kafka-python's ``send`` wakes its sender (a syscall, and a GIL hand-off to the I/O threads) every time it
+        opens a new record batch, which with a 1 ms linger is nearly every record. Between :meth:`hold_wakeups`
+        and :meth:`release_wakeups` those wake-ups (only the ones made directly by ``send`` in the holding thread)
+        are remembered and done once at the release; every other wake-up (flush, metadata waits, other threads)
+        goes through at once. Returns the producer's own ``wakeup`` (``None`` if the producer has none).
+        """
+        sender = getattr(self.producer, "_sender", None)
+        real = getattr(sender, "wakeup", None)
+        if real is None:
+            return None
+        get_frame, get_ident = sys._getframe, threading.get_ident
+
+        def wakeup() -> None:
+            if self._holding is not None and self._holding == get_ident() and get_frame(1).f_code.co_name == "send":
+                self._wakeup_due = True
+            else:
+                real()
+
+        sender.wakeup = wakeup
+        return real
+
+    def hold_wakeups(self) -> None:
+        """Start holding the calling thread's send wake-ups (see :meth:`_defer_send_wakeups`)."""
+        if self._wakeup is not None:
+            self._holding = threading.get_ident()
+
+    def release_wakeups(self) -> None:
+        """Stop holding; wake the sender once if a held send opened a batch."""
+        self._holding = None
+        if self._wakeup_due:
+            self._wakeup_due = False
+            self._wakeup()
 
     def _send(self, batch: MicroBatch, topic: str, key: bytes | None, value: bytes, event_id: str) -> None:
         message = OutboundMessage(topic, key, value, [("event_id", event_id.encode())])
@@ -100,15 +141,18 @@ class OutputPublisher:
             log.warning("send to %s failed (%s: %s); outputs are left to the commit writer until it delivers again",
                         topic, type(exc).__name__, exc)
 
-    def publish_trade(self, batch: MicroBatch, row: dict[str, Any], alerts: list[Alert], produced_ms: int) -> None:
-        """Send the enriched trade to ``trades.execution`` and each alert to ``risk.alerts``."""
+    def publish_trade(self, batch: MicroBatch, row: dict[str, Any], alerts: list[Alert], produced_ms: int) -> bytes:
+        """Send the enriched trade to ``trades.execution`` and each alert to ``risk.alerts``; return the trade's
+        JSON (the hot-table row the commit process writes)."""
         key = row["portfolio_id"].encode()
         event_id = row["event_id"]
-        self._send(batch, self.execution_topic, key, orjson.dumps(row), event_id)
+        value = orjson.dumps(row)
+        self._send(batch, self.execution_topic, key, value, event_id)
         for alert in alerts:
             body = alert_message(alert, event_id, row["source_offset"], row["trade_id"], row["portfolio_id"],
                                  row["security_id"], produced_ms)
             self._send(batch, self.alerts_topic, key, orjson.dumps(body), event_id)
+        return value
 
     def publish_alert(self, batch: MicroBatch, alert: Alert, *, event_id: str, source_offset: int,
                       trade_id: str | None, portfolio_id: str | None, key: bytes | None, produced_ms: int) -> None:

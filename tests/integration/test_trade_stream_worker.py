@@ -512,3 +512,42 @@ def test_producer_breaker_stops_consuming_while_outputs_cannot_be_delivered(stre
     delivered = {orjson.loads(r.value)["trade_id"] for r in read_topic(stream["bootstrap"], execution, 5)}
     assert delivered == {f"T-{i}" for i in range(1, 6)}
     assert commit_stats(stream["catalog"])[-1]["breakers"]["producer"] == "closed"
+
+
+# -- the commit process ---------------------------------------------------------------------------
+
+
+def _hot_row(partition: int, offset: int) -> bytes:
+    """A full hot-table row as the worker publishes it (orjson of the row dict: dates as ISO strings)."""
+    values = {"string": "x", "int32": 1, "int64": 1_795_000_000_000, "double": 1.5, "date": FRI}
+    row = {name: values[kind] for name, kind in ENRICHED_TRADES.columns}
+    row.update(source_topic="aladdin.trades", source_partition=partition, source_offset=offset,
+               event_id=f"aladdin.trades-{partition}-{offset}", close_date=None, deviation=None,
+               book_changes=[["S-1", FRI, 2.0, 101.0]])
+    return orjson.dumps(row)
+
+
+def test_a_killed_commit_process_is_restarted_and_the_replayed_batch_lands_exactly_once(tmp_path):
+    from mesh_assets.cdc.records import OffsetRange
+    from mesh_assets.lakehouse.tables import ensure_table
+    from mesh_assets.streaming.commit_process import CommitProcess
+
+    catalog = CatalogSettings.local(tmp_path)
+    ensure_table(catalog.catalog(), ENRICHED_TRADES)
+    committer = CommitProcess(catalog, ENRICHED_TRADES)
+    committer.start()
+    try:
+        first = committer.commit([OffsetRange("aladdin.trades", 0, 0, 3)], [_hot_row(0, o) for o in range(3)],
+                                 {STREAM_STATS_KEY: "{}"})
+        assert first.committed and first.rows_written == 3 and first.positions == {("aladdin.trades", 0): 3}
+        os.kill(committer.pid, signal.SIGKILL)  # dies between batches; the next call restarts it
+        replay = committer.commit([OffsetRange("aladdin.trades", 0, 0, 5)], [_hot_row(0, o) for o in range(5)],
+                                  {STREAM_STATS_KEY: "{}"})
+        assert committer.restarts == 1
+        assert replay.rows_written == 2 and replay.positions == {("aladdin.trades", 0): 5}
+    finally:
+        committer.close()
+    rows = catalog.catalog().load_table(ENRICHED_TRADES.identifier).scan().to_arrow().to_pylist()
+    assert sorted(r["source_offset"] for r in rows) == [0, 1, 2, 3, 4], "no row lost, none twice"
+    assert rows[0]["trade_date"] == FRI and rows[0]["close_date"] is None
+    assert orjson.loads(rows[0]["book_changes"]) == [["S-1", FRI.isoformat(), 2.0, 101.0]]
