@@ -14,6 +14,9 @@ a temporary data folder and stopped at the end):
    batch size, into a fresh SQLite-catalog Iceberg warehouse: sequential batches over every partition
    (``batch_size / partitions`` offsets per partition) until the topic is consumed or ``--budget-s`` is spent.
    Reports events/s, ``ingest_topic`` latency p50/p99 per batch, and the ratio (b)/(a).
+   Reads of >= ``resources.kafka.PROCESS_MIN_RECORDS`` records run in the reader's helper process (one
+   kafka-python consumer, like (a), decoding on another core); it is started before the clock, like the
+   tables, and its start cost is reported as ``helper_start``.
 
 Prints one JSON document (stdout). ``--profile`` adds the top functions of a cProfile of a few batches at the
 best batch size, split into read / parse / commit times. Goal (issue): (b) >= 70% of (a) and >= 50,000
@@ -58,6 +61,25 @@ CHANGES = [
     "check_crcs still on; no beginning_offsets round trip (retention loss is detected from OffsetOutOfRange and "
     "reported with the same message)",
     "commit: unchanged (dead letters first, then rows, each with its positions in one Iceberg transaction)",
+    # second round (issue 9 open goal): fixed costs and the GIL
+    "read: reads of >= 20K records (resources.kafka.PROCESS_MIN_RECORDS) go to a helper PROCESS "
+    "(resources/kafka_reader_process.py: one per process, started once, kafka imported once; same _iter_chunks, "
+    "same records and error messages) that streams pickled chunk frames through a pipe, so kafka-python's decoding "
+    "(one core) overlaps parse + commit (the other core) instead of sharing the GIL; still ONE kafka-python "
+    "consumer, like the bare ceiling. The benchmark starts the helper before the clock (like the tables) and "
+    "reports its start cost (helper_start) separately; smaller reads keep the background thread",
+    "read: consumer start ~0.2 s -> ~0.05 s: metadata of the ranges' topics is fetched before the first poll "
+    "(that poll used to spend its timeout waiting for leaders) and retry_backoff_ms is 20 (was kafka-python's 100: "
+    "the topic metadata request waited 100 ms behind the bootstrap's)",
+    "parse: pyarrow.json schema declares Debezium's other source fields (connector, db, ts_ms): inferring "
+    "undeclared fields cost ~20% of the JSON parse",
+    "commit: pyiceberg rebuilt and deep-copied the pending table metadata on each of ~17 reads per append "
+    "(cost grows with snapshot history: ~0.25 s CPU per commit at 200 snapshots); "
+    "mesh_assets/lakehouse/transactions.py memoizes it per (base metadata, staged updates); same commit",
+    "commit: one catalog load per commit attempt (tables.table_loader) instead of namespace check + existence "
+    "check (a load) + load + load",
+    "parse: units of 8K records (were 16K): same CPU or less (cache), half the parse left after the last chunk",
+    "unchanged: both commits still happen (dead letters first, even when empty), positions in the same commits",
 ]
 
 
@@ -154,6 +176,40 @@ def bare_consume(bootstrap: str, partitions: int, **settings) -> dict:
     }
 
 
+def helper_start(bootstrap: str) -> dict:
+    """Start the reader helper process before the clock and measure what its start costs.
+
+    ``cold_read_s``: a one-record read through a new helper (process start, kafka import, consumer);
+    ``warm_read_s``: the same read through the running helper (consumer start only). A process that
+    ingests once pays about the difference once; the ingest runs below reuse the running helper.
+    """
+    from mesh_assets.cdc import OffsetRange
+    from resources import kafka, kafka_reader_process
+
+    kafka_reader_process.shutdown()
+    timings = {}
+    for label in ("cold_read_s", "warm_read_s"):
+        t0 = time.perf_counter()
+        records = sum(len(c) for c in kafka.read_chunks(bootstrap, [OffsetRange(TOPIC, 0, 0, 1)], process=True))
+        timings[label] = round(time.perf_counter() - t0, 3)
+        assert records == 1
+    timings["start_cost_s"] = round(timings["cold_read_s"] - timings["warm_read_s"], 3)
+    return timings
+
+
+def helper_peak_rss_mb() -> float | None:
+    """Peak resident set size of the running reader helper process, MiB (None if none runs)."""
+    from resources import kafka_reader_process
+
+    helper = kafka_reader_process._helper
+    if helper is None or not helper.alive():
+        return None
+    for line in Path(f"/proc/{helper.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -220,6 +276,7 @@ def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, pro
             break
     wall = time.perf_counter() - started
     busy = sum(latencies)
+    from resources import kafka as kafka_reader
     table_rows = iceberg.table(tables.CDC_TABLES[TOPIC]).scan(selected_fields=("source_offset",)).to_arrow().num_rows
     result = {
         "batch_size": batch_size,
@@ -236,6 +293,7 @@ def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, pro
         "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
         "latency_p99_s": round(_percentile(latencies, 99), 4) if latencies else None,
         "latency_max_s": round(max(latencies), 4) if latencies else None,
+        "reader": "helper process" if per_partition * len(ends) >= kafka_reader.PROCESS_MIN_RECORDS else "thread",
         "peak_rss_mb_after": peak_rss_mb(),
     }
     if profiler is not None:
@@ -245,8 +303,9 @@ def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, pro
 
 def _profile_summary(profiler: cProfile.Profile, busy_s: float, top: int = 25) -> dict:
     stats = pstats.Stats(profiler)
-    # cProfile sees the calling thread only: Kafka is read by a background thread (resources.kafka.read_chunks),
-    # so "read wait" is the time the ingest waited for records it had not parsed yet (the read not overlapped).
+    # cProfile sees the calling thread only: Kafka is read by a background thread or the helper process
+    # (resources.kafka.read_chunks), so "read wait" is the time the ingest waited for records it had not parsed
+    # yet (the read not overlapped), plus unpickling the helper's frames.
     buckets = {
         "read wait (resources.kafka.read_chunks)": ("resources/kafka.py", ("read_chunks", "read_ranges")),
         "parse (ColumnarParser.add/finish; per-record parse_batch inside)": (
@@ -281,6 +340,7 @@ def main() -> None:
         "events": args.events,
         "partitions": args.partitions,
         "cpu_count": os.cpu_count(),
+        "loadavg_1_5_15_at_start": [round(x, 2) for x in os.getloadavg()],
         "work": str(work),
     }
     began = time.perf_counter()
@@ -331,12 +391,19 @@ def main() -> None:
         report["bare_consume"] = {"runs": bare_runs, "ceiling_records_per_s": best_bare["records_per_s"]}
         report["peak_rss_mb_after_bare"] = peak_rss_mb()
 
+        report["helper_start"] = helper_start(bootstrap)
         runs = []
         for size in batch_sizes:
+            # The machine is shared: the ceiling's best variant again, right before this size, shows what the
+            # client could do at that moment (the claimed ratio stays ratio_to_bare, against the ceiling above).
+            adjacent = bare_consume(bootstrap, args.partitions, **best_bare["settings"])["records_per_s"]
             run = ingest_run(bootstrap, work, size, args.budget_s)
             run["ratio_to_bare"] = (
                 round(run["events_per_s"] / best_bare["records_per_s"], 3) if run["events_per_s"] else None
             )
+            run["bare_adjacent_records_per_s"] = adjacent
+            run["ratio_to_adjacent_bare"] = round(run["events_per_s"] / adjacent, 3) if run["events_per_s"] else None
+            run["loadavg_1_after"] = round(os.getloadavg()[0], 2)
             runs.append(run)
             print(f"batch {size}: {run['events_per_s']} events/s, p50 {run['latency_p50_s']} s", file=sys.stderr)
         best = max(runs, key=lambda r: r["events_per_s"] or 0)
@@ -357,6 +424,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     report["wall_s"] = round(time.perf_counter() - began, 2)
     report["peak_rss_mb"] = peak_rss_mb()
+    report["helper_peak_rss_mb"] = helper_peak_rss_mb()
+    report["loadavg_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 

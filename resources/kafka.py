@@ -25,12 +25,15 @@ MAX_POLL_RECORDS = 1_000
 #: Largest fetch per partition: ~2 MiB responses keep the next fetch on the wire while one is decoded
 #: (the benchmark's bare variants: 16 MiB fetches and 20K-record polls are slower than 1-2 MiB).
 PARTITION_FETCH_BYTES = 2 * 1024 * 1024
+#: Least wait between two metadata requests (kafka-python's default is 100 ms): a reader asks for its
+#: topics' metadata right after the bootstrap's, and would otherwise sleep ~100 ms on every range read.
+RETRY_BACKOFF_MS = 20
 
 
 def _consumer(bootstrap_servers: str, client_id: str, partition_fetch_bytes: int = PARTITION_FETCH_BYTES):
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(
+    consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         group_id=None,
@@ -41,8 +44,15 @@ def _consumer(bootstrap_servers: str, client_id: str, partition_fetch_bytes: int
         max_partition_fetch_bytes=partition_fetch_bytes,
         fetch_max_wait_ms=50,
         request_timeout_ms=30_000,
+        retry_backoff_ms=RETRY_BACKOFF_MS,
         check_crcs=True,  # C implementation from the crc32c package
     )
+    # kafka-python 3.0 builds its cluster metadata without the consumer's retry_backoff_ms (it keeps 100 ms):
+    # set it where the metadata refresh reads it, if this version has it there (otherwise only slower).
+    cluster_config = getattr(getattr(consumer, "_cluster", None), "config", None)
+    if isinstance(cluster_config, dict) and "retry_backoff_ms" in cluster_config:
+        cluster_config["retry_backoff_ms"] = RETRY_BACKOFF_MS
+    return consumer
 
 
 def end_offsets(bootstrap_servers: str, topic: str, topic_prefix: str = "") -> dict[int, int]:
@@ -84,6 +94,10 @@ def _iter_chunks(
     fetch_bytes = min(PARTITION_FETCH_BYTES, max(256 * 1024, longest * RECORD_BYTES_ESTIMATE))
     consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes)
     try:
+        for physical in sorted({tp.topic for tp in wanted}):
+            # Leaders known before the first poll: that poll sends its fetches at once instead of
+            # spending its timeout waiting for metadata.
+            consumer.partitions_for_topic(physical)
         consumer.assign(list(wanted))
         for tp, r in wanted.items():
             consumer.seek(tp, r.start)
@@ -151,19 +165,46 @@ class _Done:
     """End of the background read."""
 
 
+#: A read of at least this many records goes to the helper process (:mod:`resources.kafka_reader_process`);
+#: smaller ones are read by a thread of this process (the helper's start, ~0.5 s once, would not pay off).
+PROCESS_MIN_RECORDS = 20_000
+
+
 def read_chunks(
     bootstrap_servers: str,
     ranges: Sequence[OffsetRange],
     topic_prefix: str = "",
     timeout_s: float = 120.0,
     prefetch_chunks: int = 16,
+    process: bool | None = None,
 ) -> Iterator[RecordChunk]:
-    """The records of ``ranges`` as :class:`RecordChunk` s, read by a background thread while the caller works.
+    """The records of ``ranges`` as :class:`RecordChunk` s, read in the background while the caller works.
 
     Same records and errors as :func:`read_ranges`, in poll order: offset order within a partition,
-    partitions interleaved. Up to ``prefetch_chunks`` chunks are read ahead. Closing the iterator
-    early (or an error in the caller) stops the reader and closes its consumer.
+    partitions interleaved. ``process``: read in this process's helper process (records decoded on
+    another core, see :mod:`resources.kafka_reader_process`) or in a background thread; ``None``
+    chooses the helper for reads of :data:`PROCESS_MIN_RECORDS` records or more (a thread when the
+    helper is busy with another read). Up to ``prefetch_chunks`` chunks (helper: frames of a few
+    thousand records) are read ahead. Closing the iterator early (or an error in the caller) stops the
+    reader: the thread closes its consumer, the helper process is killed.
     """
+    if process is None:
+        process = sum(len(r) for r in ranges) >= PROCESS_MIN_RECORDS
+    if process:
+        from resources import kafka_reader_process
+
+        with kafka_reader_process.reserved() as helper:
+            if helper is not None:
+                request = kafka_reader_process.request(bootstrap_servers, ranges, topic_prefix, timeout_s)
+                yield from helper.read(request, list(ranges), timeout_s, max(prefetch_chunks, 4))
+                return
+    yield from _read_chunks_in_thread(bootstrap_servers, ranges, topic_prefix, timeout_s, prefetch_chunks)
+
+
+def _read_chunks_in_thread(
+    bootstrap_servers: str, ranges: Sequence[OffsetRange], topic_prefix: str, timeout_s: float, prefetch_chunks: int
+) -> Iterator[RecordChunk]:
+    """:func:`read_chunks` by a background thread of this process."""
     handoff: queue.Queue = queue.Queue(maxsize=prefetch_chunks)
     stop = threading.Event()
 

@@ -26,6 +26,7 @@ from mesh_assets.lakehouse.positions import (
     encode_ranges,
 )
 from mesh_assets.lakehouse.retry import commit_with_retry
+from mesh_assets.lakehouse.transactions import transaction
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -124,7 +125,7 @@ def append_exactly_once(
             positions[r.topic_partition] = r.end
         encoded = encode_positions(positions)
         summary = {**(snapshot_properties or {}), POSITIONS_KEY: encoded, RANGES_KEY: encode_ranges(effective)}
-        with table.transaction() as tx:
+        with transaction(table) as tx:
             tx.append(new_rows, snapshot_properties=summary)
             tx.set_properties({POSITIONS_KEY: encoded})
             crash_point("after_data_files")

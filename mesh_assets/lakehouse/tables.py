@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -98,6 +98,23 @@ def ensure_table(catalog: Catalog, spec: TableSpec) -> Table:
             update.add_field(spec.partition_column, transform, f"{spec.partition_column}_{spec.partition_transform}")
         table = catalog.load_table(spec.identifier)
     return table
+
+
+def table_loader(catalog: Catalog, spec: TableSpec) -> Callable[[], Table]:
+    """A function returning the table freshly loaded (one catalog read), created on first need (for commit retries).
+
+    Unlike :func:`ensure_table` on every call (namespace check, existence check, then load), an
+    existing table costs one load.
+    """
+    from pyiceberg.exceptions import NoSuchTableError
+
+    def load() -> Table:
+        try:
+            return catalog.load_table(spec.identifier)
+        except NoSuchTableError:
+            return ensure_table(catalog, spec)
+
+    return load
 
 
 def cdc_columns(contract: TopicContract) -> Columns:

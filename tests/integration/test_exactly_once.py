@@ -96,3 +96,36 @@ def test_commit_conflict_is_retried_after_rereading_positions(load):
 
 def test_pyiceberg_commit_retry_is_disabled_on_every_table(load):
     assert load().properties["commit.retry.num-retries"] == "0"
+
+
+def test_memoized_transaction_sees_every_staged_change_and_commits_like_pyiceberg(catalog, load):
+    from mesh_assets.lakehouse.transactions import transaction
+
+    append_exactly_once(load, [OffsetRange(TOPIC, 0, 0, 3)], rows([0, 1, 2]))
+    table = load()
+    tx = transaction(table)
+    before = tx.table_metadata
+    assert tx.table_metadata is before, "not memoized: rebuilt without a change"
+    assert before.properties == table.metadata.properties and before.snapshots == table.metadata.snapshots
+    tx.set_properties({"mesh.test": "1"})
+    staged = tx.table_metadata
+    assert staged is not before and staged.properties["mesh.test"] == "1"
+    tx.append(rows([3, 4]), snapshot_properties={"mesh.test.summary": "x"})
+    appended = tx.table_metadata
+    assert appended is not staged and len(appended.snapshots) == len(table.metadata.snapshots) + 1
+    tx.commit_transaction()
+    after = load()
+    assert after.properties["mesh.test"] == "1"
+    assert after.current_snapshot().summary.additional_properties["mesh.test.summary"] == "x"
+    assert offsets_in(load) == [0, 1, 2, 3, 4]
+
+
+def test_table_loader_creates_a_missing_table_once_then_only_loads_it(catalog):
+    from mesh_assets.lakehouse.tables import table_loader
+
+    load = table_loader(catalog, DEAD_LETTERS)
+    assert not catalog.table_exists(DEAD_LETTERS.identifier)
+    first = load()
+    assert catalog.table_exists(DEAD_LETTERS.identifier) and first.properties["commit.retry.num-retries"] == "0"
+    append_exactly_once(load, [OffsetRange(TOPIC, 0, 0, 2)], rows([0, 1]))
+    assert committed_positions(load()) == {TopicPartition(TOPIC, 0): 2}
