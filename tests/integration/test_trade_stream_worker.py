@@ -398,9 +398,12 @@ def test_broker_restart_mid_stream_resumes_with_no_gap(stream, own_broker):
     trades = Trades(bootstrap, stream["prefix"])
     total = 200
     produced = threading.Event()
+    stopped = threading.Event()
 
-    def produce() -> None:  # a steady ~80 trades/s straight through the outage (the producer retries meanwhile)
+    def produce() -> None:  # ~80 trades/s; the second half only once the broker is down (the producer retries)
         for i in range(total):
+            if i == total // 4:
+                stopped.wait(60)
             trades.change("c", after=trade(f"T-{i}", portfolio="P-1" if i % 2 else "P-2", security="S-2",
                                            quantity=1, price=50.0))
             time.sleep(0.0125)
@@ -416,6 +419,7 @@ def test_broker_restart_mid_stream_resumes_with_no_gap(stream, own_broker):
             wait_for(lambda: sum(committed(worker.health()).values()) >= 20, 20, "the stream to flow")
             broker.stop(own_broker.data_dir)
             down_at = sum(committed(worker.health()).values())
+            stopped.set()
             time.sleep(0.5)
             restarted = broker.start(own_broker.data_dir, port=own_broker.port, wait_s=120, stop_at_exit=True)
             assert restarted.bootstrap_servers == bootstrap
