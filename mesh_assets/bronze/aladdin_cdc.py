@@ -69,21 +69,9 @@ def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingest
 
 def columnar_rows_table(batch: "ColumnarBatch", spec: tables.TableSpec, batch_id: str, ingested_at: dt.datetime):
     """Arrow rows of a columnar batch in the bronze table's schema (additive fields appended as text)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    from mesh_assets.bronze.staged_rows import bronze_rows
 
-    rows = batch.rows
-    n = rows.num_rows
-    timestamp = tables.arrow_type("timestamp")
-    derived = {
-        "event_ts": pc.cast(rows["ts_ms"], pa.timestamp("ms", tz="UTC")).cast(timestamp),
-        "ingested_at": pa.repeat(pa.scalar(ingested_at, timestamp), n),
-        "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
-    }
-    columns = [derived[f.name] if f.name in derived else rows[f.name].cast(f.type) for f in spec.schema]
-    columns += [rows[name] for name in batch.extra_columns]
-    fields = [*spec.schema, *(pa.field(name, pa.string()) for name in batch.extra_columns)]
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    return bronze_rows(batch.rows, batch.extra_columns, spec, batch_id, ingested_at)
 
 
 def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime):
@@ -128,34 +116,48 @@ def ingest_topic(
     """Read, parse and commit ``ranges`` of ``topic``: dead letters first, then rows.
 
     Records are parsed into Arrow columns chunk by chunk while the next chunks are read
-    (:class:`mesh_assets.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``).
+    (:class:`mesh_assets.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``),
+    and each parsed unit is written to a staged data file of the bronze table meanwhile
+    (:mod:`mesh_assets.bronze.staged_rows`): the rows commit adds that file.
     Returns (rows outcome, dead-letters outcome, parsed batch).
     """
-    from mesh_assets.cdc.columnar import ColumnarParser
+    from mesh_assets.bronze.staged_rows import StagedBronzeRows
+    from mesh_assets.cdc.columnar import ColumnarParser, rows_schema
     from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once
     from mesh_assets.lakehouse.fault_injection import crash_point
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]
     ingested_at = dt.datetime.now(dt.UTC)
-    parser = ColumnarParser(contract)
-    for chunk in cdc_source.read_chunks(ranges):  # Kafka is read in the background while chunks are parsed
-        parser.add(chunk)
-    batch = parser.finish()
+    catalog = iceberg.catalog()
+    loader = tables.table_loader(catalog, spec)
+    staging = StagedBronzeRows(loader, spec, rows_schema(contract).names, batch_id, ingested_at)
+    parser = ColumnarParser(contract, on_rows=staging)
+    try:
+        for chunk in cdc_source.read_chunks(ranges):  # Kafka is read in the background while chunks are parsed
+            parser.add(chunk)
+        batch = parser.finish()
+    except BaseException:
+        staging.stop()
+        raise
     summary = {BATCH_ID_KEY: batch_id, CONTRACT_VERSION_KEY: str(contract.version)}
     if batch.max_ts_ms is not None:
         summary[MAX_EVENT_TS_KEY] = str(batch.max_ts_ms)
     crash_point("before_write")
-    catalog = iceberg.catalog()
-    dead_outcome = append_exactly_once(
-        tables.table_loader(catalog, tables.DEAD_LETTERS), ranges,
-        dead_letter_table(batch.dead_letters, batch_id, ingested_at), summary,
+    try:
+        dead_outcome = append_exactly_once(
+            tables.table_loader(catalog, tables.DEAD_LETTERS), ranges,
+            dead_letter_table(batch.dead_letters, batch_id, ingested_at), summary,
+        )
+        crash_point("between_commits")
+        if batch.extra_columns:  # a column added here makes the staged file unfit: the commit appends instead
+            add_optional_columns(loader, list(batch.extra_columns), f"additive field of {topic} (JSON text)")
+    except BaseException:
+        staging.stop()
+        raise
+    data_outcome = append_exactly_once(
+        loader, ranges, columnar_rows_table(batch, spec, batch_id, ingested_at), summary, staged=staging.staged()
     )
-    crash_point("between_commits")
-    loader = tables.table_loader(catalog, spec)
-    if batch.extra_columns:
-        add_optional_columns(loader, list(batch.extra_columns), f"additive field of {topic} (JSON text)")
-    data_outcome = append_exactly_once(loader, ranges, columnar_rows_table(batch, spec, batch_id, ingested_at), summary)
     crash_point("after_commit")
     return data_outcome, dead_outcome, batch
 

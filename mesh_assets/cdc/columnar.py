@@ -23,7 +23,7 @@ Guards that keep the two paths identical:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,8 +127,14 @@ class _Unit:
 class ColumnarParser:
     """Parses chunks as they arrive (e.g. while the next ones are read); :meth:`finish` returns the batch."""
 
-    def __init__(self, contract: TopicContract, unit_records: int = UNIT_RECORDS) -> None:
+    def __init__(
+        self, contract: TopicContract, unit_records: int = UNIT_RECORDS,
+        on_rows: Callable[[pa.Table], None] | None = None,
+    ) -> None:
+        """``on_rows`` (optional) receives the rows of each unit as soon as it is parsed (e.g. to write them
+        while the next chunks are read); :meth:`finish` still returns all of them, sorted."""
         self.contract = contract
+        self.on_rows = on_rows
         self.unit_records = unit_records
         self._pending: list[RecordChunk] = []
         self._pending_records = 0
@@ -173,6 +179,14 @@ class ColumnarParser:
     # -- one unit --------------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        parsed_before = len(self._tables)
+        self._parse_pending()
+        if self.on_rows is not None:
+            for table in self._tables[parsed_before:]:
+                if table.num_rows:
+                    self.on_rows(table)
+
+    def _parse_pending(self) -> None:
         if not self._pending:
             return
         unit = self._gather(self._pending)

@@ -26,6 +26,7 @@ from mesh_assets.lakehouse.positions import (
     encode_ranges,
 )
 from mesh_assets.lakehouse.retry import commit_with_retry
+from mesh_assets.lakehouse.staged_file import StagedDataFile, add_staged_file
 from mesh_assets.lakehouse.transactions import transaction
 
 if TYPE_CHECKING:
@@ -102,13 +103,21 @@ def append_exactly_once(
     rows: pa.Table,
     snapshot_properties: Mapping[str, str] | None = None,
     max_attempts: int = 8,
+    staged: StagedDataFile | None = None,
 ) -> CommitOutcome:
     """Append ``rows`` (covering ``ranges``) once, whatever retries or replays happen.
 
     ``load_table`` must return a freshly loaded table on every call. Rows must carry
     ``source_topic``, ``source_partition`` and ``source_offset``. Commit conflicts are retried with
     exponential backoff; every attempt re-reads the committed positions first.
+
+    ``staged``: the same rows already written as a data file of the table
+    (:class:`~mesh_assets.lakehouse.staged_file.StagedDataFile`). An attempt adds that file when none of
+    the rows is committed yet and the table still has the schema it was staged for; otherwise it
+    appends ``rows`` as usual. The file is deleted when no attempt used it.
     """
+    staged_file = staged.close() if staged is not None and staged.rows == rows.num_rows else None
+    tried: list[bool] = []  # an attempt that staged the file may have committed it even when it reported failure
 
     def attempt(table: Table, number: int) -> CommitOutcome:
         name = ".".join(table.name())
@@ -119,20 +128,30 @@ def append_exactly_once(
             snapshot = table.current_snapshot()
             return CommitOutcome(name, False, snapshot.snapshot_id if snapshot else None, 0, [], committed, number,
                                  skipped)
-        new_rows = conform(drop_committed_rows(rows, committed), table.schema().as_arrow())
+        untouched = not skipped and effective == list(ranges)
+        use_staged = staged_file is not None and untouched and staged is not None and staged.fits(table)
+        new_rows = rows if use_staged else conform(drop_committed_rows(rows, committed), table.schema().as_arrow())
         positions = dict(committed)
         for r in effective:
             positions[r.topic_partition] = r.end
         encoded = encode_positions(positions)
         summary = {**(snapshot_properties or {}), POSITIONS_KEY: encoded, RANGES_KEY: encode_ranges(effective)}
         with transaction(table) as tx:
-            tx.append(new_rows, snapshot_properties=summary)
+            if use_staged:
+                tried.append(True)
+                add_staged_file(tx, staged_file, summary)
+            else:
+                tx.append(new_rows, snapshot_properties=summary)
             tx.set_properties({POSITIONS_KEY: encoded})
             crash_point("after_data_files")
         return CommitOutcome(name, True, table.current_snapshot().snapshot_id, new_rows.num_rows, effective,
                              positions, number, skipped)
 
-    return commit_with_retry(load_table, attempt, max_attempts)
+    try:
+        return commit_with_retry(load_table, attempt, max_attempts)
+    finally:
+        if staged is not None and not tried:
+            staged.discard()
 
 
 def add_optional_columns(load_table: Callable[[], Table], names: Sequence[str], doc: str) -> list[str]:
