@@ -80,8 +80,13 @@ def _iter_chunks(
     topic_prefix: str,
     timeout_s: float,
     stop: threading.Event | None = None,
+    consumers: ConsumerPool | None = None,
 ) -> Iterator[RecordChunk]:
-    """Records of ``ranges`` as columnar chunks, in poll order (offset order within a partition)."""
+    """Records of ``ranges`` as columnar chunks, in poll order (offset order within a partition).
+
+    ``consumers``: a pool to take the consumer from and give it back to after a clean read (a
+    long-lived reader saves the connection, handshake and metadata of a new consumer per read).
+    """
     from kafka import TopicPartition
     from kafka.errors import OffsetOutOfRangeError
 
@@ -92,7 +97,11 @@ def _iter_chunks(
     # a small range must not decode megabytes it throws away, a large one gains nothing from huge fetches.
     longest = max(len(r) for r in wanted.values())
     fetch_bytes = min(PARTITION_FETCH_BYTES, max(256 * 1024, longest * RECORD_BYTES_ESTIMATE))
-    consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes)
+    key = (bootstrap_servers, fetch_bytes)
+    consumer = consumers.take(key) if consumers is not None else None
+    if consumer is None:
+        consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes)
+    clean = False
     try:
         for physical in sorted({tp.topic for tp in wanted}):
             # Leaders known before the first poll: that poll sends its fetches at once instead of
@@ -102,6 +111,7 @@ def _iter_chunks(
         for tp, r in wanted.items():
             consumer.seek(tp, r.start)
         yield from _poll_chunks(consumer, wanted, timeout_s, stop)
+        clean = stop is None or not stop.is_set()
     except OffsetOutOfRangeError:
         # A start before the log start (records lost to retention): the broker refuses the fetch, and
         # auto_offset_reset="none" makes the client raise instead of jumping. Name the range at fault.
@@ -114,7 +124,49 @@ def _iter_chunks(
                 ) from None
         raise
     finally:
-        consumer.close()
+        if clean and consumers is not None:
+            consumers.give_back(key, consumer)
+        else:
+            consumer.close()
+
+
+class ConsumerPool:
+    """Idle range-reading consumers of one process, by (bootstrap servers, partition fetch bytes).
+
+    A consumer is given back only after a read that reached every range's end; the next read assigns
+    its own partitions and seeks, which drops whatever the consumer had fetched beyond the old ranges.
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple, object] = {}
+
+    def take(self, key: tuple):
+        """An idle consumer for ``key`` (now in use), or ``None``."""
+        return self._idle.pop(key, None)
+
+    def give_back(self, key: tuple, consumer) -> None:
+        """Keep ``consumer`` for the next read (its partitions unassigned); one idle consumer per key."""
+        # kafka-python keeps records fetched for paused partitions parked, and never fetches a partition
+        # with parked records again: the parked records of the old ranges must go, or a later read of the
+        # same partition stalls. The fetcher's own close() drops its buffers (it closes no connection).
+        drop_buffers = getattr(getattr(consumer, "_fetcher", None), "close", None)
+        try:
+            if drop_buffers is None:
+                raise AttributeError("this kafka-python has no KafkaConsumer._fetcher.close")
+            consumer.unsubscribe()
+            drop_buffers()
+        except Exception:
+            consumer.close()
+            return
+        previous = self._idle.pop(key, None)
+        if previous is not None:
+            previous.close()
+        self._idle[key] = consumer
+
+    def close(self) -> None:
+        """Close every idle consumer."""
+        while self._idle:
+            self._idle.popitem()[1].close()
 
 
 def _poll_chunks(consumer, wanted: dict, timeout_s: float, stop: threading.Event | None) -> Iterator[RecordChunk]:

@@ -252,11 +252,12 @@ def serve() -> None:
     """The helper's loop: read requests from stdin, answer with frames on stdout; exit when stdin closes."""
     import kafka.errors  # noqa: F401  (the slow import, ~0.5 s: done before the first request)
 
-    from resources.kafka import _iter_chunks
+    from resources.kafka import ConsumerPool, _iter_chunks
 
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the protocol pipe
     requests: queue.Queue = queue.Queue()
+    consumers = ConsumerPool()  # one consumer kept between requests: no new connection per read
 
     def watch_stdin() -> None:
         for line in sys.stdin.buffer:
@@ -289,7 +290,7 @@ def serve() -> None:
         count = 0
         try:
             with contextlib.closing(
-                _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"])
+                _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers)
             ) as chunks:
                 for chunk in chunks:
                     pending.append((index[(chunk.topic, chunk.partition)], chunk.offsets, chunk.timestamps_ms,

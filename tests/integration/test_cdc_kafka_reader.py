@@ -169,3 +169,21 @@ def test_the_helper_process_exits_when_its_parent_is_killed_even_if_a_forked_chi
         if child_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child_pid, signal.SIGKILL)
+
+
+def test_a_pooled_consumer_reads_consecutive_ranges_of_the_same_partitions_exactly(topic):
+    """The helper keeps its consumer between reads. kafka-python parks what it fetched beyond a finished
+    (paused) range and would never fetch that partition again: the next range must still arrive whole."""
+    pool = kafka.ConsumerPool()
+    name = topic["name"]
+    try:
+        consumers = []
+        for start in range(0, 300, 60):
+            ranges = [OffsetRange(name, p, start, start + 60) for p in range(3)]
+            chunks = list(kafka._iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
+            got = sorted((c.partition, o) for c in chunks for o in c.offsets)
+            assert got == [(p, o) for p in range(3) for o in range(start, start + 60)]
+            consumers.append(next(iter(pool._idle.values())))
+        assert len({id(c) for c in consumers}) == 1  # one consumer served all five reads
+    finally:
+        pool.close()
