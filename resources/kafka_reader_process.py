@@ -288,6 +288,7 @@ def serve() -> None:
         index = {(r.topic, r.partition): i for i, r in enumerate(ranges)}
         pending: list[tuple] = []
         count = 0
+        first = True
         try:
             with contextlib.closing(
                 _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers)
@@ -296,7 +297,8 @@ def serve() -> None:
                     pending.append((index[(chunk.topic, chunk.partition)], chunk.offsets, chunk.timestamps_ms,
                                     chunk.keys, chunk.values))  # fmt: skip
                     count += len(chunk)
-                    if count >= FRAME_RECORDS:
+                    if count >= FRAME_RECORDS or first:  # the first chunk goes at once: parsing starts sooner
+                        first = False
                         send(CHUNKS, pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
                         pending, count = [], 0
             if pending:

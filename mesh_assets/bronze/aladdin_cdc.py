@@ -136,7 +136,7 @@ def ingest_topic(
     try:
         for chunk in cdc_source.read_chunks(ranges):  # Kafka is read in the background while chunks are parsed
             parser.add(chunk)
-        batch = parser.finish()
+        batch = parser.finish(ordered=False)  # rows in parse order: the staged file holds them so too
     except BaseException:
         staging.stop()
         raise

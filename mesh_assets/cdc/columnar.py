@@ -90,7 +90,8 @@ class ColumnarBatch:
     """Parsed rows of one batch as an Arrow table, with dead letters and counts.
 
     ``rows`` holds :func:`rows_schema` columns then the additive fields (JSON text, sorted by name),
-    in (topic, partition, offset) order, like :class:`mesh_assets.cdc.envelope.ParsedBatch`.
+    in (topic, partition, offset) order, like :class:`mesh_assets.cdc.envelope.ParsedBatch` (unless
+    :meth:`ColumnarParser.finish` was asked not to sort them).
     """
 
     contract: TopicContract
@@ -155,8 +156,13 @@ class ColumnarParser:
         if self._pending_records >= self.unit_records:
             self._flush()
 
-    def finish(self) -> ColumnarBatch:
-        """Parse what is pending and return the batch, rows in (topic, partition, offset) order."""
+    def finish(self, ordered: bool = True) -> ColumnarBatch:
+        """Parse what is pending and return the batch, rows in (topic, partition, offset) order.
+
+        ``ordered=False`` keeps the rows in the order they were parsed (unit by unit) and saves sorting
+        the whole batch, for a caller to whom row order means nothing (an Iceberg append: a table has
+        no row order).
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -165,7 +171,7 @@ class ColumnarParser:
         schema = pa.schema([*self._rows_schema, *(pa.field(name, pa.string()) for name in extras)])
         tables = [_with_columns(t, schema) for t in self._tables if t.num_rows]
         rows = pa.concat_tables(tables) if tables else schema.empty_table()
-        if len(tables) > 1 or self._per_record:
+        if ordered and (len(tables) > 1 or self._per_record):
             order = pc.sort_indices(rows, sort_keys=[("source_topic", "ascending"),
                                                      ("source_partition", "ascending"),
                                                      ("source_offset", "ascending")])  # fmt: skip
