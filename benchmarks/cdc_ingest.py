@@ -80,6 +80,14 @@ CHANGES = [
     "check (a load) + load + load",
     "parse: units of 8K records (were 16K): same CPU or less (cache), half the parse left after the last chunk",
     "unchanged: both commits still happen (dead letters first, even when empty), positions in the same commits",
+    # third round
+    "commit: each parsed unit is written to a staged Parquet data file while the batch is still read "
+    "(mesh_assets/lakehouse/staged_file.py, mesh_assets/bronze/staged_rows.py); the rows commit only adds the "
+    "finished file (~0.03 s instead of ~0.27 s after the last record of a 100K batch); a partly committed range "
+    "or an evolved schema falls back to the plain append",
+    "read: the helper keeps its consumer between reads (resources.kafka.ConsumerPool): no new connection, "
+    "handshake and metadata per batch; it sends its first chunk at once",
+    "parse: rows are no longer sorted before the append (a table has no row order): ~50 ms a 100K batch",
 ]
 
 
