@@ -51,12 +51,10 @@ class PriorEvent:
     content_hash: str
 
 
-@dataclass(frozen=True)
-class DistributionEvent:
-    """One event ready to produce: the topic, and the JSON document that is the record's value."""
+class EventDocument:
+    """What every distribution event document says about itself (``document`` is the record's JSON value)."""
 
-    topic: str
-    document: Mapping[str, Any] = field(hash=False)
+    document: Mapping[str, Any]
 
     @property
     def event_id(self) -> str:
@@ -71,7 +69,15 @@ class DistributionEvent:
     @property
     def revision(self) -> int:
         """1 for the first figures of a fund and day, then +1 per restatement."""
-        return self.document["revision"]
+        return int(self.document["revision"])
+
+
+@dataclass(frozen=True)
+class DistributionEvent(EventDocument):
+    """One event ready to produce: the topic, and the JSON document that is the record's value."""
+
+    topic: str
+    document: Mapping[str, Any] = field(hash=False)
 
     @property
     def key(self) -> bytes:

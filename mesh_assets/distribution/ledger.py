@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesh_assets.cdc.records import SourceRecord
-from mesh_assets.distribution.events import EventFormatError, PriorEvent, content_hash, event_id, parse_event
+from mesh_assets.distribution.events import (
+    EventDocument,
+    EventFormatError,
+    PriorEvent,
+    content_hash,
+    event_id,
+    parse_event,
+)
 from mesh_assets.quality import Verdict
 
 SAMPLES = 5
@@ -32,28 +39,13 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class PublishedEvent:
-    """An event read back from a topic, with its position."""
+class PublishedEvent(EventDocument):
+    """An event read back from a topic, with its position (its id, fund and revision from the document)."""
 
     partition: int
     offset: int
     key: str | None
     document: Mapping[str, Any]
-
-    @property
-    def event_id(self) -> str:
-        """The id the event carries."""
-        return self.document["event_id"]
-
-    @property
-    def portfolio_id(self) -> str:
-        """The fund."""
-        return self.document["portfolio_id"]
-
-    @property
-    def revision(self) -> int:
-        """The event's revision (1, then +1 per restatement)."""
-        return int(self.document["revision"])
 
     def position(self) -> str:
         """``partition@offset``."""
