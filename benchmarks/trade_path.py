@@ -19,6 +19,12 @@ end):
    started again and the time until the last enriched record is readable gives trades/s (warm-up excluded);
 5. the hot table's row count equals the trades produced (exactly once), reported as ``hot_table_rows``.
 
+Before the worker starts, ``baseline_one_kafka_hop`` measures one bare hop on the same broker (the same producer
+at 1K/s into a scratch topic, read by a consumer with the reader's settings): the floor that the trade path's two
+hops (input topic -> worker -> output topic) add to the worker's own time. Each enriched phase also splits its
+latency at the worker's send (the output record's CreateTime): ``produce_to_worker_send`` and
+``worker_send_to_readable``.
+
 Prints one JSON document. Goals (issue 7): p99 < 20 ms at 1K/s (the promise is < 100 ms) and >= 10,000
 trades/s sustained.
 """
@@ -126,6 +132,41 @@ def _produce_entry(args: tuple, out) -> None:
     out.put(produce(*args))
 
 
+def bare_hop(bootstrap: str, topic: str, rate: float, seconds: float, trade_date: str) -> dict:
+    """The baseline: one Kafka hop with no worker, measured the same way on the same broker.
+
+    The benchmark's producer (same settings, same trades) sends to ``topic`` at ``rate``; a consumer with the
+    output reader's settings timestamps each record on arrival: latency = arrival - produce timestamp. The
+    trade path is two such hops (input topic -> worker -> output topic) plus the worker's own time.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             fetch_max_wait_ms=100, max_poll_records=5_000, metrics_enabled=False)
+    parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    consumer.assign(parts)
+    consumer.seek_to_end()
+    for tp in parts:
+        consumer.position(tp)
+    count = int(rate * seconds)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    sender = ctx.Process(target=_produce_entry, args=((bootstrap, topic, rate, count, 0, trade_date), out))
+    sender.start()
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds + 60
+    try:
+        while len(latencies) < count and time.monotonic() < deadline:
+            batches = consumer.poll(timeout_ms=50)
+            arrived = time.time() * 1000
+            for records in batches.values():
+                latencies += [arrived - record.timestamp for record in records]
+    finally:
+        sender.join()
+        consumer.close()
+    return {"rate_per_s": rate, "producer": out.get(), **summarize(latencies)}
+
+
 class OutputReader:
     """Reads the worker's two output topics from their current end and timestamps every record on arrival."""
 
@@ -159,6 +200,8 @@ class OutputReader:
 
         end = first + expect_trades
         trades: list[float] = []
+        in_worker: list[float] = []  # produce timestamp -> the worker's send (the output's CreateTime)
+        delivery: list[float] = []  # the worker's send -> returned by poll here
         produced_at: dict[str, int] = {}
         alerts_arrived: list[tuple[str, float]] = []
         first_ms = last_ms = None
@@ -175,13 +218,16 @@ class OutputReader:
                         continue
                     if kind == "execution":
                         trades.append(arrived - body["source_timestamp_ms"])
+                        in_worker.append(record.timestamp - body["source_timestamp_ms"])
+                        delivery.append(arrived - record.timestamp)
                         produced_at[body["event_id"]] = body["source_timestamp_ms"]
                         first_ms = first_ms or arrived
                         last_ms = arrived
                     else:
                         alerts_arrived.append((body["event_id"], arrived))
         alerts = [arrived - produced_at[e] for e, arrived in alerts_arrived if e in produced_at]
-        return {"latencies": {"execution": trades, "alerts": alerts}, "first_ms": first_ms, "last_ms": last_ms}
+        return {"latencies": {"execution": trades, "alerts": alerts}, "first_ms": first_ms, "last_ms": last_ms,
+                "stages": {"produce_to_worker_send": in_worker, "worker_send_to_readable": delivery}}
 
     def close(self) -> None:
         self.consumer.close()
@@ -298,8 +344,12 @@ def main() -> None:
         from kafka.admin import NewTopic
 
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        admin.create_topics([NewTopic(f"{prefix}{TOPIC}", num_partitions=PARTITIONS, replication_factor=1)])
+        admin.create_topics([NewTopic(f"{prefix}{TOPIC}", num_partitions=PARTITIONS, replication_factor=1),
+                             NewTopic(f"{prefix}hop", num_partitions=PARTITIONS, replication_factor=1)])
         admin.close()
+        result["baseline_one_kafka_hop"] = bare_hop(bootstrap, f"{prefix}hop", 1000.0, min(args.seconds, 10.0),
+                                                    trade_date)
+        print(json.dumps(result["baseline_one_kafka_hop"]), file=sys.stderr)
         build_warehouse(work / "warehouse.duckdb", as_of)
         worker = Worker(work, bootstrap, prefix, work / "warehouse.duckdb", args.profile_worker)
         result["worker_ready_s"] = round(worker.start(), 2)
@@ -323,6 +373,7 @@ def main() -> None:
                 "rate_per_s": rate, "producer": sent, "enriched_trades_read": len(trades),
                 "kept_up": len(trades) >= count, "caught_up_after": caught_up,
                 "enriched": summarize(trades), "alerts": summarize(seen["latencies"]["alerts"]),
+                "enriched_stages": {name: summarize(values) for name, values in seen["stages"].items()},
             })
             print(json.dumps(result["phases"][-1]), file=sys.stderr)
 
