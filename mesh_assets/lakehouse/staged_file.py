@@ -11,7 +11,11 @@ writer falls back to a plain append from the rows it holds when it does not fit 
 evolved, part of the range was committed meanwhile); an unused staged file is deleted. A crash
 before the commit leaves an unreferenced file, like a crash inside ``append`` would.
 
-It uses pyiceberg's own Parquet writer and schema projection (``pyiceberg.io.pyarrow``, 0.12).
+It uses pyiceberg's own Parquet writer and schema projection (``pyiceberg.io.pyarrow``, 0.12), with one
+change: dictionary encoding only for the columns that repeat (:func:`dictionary_columns`, decided on the
+first rows written). pyarrow's default tries a dictionary for every column and falls back for unique ones
+(trade ids, record keys, offsets): for CDC bronze rows that made the write ~40% slower and the file ~40%
+larger than dictionaries for the repeating columns only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,23 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
+
+
+#: A column whose first rows hold at most this share of distinct values is dictionary-encoded.
+DICTIONARY_MAX_DISTINCT_SHARE = 0.5
+
+
+def dictionary_columns(rows: pa.Table) -> list[str]:
+    """Columns of ``rows`` worth a Parquet dictionary: distinct non-null values at most
+    :data:`DICTIONARY_MAX_DISTINCT_SHARE` of the non-null ones (an all-null column counts as repeating)."""
+    import pyarrow.compute as pc
+
+    chosen = []
+    for name, column in zip(rows.column_names, rows.columns, strict=True):
+        present = len(column) - column.null_count
+        if present == 0 or pc.count_distinct(column).as_py() <= DICTIONARY_MAX_DISTINCT_SHARE * present:
+            chosen.append(name)
+    return chosen
 
 
 class StagedDataFile:
@@ -46,6 +67,8 @@ class StagedDataFile:
         self._format = ParquetFormatModel()
         self._writer = self._format.create_writer(self._output, self.schema, metadata.properties)
         self.rows = 0
+        #: the columns written with a dictionary (``None``: pyarrow's default, every column)
+        self.dictionary_columns: list[str] | None = None
         self._data_file: DataFile | None = None
 
     def write(self, rows: pa.Table) -> None:
@@ -71,8 +94,19 @@ class StagedDataFile:
             _to_requested_schema(self.schema, file_schema, batch, include_field_ids=True, format_model=self._format)
             for batch in rows.to_batches()
         ]
-        self._writer.write(pa.Table.from_batches(batches))
+        projected = pa.Table.from_batches(batches)
+        if not self.rows:
+            self._choose_dictionaries(projected)
+        self._writer.write(projected)
         self.rows += rows.num_rows
+
+    def _choose_dictionaries(self, first_rows: pa.Table) -> None:
+        """Dictionary-encode only the repeating columns of the file (before its Parquet writer opens). Left
+        at pyarrow's default (all columns) if this pyiceberg's writer keeps its options elsewhere."""
+        options = getattr(self._writer, "_parquet_writer_kwargs", None)
+        if isinstance(options, dict) and getattr(self._writer, "_writer", None) is None:
+            self.dictionary_columns = dictionary_columns(first_rows)
+            self._writer._parquet_writer_kwargs = {**options, "use_dictionary": self.dictionary_columns}
 
     def close(self) -> DataFile | None:
         """Write the footer; return the data file's manifest entry (``None``: no row was written)."""

@@ -84,6 +84,28 @@ def test_a_staged_file_commits_the_rows_and_statistics_a_plain_append_commits(ca
     assert committed_positions(staged_load()) == {TopicPartition(TOPIC, 0): 100}
 
 
+def test_only_repeating_columns_are_dictionary_encoded_and_the_rows_read_back_the_same(catalog):
+    import pyarrow.parquet as pq
+
+    load = loader(catalog)
+    first, second = rows(list(range(0, 400))), rows(list(range(400, 1000)), reason="other")
+    staged = stage(load, first, second)
+    outcome = append_exactly_once(load, [OffsetRange(TOPIC, 0, 0, 1000)], pa.concat_tables([first, second]),
+                                  staged=staged)  # fmt: skip
+
+    assert outcome.rows_written == 1000
+    # decided on the first rows: unique per row (offset, timestamp, key) -> plain; repeating -> dictionary
+    assert {"source_offset", "source_timestamp_ms", "record_key"}.isdisjoint(staged.dictionary_columns)
+    assert {"source_topic", "reason_code", "reason", "batch_id"} <= set(staged.dictionary_columns)
+    metadata = pq.ParquetFile(local_path(staged.path)).metadata
+    encodings = {metadata.schema.column(i).name: set(metadata.row_group(0).column(i).encodings)
+                 for i in range(metadata.num_columns)}  # fmt: skip
+    assert "RLE_DICTIONARY" in encodings["reason_code"] and "RLE_DICTIONARY" in encodings["source_topic"]
+    assert "RLE_DICTIONARY" not in encodings["record_key"] and "RLE_DICTIONARY" not in encodings["source_offset"]
+    sort = [("source_offset", "ascending")]
+    assert load().scan().to_arrow().sort_by(sort).to_pylist() == pa.concat_tables([first, second]).to_pylist()
+
+
 def test_a_range_partly_committed_meanwhile_appends_only_the_new_rows_and_deletes_the_staged_file(catalog):
     load = loader(catalog)
     staged = stage(load, rows([0, 1, 2, 3, 4, 5]))
