@@ -1,6 +1,6 @@
 """Benchmark: Aladdin CDC from a real Kafka broker into bronze Iceberg, against the client's own ceiling.
 
-Run by hand (not in CI): ``uv run python benchmarks/cdc_ingest.py [--events 300000] [--batch-sizes 1000,10000,100000]``.
+Run by hand (not in CI): ``uv run python benchmarks/cdc_ingest.py [--events 600000] [--batch-sizes 1000,10000,100000]``.
 
 In one process, against its own local broker (:mod:`mesh_assets.local.kafka_broker`, started on a free port in
 a temporary data folder and stopped at the end):
@@ -381,7 +381,7 @@ def _profile_summary(profiler: cProfile.Profile, busy_s: float, top: int = 25) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=600_000, help="events produced (600K: six 100K batches)")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch-sizes", default="1000,10000,100000")
     parser.add_argument("--budget-s", type=float, default=150.0, help="time budget per batch size")
