@@ -187,3 +187,33 @@ def test_a_pooled_consumer_reads_consecutive_ranges_of_the_same_partitions_exact
         assert len({id(c) for c in consumers}) == 1  # one consumer served all five reads
     finally:
         pool.close()
+
+
+def test_a_large_read_starts_with_a_small_fetch_and_then_reads_the_rest_at_full_size(topic, monkeypatch):
+    """The first fetch of a read is capped (the first records come sooner); every record still arrives once,
+    and the pooled consumer keeps its full fetch size for the next read."""
+    pool = kafka.ConsumerPool()
+    name = topic["name"]
+    monkeypatch.setattr(kafka, "PARTITION_FETCH_BYTES", 64 * 1024)
+    monkeypatch.setattr(kafka, "RECORD_BYTES_ESTIMATE", 1024)  # 300 records -> a 64 KiB fetch size
+    monkeypatch.setattr(kafka, "FIRST_FETCH_BYTES", 100)  # smaller than one record batch: still one whole batch
+    sizes: list[int] = []
+    original = kafka._small_first_fetch
+
+    def recording(consumer, first_bytes):
+        restore = original(consumer, first_bytes)
+        sizes.append(consumer._fetcher.config["max_partition_fetch_bytes"])
+        return restore
+
+    monkeypatch.setattr(kafka, "_small_first_fetch", recording)
+    try:
+        for _ in range(2):
+            ranges = [OffsetRange(name, p, 0, 300) for p in range(3)]
+            chunks = list(kafka._iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
+            got = [(c.partition, o) for c in chunks for o in c.offsets]
+            assert sorted(got) == [(p, o) for p in range(3) for o in range(300)] and len(got) == len(set(got))
+            (consumer,) = pool._idle.values()
+            assert consumer._fetcher.config["max_partition_fetch_bytes"] == 64 * 1024
+        assert sizes == [100, 100]  # each read began with the capped fetch
+    finally:
+        pool.close()
