@@ -36,13 +36,19 @@ DICTIONARY_MAX_DISTINCT_SHARE = 0.5
 
 def dictionary_columns(rows: pa.Table) -> list[str]:
     """Columns of ``rows`` worth a Parquet dictionary: distinct non-null values at most
-    :data:`DICTIONARY_MAX_DISTINCT_SHARE` of the non-null ones (an all-null column counts as repeating)."""
+    :data:`DICTIONARY_MAX_DISTINCT_SHARE` of the non-null ones (an all-null column counts as repeating).
+    A column Arrow cannot count distinct values of (nested types) is written plain."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     chosen = []
     for name, column in zip(rows.column_names, rows.columns, strict=True):
         present = len(column) - column.null_count
-        if present == 0 or pc.count_distinct(column).as_py() <= DICTIONARY_MAX_DISTINCT_SHARE * present:
+        try:
+            repeating = present == 0 or pc.count_distinct(column).as_py() <= DICTIONARY_MAX_DISTINCT_SHARE * present
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            repeating = False
+        if repeating:
             chosen.append(name)
     return chosen
 

@@ -106,6 +106,16 @@ def test_only_repeating_columns_are_dictionary_encoded_and_the_rows_read_back_th
     assert load().scan().to_arrow().sort_by(sort).to_pylist() == pa.concat_tables([first, second]).to_pylist()
 
 
+def test_the_dictionary_choice_counts_distinct_values_and_writes_nested_columns_plain():
+    from mesh_assets.lakehouse.staged_file import dictionary_columns
+
+    table = pa.table({
+        "half_distinct": ["a", "a", "b", "b"], "mostly_distinct": ["a", "b", "c", "c"], "all_null": pa.nulls(4),
+        "repeating_struct": [{"x": 1}] * 4, "ints": [7, 7, 7, 8],
+    })  # fmt: skip
+    assert dictionary_columns(table) == ["half_distinct", "all_null", "ints"]
+
+
 def test_a_range_partly_committed_meanwhile_appends_only_the_new_rows_and_deletes_the_staged_file(catalog):
     load = loader(catalog)
     staged = stage(load, rows([0, 1, 2, 3, 4, 5]))
