@@ -21,6 +21,13 @@ a temporary data folder and stopped at the end):
    kafka-python consumer, like (a), decoding on another core); it is started before the clock, like the
    tables, and its start cost is reported as ``helper_start``.
 
+4. ``--rounds`` more ingest runs at the best batch size, each between two bare runs of the best variant.
+
+Two ratios (b)/(a) are reported for the best batch size: against the best bare run of the whole benchmark
+(strict: the machine's speed drifts by +-25% between minutes, so that compares a typical moment of the
+ingest with the client's luckiest one), and the median of each ingest run against the bare runs right
+before and after it (the same moments: the fair comparison on a machine that drifts).
+
 Prints one JSON document (stdout). ``--profile`` adds the top functions of a cProfile of a few batches at the
 best batch size, split into read / parse / commit times. Goal (issue): (b) >= 70% of (a) and >= 50,000
 events/s on 2 cores at the best batch size.
@@ -101,6 +108,19 @@ CHANGES = [
     "benchmark: every bare run in a fresh Python process (the benchmark's own heap slowed its later bare runs), "
     "bare runs right before and after each batch size, the ceiling is the best bare run of the whole benchmark; "
     "CPU per event of the ingesting process and of the reader helper",
+    # fifth round
+    "parse: units start at 1,024 records and double up to 8K (mesh_assets.cdc.columnar.FIRST_UNIT_RECORDS), and "
+    "the helper's frames grow from 250 records: the parser starts ~45 ms into a 100K read instead of ~140 ms "
+    "(it waited for a full unit with nothing else to do)",
+    "read: the first fetch of a read is 1 MiB per partition (was 256 KiB): a partition whose next producer batch "
+    "is larger than the limit returns nothing except the first one of the response (KIP-74), so with the "
+    "benchmark's 512 KiB batches the first fetch brought one partition only",
+    "ingest: Python's cyclic garbage collector is paused during a batch (mesh_assets/bronze/collector_pause.py): "
+    "full collections walk the whole Dagster + pyiceberg heap (~100 ms each, a few per 300K events)",
+    "commit: after its first piece the staged file reuses its projected Arrow schema (field ids) instead of "
+    "running pyiceberg's projection per piece; finish() no longer copies an unordered batch into one chunk",
+    "benchmark: --rounds more ingest runs at the best batch size, interleaved with bare runs; the ratio is "
+    "reported against the best bare run (strict) and against the bare runs around each ingest run (median)",
 ]
 
 
@@ -274,14 +294,16 @@ def batch_ranges(next_offsets: dict[int, int], ends: dict[int, int], per_partiti
     return ranges
 
 
-def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, profile: bool = False) -> dict:
+def ingest_run(
+    bootstrap: str, work: Path, batch_size: int, budget_s: float, profile: bool = False, tag: str | None = None
+) -> dict:
     """Sequential ``ingest_topic`` batches of about ``batch_size`` records into a fresh warehouse."""
     from mesh_assets.bronze.aladdin_cdc import ingest_topic
     from mesh_assets.lakehouse import tables
     from resources.cdc_source import CdcSourceResource
     from resources.iceberg import IcebergCatalogResource
 
-    tag = f"{batch_size}-profile" if profile else str(batch_size)
+    tag = tag or (f"{batch_size}-profile" if profile else str(batch_size))
     folder = work / f"iceberg-{tag}"  # a fresh catalog each run (catalogs are cached per uri)
     folder.mkdir(parents=True)
     source = CdcSourceResource(backend="kafka", bootstrap_servers=bootstrap)
@@ -359,6 +381,38 @@ def ingest_run(bootstrap: str, work: Path, batch_size: int, budget_s: float, pro
     return result
 
 
+def interleaved_rounds(
+    bootstrap: str, work: Path, partitions: int, batch_size: int, variant: dict, rounds: int, budget_s: float,
+    first_bare: float | None = None,
+) -> dict:
+    """``rounds`` more ingest runs at ``batch_size``, each between two bare runs of ``variant`` (bare, ingest,
+    bare, ingest, ..., bare; each bare run is shared by its two neighbours), and each ingest's ratio to the mean
+    of the bare runs around it: the client and the ingest compared at the same moments of a machine whose speed
+    drifts. ``first_bare``: the bare run just made, used as the first one."""
+    bare_runs = []
+    if first_bare is None:
+        bare_runs.append(bare_consume_fresh(bootstrap, partitions, **variant))
+        first_bare = bare_runs[-1]["records_per_s"]
+    bares = [first_bare]
+    ingests = []
+    ratios = []
+    for k in range(rounds):
+        run = ingest_run(bootstrap, work, batch_size, budget_s, tag=f"{batch_size}-round{k}")
+        bare_runs.append(bare_consume_fresh(bootstrap, partitions, **variant))
+        bares.append(bare_runs[-1]["records_per_s"])
+        ingests.append(run["events_per_s"])
+        ratios.append(round(run["events_per_s"] / ((bares[-2] + bares[-1]) / 2), 3))
+        print(f"round {k}: {run['events_per_s']} events/s (bare around it: {bares[-2]}, {bares[-1]})", file=sys.stderr)
+    return {
+        "batch_size": batch_size,
+        "bare_records_per_s": bares,
+        "ingest_events_per_s": ingests,
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios) if ratios else None,
+        "bare_runs": bare_runs,
+    }
+
+
 def _profile_summary(profiler: cProfile.Profile, busy_s: float, top: int = 25) -> dict:
     stats = pstats.Stats(profiler)
     # cProfile sees the calling thread only: Kafka is read by a background thread or the helper process
@@ -387,6 +441,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch-sizes", default="1000,10000,100000")
     parser.add_argument("--budget-s", type=float, default=150.0, help="time budget per batch size")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="extra ingest runs at the best batch size, interleaved with bare runs")
     parser.add_argument("--profile", action="store_true", help="profile 3 batches at the best batch size")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (broker data, warehouses)")
     args = parser.parse_args()
@@ -464,25 +520,39 @@ def main() -> None:
             runs.append(run)
             print(f"batch {size}: {run['events_per_s']} events/s, p50 {run['latency_p50_s']} s (bare around it: "
                   f"{before['records_per_s']}, {after['records_per_s']})", file=sys.stderr)
-        # The ceiling is the best bare run of the whole benchmark (every variant, every adjacent run): the
-        # claimed ratio is against it, whatever the machine's speed was during the ingest.
+        best_size = max(runs, key=lambda r: r["events_per_s"] or 0)["batch_size"]
+        interleaved = interleaved_rounds(bootstrap, work, args.partitions, best_size, best_variant, args.rounds,
+                                         args.budget_s, first_bare=runs[-1]["bare_adjacent_records_per_s"][1]
+                                         if batch_sizes[-1] == best_size else None)  # fmt: skip
+        bare_runs += interleaved.pop("bare_runs")
+        # Strict: the best bare run of the whole benchmark (every variant, every adjacent run), whatever the
+        # machine's speed was during the ingest. The machine's speed drifts by +-25% between minutes, so this
+        # compares the ingest at a typical moment with the client at its luckiest one.
         ceiling = max(r["records_per_s"] for r in bare_runs)
         report["bare_consume"] = {"runs": bare_runs, "process": "a fresh Python process per run",
                                   "ceiling_records_per_s": ceiling}  # fmt: skip
         for run in runs:
             run["ratio_to_bare"] = round(run["events_per_s"] / ceiling, 3) if run["events_per_s"] else None
-        best = max(runs, key=lambda r: r["events_per_s"] or 0)
         report["ingest"] = runs
+        report["interleaved"] = interleaved
+        samples = [r["events_per_s"] for r in runs if r["batch_size"] == best_size] + interleaved["ingest_events_per_s"]
+        median_ingest = statistics.median(samples)
+        paired = [r["ratio_to_adjacent_bare"] for r in runs if r["batch_size"] == best_size] + interleaved["ratios"]
+        median_paired = round(statistics.median(paired), 3)
         report["best"] = {
-            "batch_size": best["batch_size"],
-            "events_per_s": best["events_per_s"],
-            "ratio_to_bare": best["ratio_to_bare"],
-            "ratio_to_adjacent_bare": best["ratio_to_adjacent_bare"],
-            "goal_ratio_0_70": (best["ratio_to_bare"] or 0) >= 0.70,
-            "goal_50k_events_per_s": (best["events_per_s"] or 0) >= 50_000,
+            "batch_size": best_size,
+            "ingest_runs_events_per_s": samples,
+            "median_events_per_s": round(median_ingest, 1),
+            "min_events_per_s": min(samples),
+            "ratio_to_best_bare_run": round(median_ingest / ceiling, 3),
+            "ratios_to_bare_runs_around_each": paired,
+            "median_ratio_to_bare_runs_around_each": median_paired,
+            "goal_ratio_0_70_vs_bare_runs_around_each": median_paired >= 0.70,
+            "goal_ratio_0_70_vs_best_bare_run": median_ingest / ceiling >= 0.70,
+            "goal_50k_events_per_s": min(samples) >= 50_000,
         }
         if args.profile:
-            report["profile"] = ingest_run(bootstrap, work, best["batch_size"], args.budget_s, profile=True)["profile"]
+            report["profile"] = ingest_run(bootstrap, work, best_size, args.budget_s, profile=True)["profile"]
     finally:
         if info is not None:
             kafka_broker.stop(work / "kafka")

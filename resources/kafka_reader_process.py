@@ -34,8 +34,11 @@ from resources.kafka import KafkaRangeError
 
 _HEADER = struct.Struct("<BQ")
 CHUNKS, DONE, ERROR = 0, 1, 2
-#: Records the helper gathers before it sends a frame (a frame costs a pickle and two pipe writes).
+#: Records the helper gathers before it sends a frame (a frame costs a pickle and two pipe writes). The first
+#: chunk of a read goes at once and the next frames grow from :data:`FIRST_FRAME_RECORDS`: the parent's parser
+#: starts on small units (``mesh_assets.cdc.columnar.FIRST_UNIT_RECORDS``) as soon as the first records exist.
 FRAME_RECORDS = 2_000
+FIRST_FRAME_RECORDS = 250
 #: Extra seconds the parent waits for a frame beyond the read's own timeout before it gives up on the helper.
 STALL_GRACE_S = 30.0
 
@@ -289,6 +292,7 @@ def serve() -> None:
         pending: list[tuple] = []
         count = 0
         first = True
+        frame_records = FIRST_FRAME_RECORDS
         try:
             with contextlib.closing(
                 _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers)
@@ -297,7 +301,9 @@ def serve() -> None:
                     pending.append((index[(chunk.topic, chunk.partition)], chunk.offsets, chunk.timestamps_ms,
                                     chunk.keys, chunk.values))  # fmt: skip
                     count += len(chunk)
-                    if count >= FRAME_RECORDS or first:  # the first chunk goes at once: parsing starts sooner
+                    if count >= frame_records or first:  # the first chunk goes at once: parsing starts sooner
+                        if not first:
+                            frame_records = min(FRAME_RECORDS, frame_records * 2)
                         first = False
                         send(CHUNKS, pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
                         pending, count = [], 0

@@ -119,8 +119,19 @@ def ingest_topic(
     (:class:`mesh_assets.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``),
     and each parsed unit is written to a staged data file of the bronze table meanwhile
     (:mod:`mesh_assets.bronze.staged_rows`): the rows commit adds that file.
+    Python's cyclic garbage collector is paused meanwhile (:mod:`mesh_assets.bronze.collector_pause`).
     Returns (rows outcome, dead-letters outcome, parsed batch).
     """
+    from mesh_assets.bronze.collector_pause import collector_paused
+
+    with collector_paused():
+        return _ingest_topic(topic, ranges, cdc_source, iceberg, batch_id)
+
+
+def _ingest_topic(
+    topic: str, ranges: list[OffsetRange], cdc_source: CdcSourceResource, iceberg: IcebergCatalogResource,
+    batch_id: str,
+):
     from mesh_assets.bronze.staged_rows import StagedBronzeRows
     from mesh_assets.cdc.columnar import ColumnarParser, rows_schema
     from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once

@@ -194,3 +194,33 @@ def test_rows_with_a_column_the_table_lacks_are_refused_by_name(catalog):
     staged = StagedDataFile(load())
     with pytest.raises(ValueError, match=r"bronze.aladdin_dead_letters: rows carry columns \['desk'\]"):
         staged.write(rows([0]).append_column("desk", pa.array(["x"])))
+
+
+def test_later_pieces_in_another_column_order_with_other_types_or_a_missing_column_write_the_same_rows(catalog):
+    # after the first piece the file reuses its projected schema (field ids): every later piece is still cast
+    # to the table's types, put in the table's column order, and given nulls for the columns it lacks
+    load = loader(catalog)
+    first = rows(list(range(0, 10)))
+    second = rows(list(range(10, 20)))
+    second = second.select(list(reversed(second.column_names)))
+    second = second.set_column(second.column_names.index("source_offset"), "source_offset",
+                               second["source_offset"].cast(pa.int32()))  # fmt: skip
+    third = rows(list(range(20, 30))).drop_columns(["reason"])
+    staged = stage(load, first, second, third)
+    expected = pa.concat_tables([first, rows(list(range(10, 20))),
+                                 rows(list(range(20, 30))).set_column(7, "reason", pa.nulls(10, pa.string()))])
+    outcome = append_exactly_once(load, [OffsetRange(TOPIC, 0, 0, 30)], expected, staged=staged)
+
+    assert outcome.rows_written == 30
+    assert [f.file_path for f in data_files(load())] == [staged.path]
+    sort = [("source_offset", "ascending")]
+    assert load().scan().to_arrow().sort_by(sort).to_pylist() == expected.to_pylist()
+
+
+def test_a_piece_that_cannot_take_the_tables_type_is_refused_and_nothing_is_written(catalog):
+    load = loader(catalog)
+    staged = stage(load, rows([0, 1]))
+    bad = rows([2]).set_column(2, "source_offset", pa.array(["two"]))
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowNotImplementedError)):
+        staged.write(bad)
+    assert staged.rows == 2

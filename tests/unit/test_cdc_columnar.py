@@ -171,6 +171,18 @@ def test_chunks_of_interleaved_partitions_come_out_in_partition_offset_order():
     ]
 
 
+def test_units_start_small_and_double_up_to_the_unit_size_so_parsing_starts_with_the_first_records():
+    records = records_of([envelope(after=trade(i)) for i in range(1, 61)], start=0)
+    units: list[int] = []
+    parser = ColumnarParser(TRADES, unit_records=16, first_unit_records=2, on_rows=lambda t: units.append(t.num_rows))
+    for i in range(0, 60, 2):  # chunks of two records, as a reader hands them over
+        parser.add(RecordChunk.of_records(records[i : i + 2]))
+    assert units == [2, 4, 8, 16, 16]  # 46 records parsed while the rest is still arriving
+    batch = parser.finish()
+    assert units == [2, 4, 8, 16, 16, 14] and batch.row_count == 60
+    assert batch.rows["source_offset"].to_pylist() == list(range(60))
+
+
 def test_empty_batch_has_the_row_schema_and_no_rows():
     batch = parse_chunks([], TRADES)
     assert batch.row_count == 0 and batch.max_ts_ms is None
