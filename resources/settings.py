@@ -57,3 +57,22 @@ def overridden_environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def cdc_retry_policy():
+    """How the CDC sensor retries a failing range: ``MESH_CDC_MAX_ATTEMPTS`` (default 5 failures for the same
+    reason, then it stops asking), ``MESH_CDC_RETRY_BACKOFF_S`` (default 30: wait 30 s, 60 s, 120 s, ... after
+    each failure) and ``MESH_CDC_RETRY_BACKOFF_MAX_S`` (default 1800, the longest wait)."""
+    from mesh_assets.cdc.retry_policy import RetryPolicy
+
+    return RetryPolicy(
+        max_attempts=int(os.environ.get("MESH_CDC_MAX_ATTEMPTS", "5")),
+        base_backoff_s=float(os.environ.get("MESH_CDC_RETRY_BACKOFF_S", "30")),
+        max_backoff_s=float(os.environ.get("MESH_CDC_RETRY_BACKOFF_MAX_S", "1800")),
+    )
+
+
+def cdc_stall_after_s() -> float:
+    """Seconds a CDC partition may be behind the broker with no commit before ``partition_stalled`` turns red:
+    ``MESH_CDC_STALL_AFTER_S`` (default 900)."""
+    return float(os.environ.get("MESH_CDC_STALL_AFTER_S", "900"))

@@ -40,6 +40,7 @@ from dagster import (
 )
 
 from resources.alerts import AlertDeliveryError, AlertWebhookResource
+from sensors.cdc_retry_alert import cdc_range_note
 
 #: Longest error message per failed step in a payload (webhooks cap message sizes; the UI has the rest).
 MAX_ERROR_CHARS = 2000
@@ -146,11 +147,14 @@ def run_failure_payload(context: RunFailureSensorContext) -> dict[str, Any]:
     }
     ui = dagster_ui_url()
     named = failing_assets or targeted
+    cdc_range = cdc_range_note(context.instance, run)  # a CDC range's attempt and give-up verdict
     text = (
         f"Run of {run.job_name} failed ({run.run_id[:8]})"
         + (f" on {', '.join(named[:5])}{' …' if len(named) > 5 else ''}" if named else "")
         + f": {_truncate(reason, 300)}"
     )
+    if cdc_range and cdc_range["retries_exhausted"]:
+        text = f"{cdc_range['text']}. {text}"
     return {
         "kind": "run_failure",
         "job": run.job_name,
@@ -164,6 +168,7 @@ def run_failure_payload(context: RunFailureSensorContext) -> dict[str, Any]:
         "partition_tags": partitions,
         "backfill_id": run.tags.get("dagster/backfill"),
         "dagster_url": f"{ui}/runs/{run.run_id}" if ui else None,
+        "cdc_range": cdc_range,
         "text": text,
     }
 
