@@ -23,6 +23,7 @@ CDC_JOB_NAME = "aladdin_cdc_microbatch"
 PARTITION_TAG = "mesh/topic-partition"
 RANGE_TAG = "mesh/offset-range"
 EPOCH_TAG = "mesh/cdc-retry-epoch"
+ROOT_RUN_TAG = "dagster/root_run_id"
 #: Newest failed CDC runs read per evaluation (a stuck partition holds at most max_attempts of them).
 FAILED_RUNS_LIMIT = 500
 
@@ -68,6 +69,7 @@ def attempts_by_partition(
 ) -> dict[TopicPartition, list[FailedAttempt]]:
     """Failed attempts (oldest first) of ranges starting at each partition's committed position.
 
+    One attempt per sensor request: its automatic run retries count once, with the last retry's error.
     ``epoch_s``: count only runs created since (the sensor's epoch). ``None``: the epoch tagged on the
     partition's newest failed run (what the sensor used when it requested it).
     """
@@ -83,13 +85,22 @@ def attempts_by_partition(
         matching.setdefault(tp, []).append((record, r))
     attempts: dict[TopicPartition, list[FailedAttempt]] = {}
     for tp, runs in matching.items():
-        runs.sort(key=lambda pair: pair[0].create_timestamp)
+        runs = _one_per_request(runs)
         epoch = epoch_s if epoch_s is not None else float(runs[-1][0].dagster_run.tags.get(EPOCH_TAG, 0) or 0)
         kept = [(rec, r) for rec, r in runs if rec.create_timestamp.timestamp() >= epoch]
         if kept:
             attempts[tp] = [FailedAttempt(rec.dagster_run.run_id, r.label(), _ended_at(rec),
                                           run_error(instance, rec.dagster_run.run_id)) for rec, r in kept]
     return attempts
+
+
+def _one_per_request(runs: list[tuple[RunRecord, OffsetRange]]) -> list[tuple[RunRecord, OffsetRange]]:
+    """The newest run of each sensor request, oldest request first: the instance's automatic run retries
+    (``run_retries`` in dagster.yaml, same root run) belong to the request they retry."""
+    newest: dict[str, tuple[RunRecord, OffsetRange]] = {}  # insertion order: each request's first run
+    for record, r in sorted(runs, key=lambda pair: pair[0].create_timestamp):
+        newest[record.dagster_run.tags.get(ROOT_RUN_TAG, record.dagster_run.run_id)] = (record, r)
+    return list(newest.values())
 
 
 def _ended_at(record: RunRecord) -> float:

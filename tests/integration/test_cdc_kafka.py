@@ -135,8 +135,10 @@ def test_no_new_request_for_a_partition_with_a_run_in_flight(cdc):
     assert "aladdin.trades-2" not in requested and "aladdin.trades-3" in requested
 
 
-def test_a_failed_range_is_requested_again_under_a_retry_key(cdc):
+def test_a_failed_range_is_requested_again_under_a_retry_key(cdc, monkeypatch):
     from dagster._core.test_utils import create_run_for_test
+
+    monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "0")  # the backoff itself: test_cdc_retries.py
 
     first = evaluate_sensor(cdc, None)
     label = next(r.run_key for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades-0")

@@ -1,0 +1,174 @@
+"""A CDC range that keeps failing: backoff, give-up, the ERROR check, the alert, and a stalled partition.
+
+Real broker, real Iceberg, the real sensor and micro-batch job. The failure is real and not about one
+record: the first offsets of one partition are deleted on the broker (``DeleteRecords``, what retention
+does), so every read of a range starting at 0 fails with ``KafkaRangeError`` for that partition only.
+Backoffs and the stall threshold are seconds here (settings), minutes in production.
+"""
+
+import json
+import time
+
+import pytest
+from dagster import AssetCheckEvaluation, AssetCheckKey, AssetCheckSeverity, build_run_status_sensor_context
+
+from mesh_assets.bronze.aladdin_cdc import TRADES_KEY
+from mesh_assets.lakehouse import tables
+from mesh_assets.lakehouse.positions import committed_positions
+from mesh_assets.cdc import TopicPartition
+from tests.integration.test_alerting import Webhook, fast, webhook  # noqa: F401
+from tests.integration.test_cdc_kafka import cdc, evaluate_sensor, iceberg, run_request  # noqa: F401
+
+STUCK = "aladdin.trades-1"
+
+
+def tick(cdc, cursor):
+    """One sensor evaluation; its check evaluations recorded in the instance as the daemon records them."""
+    result = evaluate_sensor(cdc, cursor)
+    for event in result.asset_events:
+        cdc["instance"].report_runless_asset_event(event)
+    return result
+
+
+def requests_for(result, partition: str) -> list:
+    return [r for r in result.run_requests if r.tags["mesh/topic-partition"] == partition]
+
+
+def checks(result, name: str) -> list[AssetCheckEvaluation]:
+    return [e for e in result.asset_events if isinstance(e, AssetCheckEvaluation) and e.check_name == name
+            and e.asset_key == TRADES_KEY]
+
+
+def produce(cdc, partition: int, count: int) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=cdc["kafka"].bootstrap_servers)
+    topic = f"{cdc['prefix']}aladdin.trades"
+    template = next(line for line in (cdc["firm"] / "aladdin" / "cdc" / "aladdin.trades.jsonl").read_text()
+                    .splitlines() if '"op":"c"' in line)
+    record = json.loads(template)
+    for _ in range(count):
+        producer.send(topic, key=record["key"].encode(), value=record["value"].encode(), partition=partition)
+    producer.flush(timeout=30)
+    producer.close()
+
+
+def lose_first_offsets(cdc, partition: int, before: int) -> None:
+    """Delete the partition's records below ``before`` on the broker, as retention would."""
+    from kafka import TopicPartition as KafkaPartition
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=cdc["kafka"].bootstrap_servers)
+    try:
+        admin.delete_records({KafkaPartition(f"{cdc['prefix']}aladdin.trades", partition): before}, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+def failure_alert(cdc, webhook, run_result) -> dict:  # noqa: F811
+    from sensors.alerting import run_failure_alert_sensor
+
+    context = build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor", dagster_instance=cdc["instance"], dagster_run=run_result.dagster_run,
+        dagster_event=run_result.get_run_failure_event(), resources={"alerts": fast(webhook.url)})
+    run_failure_alert_sensor(context)
+    return webhook.payloads()[-1]
+
+
+def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(cdc, webhook, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("MESH_CDC_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "1")
+    lose_first_offsets(cdc, partition=1, before=3)
+    first = tick(cdc, None)
+    [attempt] = requests_for(first, STUCK)
+    label = attempt.tags["mesh/offset-range"]
+    assert label.startswith(f"{STUCK}-0-") and attempt.run_key == label
+    for request in requests_for(first, "aladdin.trades-0"):
+        assert run_request(cdc, request).success
+    cursor = first.cursor
+    failed_at, waits = [], []
+    for n in range(1, 4):
+        result = run_request(cdc, attempt)
+        assert not result.success
+        record = cdc["instance"].get_run_record_by_id(result.run_id)
+        failed_at.append(record.end_time)
+        alert = failure_alert(cdc, webhook, result)
+        note = alert["cdc_range"]
+        assert (note["topic"], note["partition"], note["failed_attempts"]) == ("aladdin.trades", 1, n)
+        assert "no longer on the broker" in note["error"]
+        if n < 3:
+            assert not note["retries_exhausted"] and note["next_attempt_in_s"] == 2 ** (n - 1)
+            # Asked again only once the backoff after the n-th failure is over: 1 s, then 2 s.
+            while True:
+                result_tick = tick(cdc, cursor)
+                cursor = result_tick.cursor
+                again = requests_for(result_tick, STUCK)
+                if again:
+                    break
+                assert "next attempt at" in result_tick.skip_reason.skip_message if result_tick.skip_reason else True
+                time.sleep(0.2)
+            waits.append(time.time() - record.end_time)
+            [attempt] = again
+            assert attempt.run_key == f"{label}#retry{n}" and attempt.tags["mesh/offset-range"] == label
+        else:
+            assert note["retries_exhausted"] and "given up after 3 failures" in alert["text"]
+            assert "dagster sensor cursor aladdin_cdc_sensor --delete" in alert["text"]
+    assert 1.0 <= waits[0] < 2.0 <= waits[1] < 4.0, waits  # the backoff doubles
+
+    # Given up: no more requests for the range, an ERROR check naming it, while partition 0 keeps flowing.
+    produce(cdc, partition=0, count=2)
+    stopped = tick(cdc, cursor)
+    assert not requests_for(stopped, STUCK)
+    [flowing] = requests_for(stopped, "aladdin.trades-0")
+    [exhausted] = checks(stopped, "range_retries_exhausted")
+    assert not exhausted.passed and exhausted.severity == AssetCheckSeverity.ERROR
+    [stuck] = exhausted.metadata["stuck_ranges"].value
+    assert (stuck["topic"], stuck["partition"], stuck["range"]) == ("aladdin.trades", 1, label)
+    assert stuck["offset_range"][0] == 0 and stuck["same_reason_attempts"] == 3
+    assert "offsets 0..2 are no longer on the broker" in stuck["error"]
+    assert "partition 1 offsets 0.." in exhausted.description and "no longer on the broker" in exhausted.description
+    before = committed_positions(iceberg(cdc).table(tables.TRADES))[TopicPartition("aladdin.trades", 0)]
+    assert run_request(cdc, flowing).success
+    after = committed_positions(iceberg(cdc).table(tables.TRADES))
+    assert after[TopicPartition("aladdin.trades", 0)] == before + 2
+    assert TopicPartition("aladdin.trades", 1) not in after
+    later = tick(cdc, stopped.cursor)
+    assert not requests_for(later, STUCK) and not checks(later, "range_retries_exhausted")  # unchanged: not re-sent
+    history = cdc["instance"].event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(TRADES_KEY, "range_retries_exhausted"), limit=5)
+    assert [h.status.value for h in history][:2] == ["FAILED", "SUCCEEDED"]
+
+    # Un-stick as the runbook says: reset the sensor's cursor; the range gets fresh attempts.
+    reset = tick(cdc, None)
+    [fresh] = requests_for(reset, STUCK)
+    assert fresh.run_key == f"{label}#retry3"
+
+
+@pytest.mark.parametrize("threshold_s", [1.0])
+def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch, threshold_s):
+    monkeypatch.setenv("MESH_CDC_STALL_AFTER_S", str(threshold_s))
+    catch_up = cdc["defs"].resolve_job_def("aladdin_cdc_microbatch").execute_in_process(
+        instance=cdc["instance"], run_config={"ops": {"aladdin_cdc": {"config": {"ranges": []}}}})
+    assert catch_up.success
+    first = tick(cdc, None)
+    [green] = checks(first, "partition_stalled")
+    assert green.passed and not first.run_requests
+    produce(cdc, partition=2, count=3)
+    time.sleep(threshold_s + 0.2)
+    behind = tick(cdc, first.cursor)
+    [red] = checks(behind, "partition_stalled")
+    assert not red.passed and red.severity == AssetCheckSeverity.ERROR
+    assert red.metadata["stalled_partitions"].value == ["aladdin.trades-2"]
+    [lagging] = red.metadata["lagging"].value
+    committed = committed_positions(iceberg(cdc).table(tables.TRADES))[TopicPartition("aladdin.trades", 2)]
+    assert (lagging["topic"], lagging["partition"], lagging["committed_offset"], lagging["end_offset"],
+            lagging["lag"]) == ("aladdin.trades", 2, committed, committed + 3, 3)
+    assert lagging["seconds_since_last_commit"] > threshold_s and lagging["threshold_seconds"] == threshold_s
+    [request] = requests_for(behind, "aladdin.trades-2")
+    assert run_request(cdc, request).success
+    caught_up = tick(cdc, behind.cursor)
+    [recovered] = checks(caught_up, "partition_stalled")
+    assert recovered.passed and "caught up" in recovered.description
+    history = cdc["instance"].event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(TRADES_KEY, "partition_stalled"), limit=5)
+    assert [h.status.value for h in history][:3] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
