@@ -9,7 +9,6 @@ Backoffs and the stall threshold are seconds here (settings), minutes in product
 import json
 import time
 
-import pytest
 from dagster import AssetCheckEvaluation, AssetCheckKey, AssetCheckSeverity, build_run_status_sensor_context
 
 from mesh_assets.bronze.aladdin_cdc import TRADES_KEY
@@ -44,9 +43,8 @@ def produce(cdc, partition: int, count: int) -> None:
 
     producer = KafkaProducer(bootstrap_servers=cdc["kafka"].bootstrap_servers)
     topic = f"{cdc['prefix']}aladdin.trades"
-    template = next(line for line in (cdc["firm"] / "aladdin" / "cdc" / "aladdin.trades.jsonl").read_text()
-                    .splitlines() if '"op":"c"' in line)
-    record = json.loads(template)
+    lines = (cdc["firm"] / "aladdin" / "cdc" / "aladdin.trades.jsonl").read_text().splitlines()
+    record = next(r for r in map(json.loads, lines) if r["value"] and '"op":"r"' in r["value"])
     for _ in range(count):
         producer.send(topic, key=record["key"].encode(), value=record["value"].encode(), partition=partition)
     producer.flush(timeout=30)
@@ -78,6 +76,7 @@ def failure_alert(cdc, webhook, run_result) -> dict:  # noqa: F811
 def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(cdc, webhook, monkeypatch):  # noqa: F811
     monkeypatch.setenv("MESH_CDC_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "1")
+    produce(cdc, partition=1, count=3)  # at least 3 records, whatever the firm put there
     lose_first_offsets(cdc, partition=1, before=3)
     first = tick(cdc, None)
     [attempt] = requests_for(first, STUCK)
@@ -105,7 +104,6 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
                 again = requests_for(result_tick, STUCK)
                 if again:
                     break
-                assert "next attempt at" in result_tick.skip_reason.skip_message if result_tick.skip_reason else True
                 time.sleep(0.2)
             waits.append(time.time() - record.end_time)
             [attempt] = again
@@ -144,8 +142,8 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
     assert fresh.run_key == f"{label}#retry3"
 
 
-@pytest.mark.parametrize("threshold_s", [1.0])
-def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch, threshold_s):
+def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch):  # noqa: F811
+    threshold_s = 1.0
     monkeypatch.setenv("MESH_CDC_STALL_AFTER_S", str(threshold_s))
     catch_up = cdc["defs"].resolve_job_def("aladdin_cdc_microbatch").execute_in_process(
         instance=cdc["instance"], run_config={"ops": {"aladdin_cdc": {"config": {"ranges": []}}}})
