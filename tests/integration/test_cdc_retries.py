@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the imported fixtures `cdc` and `webhook` are parameters of the tests and helpers)
 """A CDC range that keeps failing: backoff, give-up, the ERROR check, the alert, and a stalled partition.
 
 Real broker, real Iceberg, the real sensor and micro-batch job. The failure is real and not about one
@@ -12,9 +13,9 @@ import time
 from dagster import AssetCheckEvaluation, AssetCheckKey, AssetCheckSeverity, build_run_status_sensor_context
 
 from mesh_assets.bronze.aladdin_cdc import TRADES_KEY
+from mesh_assets.cdc import TopicPartition
 from mesh_assets.lakehouse import tables
 from mesh_assets.lakehouse.positions import committed_positions
-from mesh_assets.cdc import TopicPartition
 from tests.integration.test_alerting import Webhook, fast, webhook  # noqa: F401
 from tests.integration.test_cdc_kafka import cdc, evaluate_sensor, iceberg, run_request  # noqa: F401
 
@@ -63,7 +64,7 @@ def lose_first_offsets(cdc, partition: int, before: int) -> None:
         admin.close()
 
 
-def failure_alert(cdc, webhook, run_result) -> dict:  # noqa: F811
+def failure_alert(cdc, webhook, run_result) -> dict:
     from sensors.alerting import run_failure_alert_sensor
 
     context = build_run_status_sensor_context(
@@ -73,7 +74,7 @@ def failure_alert(cdc, webhook, run_result) -> dict:  # noqa: F811
     return webhook.payloads()[-1]
 
 
-def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(cdc, webhook, monkeypatch):  # noqa: F811
+def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(cdc, webhook, monkeypatch):
     monkeypatch.setenv("MESH_CDC_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "1")
     produce(cdc, partition=1, count=3)  # at least 3 records, whatever the firm put there
@@ -142,7 +143,7 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
     assert fresh.run_key == f"{label}#retry3"
 
 
-def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch):  # noqa: F811
+def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch):
     threshold_s = 1.0
     monkeypatch.setenv("MESH_CDC_STALL_AFTER_S", str(threshold_s))
     catch_up = cdc["defs"].resolve_job_def("aladdin_cdc_microbatch").execute_in_process(
