@@ -95,7 +95,6 @@ def aladdin_cdc_sensor(
                 held.append(decision.describe())
                 if decision.action == "stop":
                     stuck[r.topic_partition] = decision
-                    context.log.error(f"{topic}: {decision.describe()}")
                 continue
             label = r.label()
             requests.append(RunRequest(
@@ -107,8 +106,11 @@ def aladdin_cdc_sensor(
         now_ms = int(now * 1000)
         stalled = partition_stalled_verdict(iceberg, topic, ends, committed, now_ms, cdc_stall_after_s(),
                                             waiting_since(cursor, ends, committed, now_ms))
-        events += due_evaluations(cursor, topic, {PARTITION_STALLED: stalled,
-                                                  RETRIES_EXHAUSTED: retries_verdict(topic, stuck, policy)}, now)
+        due = due_evaluations(cursor, topic, {PARTITION_STALLED: stalled,
+                                              RETRIES_EXHAUSTED: retries_verdict(topic, stuck, policy)}, now)
+        for failing in (e for e in due if not e.passed):
+            context.log.error(f"{failing.asset_key.to_user_string()} {failing.check_name}: {failing.description}")
+        events += due
     new_cursor = orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
     if not requests:
         busy = sorted(tp.label() for tp in in_flight)
