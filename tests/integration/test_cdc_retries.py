@@ -64,6 +64,17 @@ def lose_first_offsets(cdc, partition: int, before: int) -> None:
         admin.close()
 
 
+def on_demand(cdc, name: str):
+    """The check executed on demand, as the UI launches it (a run of just that check)."""
+    from dagster import AssetSelection, Definitions, define_asset_job
+
+    job = define_asset_job("flow_check_on_demand", selection=AssetSelection.checks(AssetCheckKey(TRADES_KEY, name)))
+    defs = Definitions.merge(cdc["defs"], Definitions(jobs=[job]))
+    result = defs.resolve_job_def(job.name).execute_in_process(instance=cdc["instance"])
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
 def failure_alert(cdc, webhook, run_result) -> dict:
     from sensors.alerting import run_failure_alert_sensor
 
@@ -137,6 +148,9 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
         AssetCheckKey(TRADES_KEY, "range_retries_exhausted"), limit=5)
     assert [h.status.value for h in history][:2] == ["FAILED", "SUCCEEDED"]
 
+    again = on_demand(cdc, "range_retries_exhausted")  # the same verdict from the run history alone
+    assert not again.passed and again.metadata["stuck_ranges"].value[0]["range"] == label
+
     # Un-stick as the runbook says: reset the sensor's cursor; the range gets fresh attempts.
     reset = tick(cdc, None)
     [fresh] = requests_for(reset, STUCK)
@@ -163,6 +177,8 @@ def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(
     assert (lagging["topic"], lagging["partition"], lagging["committed_offset"], lagging["end_offset"],
             lagging["lag"]) == ("aladdin.trades", 2, committed, committed + 3, 3)
     assert lagging["seconds_since_last_commit"] > threshold_s and lagging["threshold_seconds"] == threshold_s
+    asked = on_demand(cdc, "partition_stalled")
+    assert not asked.passed and asked.metadata["stalled_partitions"].value == ["aladdin.trades-2"]
     [request] = requests_for(behind, "aladdin.trades-2")
     assert run_request(cdc, request).success
     caught_up = tick(cdc, behind.cursor)
@@ -170,4 +186,5 @@ def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(
     assert recovered.passed and "caught up" in recovered.description
     history = cdc["instance"].event_log_storage.get_asset_check_execution_history(
         AssetCheckKey(TRADES_KEY, "partition_stalled"), limit=5)
-    assert [h.status.value for h in history][:3] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    # newest first: caught up, on demand (red), the sensor (red), the first tick (green)
+    assert [h.status.value for h in history][:4] == ["SUCCEEDED", "FAILED", "FAILED", "SUCCEEDED"]
