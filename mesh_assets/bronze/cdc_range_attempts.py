@@ -78,7 +78,10 @@ def attempts_by_partition(
         label = record.dagster_run.tags.get(RANGE_TAG)
         if not label:
             continue
-        r = parse_label(label)
+        try:
+            r = parse_label(label)
+        except ValueError:  # a hand-made tag that is not a range: not one of the sensor's attempts
+            continue
         tp = r.topic_partition
         if (partitions is not None and tp not in partitions) or r.start != committed.get(tp, 0):
             continue

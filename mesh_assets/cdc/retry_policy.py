@@ -13,6 +13,7 @@ error that names its offsets or a growing range end is still the same error.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,8 +73,8 @@ class RangeDecision:
             return (f"{self.last.range_label} failed {self.same_reason} times for the same reason, the sensor stopped "
                     f"asking for it: {error}")
         if self.action == "wait":
-            return (f"{self.last.range_label} failed {self.failures} times; next attempt at epoch "
-                    f"{self.retry_at_s:.0f} s: {error}")
+            at = dt.datetime.fromtimestamp(self.retry_at_s or 0, dt.UTC).strftime("%H:%M:%S")
+            return f"{self.last.range_label} failed {self.failures} times; next attempt at {at} UTC: {error}"
         return f"{self.last.range_label} failed {self.failures} times; retried: {error}"
 
 
