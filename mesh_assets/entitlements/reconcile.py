@@ -298,13 +298,15 @@ class GrantAction:
 
 @dataclass(frozen=True)
 class ReconcilePlan:
-    """Ordered actions, the grants already right, the foreign grants left alone, the unfulfilled contracts."""
+    """Ordered actions, the grants already right, the foreign grants left alone, the unfulfilled contracts,
+    and the grants of held (contradicted) contracts, neither revoked nor replaced."""
 
     as_of: date
     actions: tuple[GrantAction, ...]
     unchanged: tuple[ListedGrant, ...] = ()
     foreign: tuple[ListedGrant, ...] = ()
     unfulfilled: tuple[UnfulfilledContract, ...] = ()
+    held: tuple[ListedGrant, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -323,6 +325,7 @@ class ReconcilePlan:
             "revokes": len(self.of_kind(GrantActionKind.REVOKE)),
             "replaces": len(self.of_kind(GrantActionKind.REPLACE)),
             "unchanged": len(self.unchanged),
+            "held": len(self.held),
             "foreign_grants": [{"grant_id": g.grant_id, "name": g.name} for g in self.foreign],
             "unfulfilled_contracts": [{"contract_id": u.contract_id, "reason": u.reason} for u in self.unfulfilled],
             "actions": [a.as_metadata() for a in self.actions],
@@ -379,19 +382,25 @@ def plan(
     as_of: date,
     contracts: Iterable[Contract] = (),
     unfulfilled: Iterable[UnfulfilledContract] = (),
+    held: Iterable[str] = (),
 ) -> ReconcilePlan:
     """Actions turning ``actual`` grants into ``desired`` ones on ``as_of``.
 
     ``contracts`` (all of them, active or not) only make the reasons of revocations precise. A desired
     grant already past its end on ``as_of`` is not created. Duplicates of one grant are collapsed (the
-    one already right, else the lowest id, is kept). Foreign grants are never in an action.
+    one already right, else the lowest id, is kept). Foreign grants are never in an action. ``held``
+    contracts (their Salesforce values contradict reference data) are in no action either: no grant is
+    created for them, and their existing grants are kept as they are until the contradiction is resolved.
     """
+    held = frozenset(held)
     by_contract = {c.contract_id: c for c in contracts}
     unfulfilled = tuple(unfulfilled)
     unfulfilled_by_contract = {u.contract_id: u for u in unfulfilled}
     start_of_day = datetime.combine(as_of, time(0), tzinfo=UTC)
     wanted: dict[tuple[str, str], DesiredGrant] = {}
     for grant in desired:
+        if grant.contract_id in held:
+            continue
         key = (grant.contract_id, grant.data_product)
         if key in wanted and wanted[key] != grant:
             raise ValueError(f"contract {grant.contract_id}: two different desired grants for {grant.data_product}")
@@ -401,10 +410,13 @@ def plan(
 
     ours: dict[tuple[str, str], list[ListedGrant]] = {}
     foreign: list[ListedGrant] = []
+    kept: list[ListedGrant] = []
     for grant in actual:
         parsed = parse_grant_name(grant.name)
         if parsed is None:
             foreign.append(grant)
+        elif parsed[0] in held:
+            kept.append(grant)
         else:
             ours.setdefault(parsed, []).append(grant)
 
@@ -461,4 +473,5 @@ def plan(
         unchanged=tuple(unchanged),
         foreign=tuple(sorted(foreign, key=lambda g: g.grant_id)),
         unfulfilled=unfulfilled,
+        held=tuple(sorted(kept, key=lambda g: g.grant_id)),
     )
