@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
@@ -25,6 +26,7 @@ from mesh_assets.entitlements.reconcile import (
     Contract,
     DesiredGrant,
     UnfulfilledContract,
+    is_aws_account_id,
     resolve_entitlements,
 )
 from mesh_assets.tenant_ids import InvalidTenantId, validate_tenant_id
@@ -110,11 +112,10 @@ class BoundedEntitlements:
     grants: tuple[DesiredGrant, ...]
     unfulfilled: tuple[UnfulfilledContract, ...]
     contradictions: tuple[Contradiction, ...]
-
-    @property
-    def held(self) -> frozenset[str]:
-        """The contradicted contracts: the plan neither grants nor revokes on them."""
-        return frozenset(c.contract_id for c in self.contradictions)
+    #: contradicted contract -> the ``(data set, receiver account)`` its existing grants may keep: the
+    #: reference tenant's data set for its product and the registered account (none if reference data
+    #: gives no valid tenant or account). The plan neither grants nor changes these contracts.
+    held: Mapping[str, frozenset[tuple[str, str]]] = dataclass_field(default_factory=dict)
 
 
 def _blank(value: str | None) -> bool:
@@ -124,10 +125,10 @@ def _blank(value: str | None) -> bool:
 def contradictions_of(row: EntitlementRow) -> list[Contradiction]:
     """The Salesforce values of ``row`` that differ from its reference values (blank Salesforce values agree)."""
     found = []
-    for field, salesforce, reference in (("tenant_id", row.salesforce_tenant_id, row.tenant_id),
-                                         ("aws_account_id", row.salesforce_aws_account_id, row.aws_account_id)):
+    for name, salesforce, reference in (("tenant_id", row.salesforce_tenant_id, row.tenant_id),
+                                        ("aws_account_id", row.salesforce_aws_account_id, row.aws_account_id)):
         if not _blank(salesforce) and salesforce != reference:
-            found.append(Contradiction(row.contract_id, row.account_id, row.client_id, field, str(salesforce),
+            found.append(Contradiction(row.contract_id, row.account_id, row.client_id, name, str(salesforce),
                                        reference))
     return found
 
@@ -163,7 +164,9 @@ def entitlements_within_boundary(rows: Iterable[EntitlementRow], data_sets: Tena
             unfulfilled.append(UnfulfilledContract(row.contract_id, row.account_id, row.data_product, str(error)))
             continue
         by_tenant.setdefault(tenant, []).append(row)
+    held = {c.contract_id: _permitted(seen[c.contract_id], data_sets) for c in contradictions}
     doubled = {c.contract_id for c in contradictions if c.field == "client_id"}
+    held.update({contract_id: frozenset() for contract_id in doubled})
     by_tenant = {t: [r for r in group if r.contract_id not in doubled] for t, group in by_tenant.items()}
     grants: list[DesiredGrant] = []
     for tenant, group in sorted(by_tenant.items()):
@@ -171,4 +174,16 @@ def entitlements_within_boundary(rows: Iterable[EntitlementRow], data_sets: Tena
         resolved = resolve_entitlements([r.contract() for r in group], accounts, data_sets(tenant), as_of)
         grants.extend(resolved.grants)
         unfulfilled.extend(resolved.unfulfilled)
-    return BoundedEntitlements(tuple(grants), tuple(unfulfilled), tuple(contradictions))
+    return BoundedEntitlements(tuple(grants), tuple(unfulfilled), tuple(contradictions), held)
+
+
+def _permitted(row: EntitlementRow, data_sets: TenantDataSets) -> frozenset[tuple[str, str]]:
+    """What a held contract's grants may still be: its reference tenant's data set, the registered account."""
+    if row.client_id is None or _blank(row.tenant_id) or not is_aws_account_id(row.aws_account_id):
+        return frozenset()
+    try:
+        tenant = validate_tenant_id(row.tenant_id)
+    except InvalidTenantId:
+        return frozenset()
+    data_set = data_sets(tenant).get(row.data_product)
+    return frozenset({(data_set, str(row.aws_account_id))}) if data_set else frozenset()

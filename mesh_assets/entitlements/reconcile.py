@@ -14,7 +14,7 @@ end date (``EndsAt`` = the next midnight UTC) and is revoked by the next reconci
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -87,6 +87,11 @@ class ClientAccount:
 
 
 # --- grants ------------------------------------------------------------------------------------------------------
+
+
+def is_aws_account_id(value: object) -> bool:
+    """Whether ``value`` is a 12-digit AWS account id."""
+    return isinstance(value, str) and bool(_AWS_ACCOUNT_ID.fullmatch(value))
 
 
 def grant_name(contract_id: str, data_product: str) -> str:
@@ -382,17 +387,19 @@ def plan(
     as_of: date,
     contracts: Iterable[Contract] = (),
     unfulfilled: Iterable[UnfulfilledContract] = (),
-    held: Iterable[str] = (),
+    held: Mapping[str, Collection[tuple[str, str]]] | None = None,
 ) -> ReconcilePlan:
     """Actions turning ``actual`` grants into ``desired`` ones on ``as_of``.
 
     ``contracts`` (all of them, active or not) only make the reasons of revocations precise. A desired
     grant already past its end on ``as_of`` is not created. Duplicates of one grant are collapsed (the
     one already right, else the lowest id, is kept). Foreign grants are never in an action. ``held``
-    contracts (their Salesforce values contradict reference data) are in no action either: no grant is
-    created for them, and their existing grants are kept as they are until the contradiction is resolved.
+    contracts (their Salesforce values contradict reference data) get no new grant and no change: their
+    existing grants are kept as they are until the contradiction is resolved, except one that lies outside
+    the tenant boundary (its ``(data set, receiver account)`` not among those ``held`` permits for the
+    contract, e.g. after reference data moved the client): that one is revoked, which never widens access.
     """
-    held = frozenset(held)
+    held = dict(held or {})
     by_contract = {c.contract_id: c for c in contracts}
     unfulfilled = tuple(unfulfilled)
     unfulfilled_by_contract = {u.contract_id: u for u in unfulfilled}
@@ -411,16 +418,21 @@ def plan(
     ours: dict[tuple[str, str], list[ListedGrant]] = {}
     foreign: list[ListedGrant] = []
     kept: list[ListedGrant] = []
+    outside: list[GrantAction] = []
     for grant in actual:
         parsed = parse_grant_name(grant.name)
         if parsed is None:
             foreign.append(grant)
-        elif parsed[0] in held:
+        elif parsed[0] in held and (grant.data_set, grant.receiver_account) in held[parsed[0]]:
             kept.append(grant)
+        elif parsed[0] in held:
+            outside.append(_revoke(grant, *parsed, f"contract {parsed[0]} is held (Salesforce contradicts reference "
+                                                    f"data) and grant {grant.grant_id} lies outside the client's "
+                                                    "tenant boundary"))
         else:
             ours.setdefault(parsed, []).append(grant)
 
-    revokes: list[GrantAction] = []
+    revokes: list[GrantAction] = outside
     replaces: list[GrantAction] = []
     creates: list[GrantAction] = []
     unchanged: list[ListedGrant] = []

@@ -138,7 +138,8 @@ def test_tnt_double_dash_0001_cannot_share_tnt_0001s_filters():
         grant_select_requests([Tenant("tnt-0001", ("444455556666",)), Tenant("tnt--0001", ("777788889999",))],
                               CATALOG)
     with pytest.raises(TenantFilterError, match=r"client row 2 \(C-2\): tenant id 'tnt--0001'"):
-        tenants_from_rows([{"client_id": "C-1", "tenant_id": "tnt-0001"}, {"client_id": "C-2", "tenant_id": "tnt--0001"}])
+        tenants_from_rows([{"client_id": "C-1", "tenant_id": "tnt-0001"},
+                           {"client_id": "C-2", "tenant_id": "tnt--0001"}])
 
 
 def test_a_tenant_without_an_aws_account_cannot_be_granted():
