@@ -199,7 +199,7 @@ def test_dbt_rejects_tenant_tnt_double_dash_0001_and_creates_no_view_for_it(worl
         connection.execute("insert into silver.clients (client_id, client_name, tenant_id, aws_account_id, "
                            "salesforce_account_id, region) values ('C-9999', 'Lookalike Trust', 'tnt--0001', "
                            "'999999999999', '001XXXXXXXXXXXXXXX', 'us-east-1')")
-        schemas_before = {r[0] for r in connection.execute("select schema_name from information_schema.schemata")}
+        schemas_before = set(connection.execute("select schema_name from information_schema.schemata").fetchall())
     dbt = world["defs"].resources["dbt"]
     invocation = type(dbt)(**{**dbt.model_dump(), "duckdb_path": str(copy)}).cli(
         ["run-operation", "create_tenant_views"], raise_on_error=False
@@ -209,5 +209,5 @@ def test_dbt_rejects_tenant_tnt_double_dash_0001_and_creates_no_view_for_it(worl
     assert "silver.clients: tenant id 'tnt--0001' is not a valid tenant id" in str(invocation.get_error())
 
     with duckdb.connect(str(copy), read_only=True) as connection:
-        schemas_after = {r[0] for r in connection.execute("select schema_name from information_schema.schemata")}
-    assert schemas_after == schemas_before and not any("__" in s for s in schemas_after if s.startswith("tenant_"))
+        schemas_after = set(connection.execute("select schema_name from information_schema.schemata").fetchall())
+    assert schemas_after == schemas_before and not any(s.startswith("tenant_tnt__") for (s,) in schemas_after)
