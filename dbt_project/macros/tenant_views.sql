@@ -1,6 +1,6 @@
-{#- Tenant isolation: every tenant of silver.clients gets a schema `tenant_<tenant_id>` (lower case,
-    anything but [a-z0-9_] replaced by `_`; mesh_assets/adx/tenant_filters.py names it the same way)
-    holding one read-only view per data product:
+{#- Tenant isolation: every tenant of silver.clients gets a schema `tenant_<tenant_id>` (the id with its
+    `-` written `_`: tenant_tnt_0001; mesh_assets/adx/tenant_filters.py names it the same way) holding
+    one read-only view per data product:
         tenant_<tenant_id>.<data_product> = select * from gold.product_<...> where tenant_id = '<tenant_id>'
     DuckDB: schemas and views in the warehouse file. Athena: a Glue database per tenant and Athena
     views in it (the Lake Formation data-cell filters in deploy/lakeformation/ enforce the same rows
@@ -10,20 +10,46 @@
     build (post-hook `tenant_product_views()` in dbt_project.yml); `dbt run-operation
     create_tenant_views` recreates all of them, e.g. after a new client was onboarded. -#}
 
-{% macro tenant_schema(tenant_id) -%}
-    {{ return('tenant_' ~ modules.re.sub('[^a-z0-9_]', '_', (tenant_id | string | trim | lower))) }}
+{#- The documented tenant id form: 'tnt-' and four digits (tnt-0001). The same rule as
+    mesh_assets/tenant_ids.py TENANT_ID_PATTERN (a unit test holds them equal). Ids are validated,
+    never normalised: 'tnt--0001', 'TNT-0001', 'tnt-0001 ' are refused, not cleaned up. -#}
+{% macro tenant_id_pattern() -%}
+    {{ return('^tnt-[0-9]{4}$') }}
 {%- endmacro %}
 
-{#- The tenants of silver.clients, checked: no empty id, no two ids that share a schema name. -#}
+{#- `tenant_id` if it has the documented form; otherwise a compiler error naming the value. -#}
+{% macro validate_tenant_id(tenant_id, context='') -%}
+    {%- if tenant_id is not string or modules.re.fullmatch(tenant_id_pattern(), tenant_id) is none -%}
+        {{ exceptions.raise_compiler_error((context ~ ': ' if context else '') ~ "tenant id '" ~ tenant_id
+            ~ "' is not a valid tenant id (expected 'tnt-' followed by four digits, e.g. 'tnt-0001'):"
+            ~ " its rows could not be isolated") }}
+    {%- endif -%}
+    {{ return(tenant_id) }}
+{%- endmacro %}
+
+{#- `dbt run-operation validate_tenant_ids --args '{tenant_ids: [...]}'`: every id checked, the first bad one named. -#}
+{% macro validate_tenant_ids(tenant_ids) -%}
+    {%- for tenant_id in tenant_ids -%}
+        {%- do validate_tenant_id(tenant_id) -%}
+    {%- endfor -%}
+    {{ log((tenant_ids | length) ~ " valid tenant id(s)", info=True) }}
+{%- endmacro %}
+
+{% macro tenant_schema(tenant_id) -%}
+    {{ return('tenant_' ~ (validate_tenant_id(tenant_id) | replace('-', '_'))) }}
+{%- endmacro %}
+
+{#- The tenants of silver.clients, checked: every id valid, no two ids that share a schema name. -#}
 {% macro tenant_ids() -%}
     {%- set rows = run_query(
         "select distinct tenant_id from " ~ ref('silver_clients') ~ " order by tenant_id") -%}
     {%- set tenants = [] -%}
     {%- set by_schema = {} -%}
     {%- for tenant_id in rows.columns[0].values() -%}
-        {%- if tenant_id is none or (tenant_id | string | trim) == '' -%}
+        {%- if tenant_id is none or (tenant_id | string) == '' -%}
             {{ exceptions.raise_compiler_error("silver.clients has a client without tenant_id: its rows could not be isolated") }}
         {%- endif -%}
+        {%- do validate_tenant_id(tenant_id, 'silver.clients') -%}
         {%- set schema = tenant_schema(tenant_id) -%}
         {%- if schema in by_schema -%}
             {{ exceptions.raise_compiler_error(

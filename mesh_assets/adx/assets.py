@@ -112,20 +112,39 @@ def verdicts(context: AssetExecutionContext, spec: ProductSpec, rows, warehouse:
     }
 
 
+def tenant_data_sets(spec: ProductSpec, tenants: list[str]) -> dict[str, str]:
+    """``{tenant: data set}`` for the day's tenants; refuses an invalid tenant id, or two tenants sharing a data set.
+
+    Raises ``InvalidTenantId`` / ``TenantNameCollision`` (both ``ValueError``) before anything is published.
+    """
+    from mesh_assets.tenant_ids import refuse_name_collisions, validate_tenant_id
+
+    for tenant in tenants:
+        validate_tenant_id(tenant, f"{spec.product}: a row of {spec.source_table}")
+    refuse_name_collisions(tenants, spec.data_set_for, "data set")
+    return {tenant: spec.data_set_for(tenant) for tenant in tenants}
+
+
 def publish_by_tenant(spec: ProductSpec, rows, day: str, adx: AdxResource) -> list[dict]:
-    """One finalized revision per tenant holding only that tenant's rows (or one for a product without tenant)."""
+    """One finalized revision per tenant holding only that tenant's rows (or one for a product without tenant).
+
+    Every tenant id is validated and the tenants' data sets checked pairwise distinct first: an invalid id
+    or a collision raises ``ValueError`` and publishes nothing.
+    """
     import pyarrow.compute as pc
 
     from mesh_assets.adx.product_files import build_product_files
 
     if spec.tenant_column is None:
         slices = [(None, rows)]
+        data_sets = {None: spec.adx_data_set}
     else:
         tenants = sorted(t for t in pc.unique(rows[spec.tenant_column]).to_pylist() if t is not None)
+        data_sets = tenant_data_sets(spec, tenants)
         slices = [(t, rows.filter(pc.equal(rows[spec.tenant_column], t))) for t in tenants]
     published = []
     for tenant, part in slices:
-        data_set = spec.data_set_for(tenant)
+        data_set = data_sets[tenant]
         files = build_product_files(spec.product, day, part)
         revision = adx.publish(data_set, files, f"{spec.product_name} {day}" + (f" tenant {tenant}" if tenant else ""))
         published.append({"tenant": tenant, "data_set": data_set, "revision_id": revision.revision_id,
@@ -163,7 +182,11 @@ def revision_asset(spec: ProductSpec):
         if rows.num_rows == 0:
             raise Failure(description=f"{spec.product} {day}: {spec.source_table} has no row for {day}: "
                                       "nothing to publish (run the end-of-day batch for that day first)")
-        published = publish_by_tenant(spec, rows, day, adx)
+        try:
+            published = publish_by_tenant(spec, rows, day, adx)
+        except ValueError as error:  # an invalid tenant id or two tenants on one data set: nothing published
+            raise Failure(description=f"{spec.product} {day}: no revision published: {error}",
+                          metadata={"rows": rows.num_rows}, allow_retries=False) from error
         yield MaterializeResult(metadata={
             "dagster/row_count": rows.num_rows,
             "revisions": MetadataValue.json(published),
@@ -180,5 +203,7 @@ REVISION_ASSETS = [revision_asset(spec) for spec in PRODUCTS.values()]
 
 
 def defs() -> Definitions:
-    """One revision asset per data product."""
-    return Definitions(assets=REVISION_ASSETS)
+    """One revision asset per data product, and the check of the tenant list they are cut by."""
+    from mesh_assets.adx.tenant_checks import tenant_ids_valid_and_distinct
+
+    return Definitions(assets=REVISION_ASSETS, asset_checks=[tenant_ids_valid_and_distinct])

@@ -2,9 +2,9 @@
 
 Names and data sets agree with the dbt seed ``silver_data_products.csv`` (a unit test holds them
 together). Each product is cut from its ``gold_product_*`` model, which carries the owning tenant on
-every row; revisions are published per tenant to ``<data set>-<tenant>``, so a data grant can only
-ever expose the receiving client's own tenant. Declared schemas are what the models produce; a
-revision may add columns, never drop or retype these.
+every row; revisions are published per tenant to ``<data set>-<tenant>`` (the tenant id validated,
+never normalised), so a data grant can only ever expose the receiving client's own tenant. Declared
+schemas are what the models produce; a revision may add columns, never drop or retype these.
 """
 
 from __future__ import annotations
@@ -13,16 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mesh_assets.adx.schema_contract import ProductSchema
-
-
-def tenant_data_set_suffix(tenant_id: str) -> str:
-    """A tenant id as an ADX data set name suffix: lower case, ``[a-z0-9-]`` only."""
-    import re
-
-    suffix = re.sub(r"[^a-z0-9]+", "-", tenant_id.lower()).strip("-")
-    if not suffix:
-        raise ValueError(f"tenant id {tenant_id!r} gives an empty data set suffix")
-    return suffix
+from mesh_assets.tenant_ids import validate_tenant_id
 
 
 @dataclass(frozen=True)
@@ -53,10 +44,13 @@ class ProductSpec:
 
     def data_set_for(self, tenant_id: str | None) -> str:
         """The ADX data set a tenant's rows are published to: ``mesh-nav-history-<tenant>`` (one per tenant,
-        so a grant can only ever expose that tenant's rows); the shared data set for a product without tenant."""
+        so a grant can only ever expose that tenant's rows); the shared data set for a product without tenant.
+
+        The tenant id is validated (:func:`mesh_assets.tenant_ids.validate_tenant_id`), never normalised: an
+        id of another form raises ``InvalidTenantId`` naming it, so two tenants cannot share a data set."""
         if self.tenant_column is None or tenant_id is None:
             return self.adx_data_set
-        return f"{self.adx_data_set}-{tenant_data_set_suffix(tenant_id)}"
+        return f"{self.adx_data_set}-{validate_tenant_id(tenant_id, f'data product {self.product}')}"
 
     @property
     def key_columns(self) -> tuple[str, ...]:

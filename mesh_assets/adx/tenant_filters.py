@@ -8,8 +8,10 @@ which tables and how filters are named; this module expands it for a tenant list
 bodies of ``CreateDataCellsFilter``, ``GrantPermissions`` and ``DeleteDataCellsFilter``. Pure: no
 Dagster, no AWS call (the caller sends the requests, e.g. with boto3 or the AWS CLI).
 
-Schema and filter names follow the dbt macro ``tenant_schema`` (macros/tenant_views.sql): ``tenant_``
-and the tenant id in lower case with anything but ``[a-z0-9_]`` replaced by ``_``.
+Tenant ids are validated, never normalised (:mod:`mesh_assets.tenant_ids`): an id that is not of the
+documented form (``tnt-0001``) is refused with a :class:`TenantFilterError` naming it. Schema and filter
+names follow the dbt macro ``tenant_schema`` (macros/tenant_views.sql): ``tenant_`` and the id with its
+``-`` written ``_`` (``tenant_tnt_0001``), one-to-one for valid ids.
 """
 
 from __future__ import annotations
@@ -84,17 +86,26 @@ def load_filter_spec(path: Path = SPEC_PATH) -> TenantFilterSpec:
     return spec
 
 
+def valid_tenant_id(tenant_id: object, context: str | None = None) -> str:
+    """``tenant_id`` if it has the documented form, else :class:`TenantFilterError` naming it."""
+    from mesh_assets.tenant_ids import InvalidTenantId, validate_tenant_id
+
+    try:
+        return validate_tenant_id(tenant_id, context)
+    except InvalidTenantId as error:
+        raise TenantFilterError(f"{error}: its rows could not be isolated") from None
+
+
 def tenant_schema_name(tenant_id: str) -> str:
-    """``tenant_<id>``: the tenant's schema (DuckDB) or Glue database (Athena) of its views."""
-    cleaned = str(tenant_id).strip().lower()
-    if not cleaned:
-        raise TenantFilterError("a tenant id is empty: its rows could not be isolated")
-    return "tenant_" + re.sub(r"[^a-z0-9_]", "_", cleaned)
+    """``tenant_<id>`` (``tenant_tnt_0001``): the tenant's schema (DuckDB) or Glue database (Athena) of its views."""
+    from mesh_assets.tenant_ids import tenant_schema_suffix
+
+    return "tenant_" + tenant_schema_suffix(valid_tenant_id(tenant_id))
 
 
 def row_filter_expression(tenant_id: str, tenant_column: str = "tenant_id") -> str:
-    """The PartiQL row filter keeping ``tenant_id``'s rows (single quotes doubled)."""
-    escaped = str(tenant_id).replace("'", "''")
+    """The PartiQL row filter keeping ``tenant_id``'s rows (validated; single quotes doubled all the same)."""
+    escaped = valid_tenant_id(tenant_id).replace("'", "''")
     return f"{tenant_column} = '{escaped}'"
 
 
@@ -110,16 +121,14 @@ def filter_name(spec: TenantFilterSpec, tenant_id: str, data_product: str) -> st
 
 
 def check_distinct_schemas(tenants: Iterable[Tenant]) -> None:
-    """Refuse two tenants whose ids map to the same schema (their views and filters would be shared)."""
-    seen: dict[str, str] = {}
-    for tenant in tenants:
-        schema = tenant_schema_name(tenant.tenant_id)
-        if schema in seen and seen[schema] != tenant.tenant_id:
-            raise TenantFilterError(
-                f"tenants {seen[schema]!r} and {tenant.tenant_id!r} both map to {schema}: "
-                "their views and data-cell filters would mix them"
-            )
-        seen[schema] = tenant.tenant_id
+    """Refuse an invalid tenant id, and two tenants whose ids map to one schema (views and filters shared)."""
+    from mesh_assets.tenant_ids import tenant_name_collisions
+
+    ids = [valid_tenant_id(t.tenant_id) for t in tenants]
+    for schema, first, second in tenant_name_collisions(ids, tenant_schema_name)[:1]:
+        raise TenantFilterError(
+            f"tenants {first!r} and {second!r} both map to {schema}: their views and data-cell filters would mix them"
+        )
 
 
 def _check_catalog_id(catalog_id: str) -> None:
@@ -238,9 +247,10 @@ def tenants_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Tenant]:
     """Tenants from ``silver.clients`` rows (``tenant_id``, ``aws_account_id``): one per tenant, its accounts."""
     accounts: dict[str, set[str]] = {}
     for number, row in enumerate(rows, start=1):
-        tenant_id = str(row.get("tenant_id") or "").strip()
-        if not tenant_id:
+        tenant_id = row.get("tenant_id")
+        if tenant_id is None or tenant_id == "":
             raise TenantFilterError(f"client row {number} ({row.get('client_id', '?')}) has no tenant_id")
+        tenant_id = valid_tenant_id(tenant_id, f"client row {number} ({row.get('client_id', '?')})")
         account = str(row.get("aws_account_id") or "").strip()
         accounts.setdefault(tenant_id, set()).update([account] if account else [])
     tenants = [Tenant(t, tuple(sorted(a))) for t, a in sorted(accounts.items())]

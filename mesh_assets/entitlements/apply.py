@@ -23,7 +23,7 @@ APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
 class Decision:
     """One decision of a reconcile and its outcome, with the grant before and after (for the audit log)."""
 
-    decision: str  # grant | revoke | refuse | ignore | writeback
+    decision: str  # grant | revoke | refuse | hold | ignore | writeback
     outcome: str  # applied | failed | skipped
     reason: str
     contract_id: str | None = None

@@ -2,6 +2,9 @@
 
 Desired grants come from ``gold/clients/client_entitlements`` (active contracts × data product × the
 client's AWS account), each on the data set of the client's tenant (``mesh-nav-history-<tenant>``).
+Tenant and AWS account are those of the firm's reference data; a contract whose Salesforce account says
+otherwise is held (``entitlements/boundary.py``) and the blocking check ``tenant_matches_reference_data``
+names it.
 Actual grants are listed from the exchange. The difference is applied (creations, revocations, new end
 dates), ``ADX_Provisioned__c`` is written back to Salesforce where it changed, every decision is appended
 to ``audit.entitlement_events``, and a call that still fails after its retries goes to
@@ -9,7 +12,6 @@ to ``audit.entitlement_events``, and a call that still fails after its retries g
 """
 
 import datetime as dt
-from itertools import groupby
 
 from dagster import (
     AssetCheckResult,
@@ -36,26 +38,20 @@ CONTRACTS_KEY = AssetKey(["silver", "salesforce", "contracts"])
 ACTOR = "entitlement-reconciler"
 
 
-def desired_from_gold(warehouse: WarehouseResource, as_of: dt.date):
-    """Desired grants and unfulfilled contracts from ``gold.client_entitlements``, per tenant data set."""
+def entitlements_from_gold(warehouse: WarehouseResource, as_of: dt.date):
+    """Desired grants (each on the reference tenant's data set, to the registered AWS account), unfulfilled
+    and contradicted contracts, from ``gold.client_entitlements`` (see ``entitlements/boundary.py``)."""
     from mesh_assets.adx.products import PRODUCTS
-    from mesh_assets.entitlements.reconcile import ClientAccount, Contract, resolve_entitlements
+    from mesh_assets.entitlements.boundary import EntitlementRow, entitlements_within_boundary
 
     rows = warehouse.query(
-        "select contract_id, contract_number, account_id, tenant_id, aws_account_id, data_product, start_date, "
-        "end_date from gold.client_entitlements order by tenant_id, contract_id"
+        "select contract_id, contract_number, account_id, client_id, tenant_id, aws_account_id, "
+        "salesforce_tenant_id, salesforce_aws_account_id, data_product, start_date, end_date "
+        "from gold.client_entitlements order by contract_id"
     ).to_pylist()
-    desired, unfulfilled = [], []
-    for tenant, group in groupby(rows, key=lambda r: r["tenant_id"]):
-        group = list(group)
-        products = {name: spec.data_set_for(tenant) for name, spec in PRODUCTS.items()} if tenant else {}
-        contracts = [Contract(r["contract_id"], r["account_id"], r["data_product"], "Activated", r["start_date"],
-                              r["end_date"], r["contract_number"]) for r in group]
-        accounts = {r["account_id"]: ClientAccount(r["account_id"], r["aws_account_id"]) for r in group}
-        resolved = resolve_entitlements(contracts, accounts, products, as_of)
-        desired.extend(resolved.grants)
-        unfulfilled.extend(resolved.unfulfilled)
-    return desired, unfulfilled
+    return entitlements_within_boundary(
+        [EntitlementRow.from_row(r) for r in rows],
+        lambda tenant: {name: spec.data_set_for(tenant) for name, spec in PRODUCTS.items()}, as_of)
 
 
 def salesforce_contracts(warehouse: WarehouseResource):
@@ -84,15 +80,20 @@ def reconcile(
     from mesh_assets.trading_calendar import TIMEZONE
 
     as_of = now.astimezone(ZoneInfo(TIMEZONE)).date()
-    desired, unfulfilled = desired_from_gold(warehouse, as_of)
+    bounded = entitlements_from_gold(warehouse, as_of)
+    desired = bounded.grants
     contracts, provisioned_in_salesforce = salesforce_contracts(warehouse)
     exchange = adx.exchange()
     actual = exchange.list_grants()
-    the_plan = plan(desired, actual, as_of, contracts=contracts, unfulfilled=unfulfilled)
+    the_plan = plan(desired, actual, as_of, contracts=contracts, unfulfilled=bounded.unfulfilled,
+                    held=bounded.held)
     report = apply_actions(the_plan.actions, exchange, {g.grant_id: g for g in actual})
     for item in the_plan.unfulfilled:
         report.decisions.append(Decision("refuse", SKIPPED, item.reason, contract_id=item.contract_id,
                                          data_product=item.data_product))
+    for contradiction in bounded.contradictions:
+        report.decisions.append(Decision("hold", SKIPPED, contradiction.reason,
+                                         contract_id=contradiction.contract_id))
     for grant in the_plan.foreign:
         report.decisions.append(Decision("ignore", SKIPPED, f"grant {grant.name} was not made by the reconciler",
                                          data_set=grant.data_set, receiver_account=grant.receiver_account,
@@ -123,6 +124,9 @@ def reconcile(
         "written_back": report.count("writeback", APPLIED),
         "failed": len(report.failures),
         "refused": len(the_plan.unfulfilled),
+        "held": len(bounded.held),
+        "held_grants": len(the_plan.held),
+        "contradictions": [c.as_metadata() for c in bounded.contradictions][:20],
         "foreign_grants": len(the_plan.foreign),
         "dead_letters_waiting": waiting_after.num_rows,
         "decisions": len(report.decisions),
@@ -156,7 +160,8 @@ def entitlement_grants(
                             f" {summary['failures'][:3]}")
     return MaterializeResult(metadata={
         **{k: v for k, v in summary.items() if k not in ("actions", "failures", "events_snapshot_id",
-                                                         "dead_letters_snapshot_id")},
+                                                         "dead_letters_snapshot_id", "contradictions")},
+        "contradictions": MetadataValue.json(summary["contradictions"]),
         "dagster/row_count": summary["grants_after"],
         "change_set": change_set,
         "events_snapshot_id": str(summary["events_snapshot_id"]),
@@ -186,9 +191,10 @@ def no_dead_letters_waiting(iceberg: IcebergCatalogResource) -> AssetCheckResult
 
 
 @asset_check(asset=GRANTS_KEY, name="every_grant_has_active_contract", additional_deps=[ENTITLEMENTS_KEY],
-             description="Every live grant the reconciler made is justified by an active contract today.")
+             description="Every live grant the reconciler made is justified by an active contract today, on the "
+                         "data set of the client's reference tenant, to its registered AWS account.")
 def every_grant_has_active_contract(warehouse: WarehouseResource, adx: AdxResource) -> AssetCheckResult:
-    """No live grant without an active contract (expired grants no longer give access)."""
+    """No live grant without an active, uncontradicted contract (expired grants no longer give access)."""
     from zoneinfo import ZoneInfo
 
     from mesh_assets.entitlements.apply import now_utc
@@ -196,19 +202,51 @@ def every_grant_has_active_contract(warehouse: WarehouseResource, adx: AdxResour
     from mesh_assets.quality import Verdict
     from mesh_assets.trading_calendar import TIMEZONE
 
-    desired, _ = desired_from_gold(warehouse, now_utc().astimezone(ZoneInfo(TIMEZONE)).date())
-    wanted = {(g.contract_id, g.data_product, g.data_set, g.receiver_account) for g in desired}
+    bounded = entitlements_from_gold(warehouse, now_utc().astimezone(ZoneInfo(TIMEZONE)).date())
+    wanted = {(g.contract_id, g.data_product, g.data_set, g.receiver_account) for g in bounded.grants}
+    held = {c.contract_id: c.reason for c in bounded.contradictions}
     grants = [g for g in adx.exchange().list_grants() if parse_grant_name(g.name) and not g.expired]
     orphans = [g for g in grants if (*parse_grant_name(g.name), g.data_set, g.receiver_account) not in wanted]
-    metadata = {"live_grants": len(grants), "desired_grants": len(desired), "unjustified": len(orphans),
+
+    def why(grant) -> str:
+        contract_id = parse_grant_name(grant.name)[0]
+        return held.get(contract_id, "no active contract grants this data set to this account")
+
+    metadata = {"live_grants": len(grants), "desired_grants": len(bounded.grants), "unjustified": len(orphans),
+                "on_contradicted_contracts": sum(1 for g in orphans if parse_grant_name(g.name)[0] in held),
                 "threshold": 0, "samples": [{"grant_id": g.grant_id, "name": g.name, "data_set": g.data_set,
-                                             "receiver_account": g.receiver_account} for g in orphans[:5]]}
+                                             "receiver_account": g.receiver_account, "why": why(g)}
+                                            for g in orphans[:5]]}
     if orphans:
-        return to_check_result(Verdict(False, f"{len(orphans)} live grant(s) have no active contract", metadata))
+        return to_check_result(Verdict(False, f"{len(orphans)} live grant(s) have no active, uncontradicted "
+                                              f"contract, e.g. {why(orphans[0])}", metadata))
     return to_check_result(Verdict(True, f"all {len(grants)} live grants have an active contract", metadata))
+
+
+@asset_check(asset=GRANTS_KEY, name="tenant_matches_reference_data", blocking=True,
+             additional_deps=[ENTITLEMENTS_KEY],
+             description="No active contract's Salesforce account names a tenant or AWS account other than the "
+                         "client's in reference data (such a contract is held: no grant, no revocation).")
+def tenant_matches_reference_data(warehouse: WarehouseResource) -> AssetCheckResult:
+    """Red, naming contract, account and both values, while Salesforce contradicts reference data."""
+    from zoneinfo import ZoneInfo
+
+    from mesh_assets.entitlements.apply import now_utc
+    from mesh_assets.quality import Verdict
+    from mesh_assets.trading_calendar import TIMEZONE
+
+    bounded = entitlements_from_gold(warehouse, now_utc().astimezone(ZoneInfo(TIMEZONE)).date())
+    found = bounded.contradictions
+    metadata = {"contradictions": len(found), "contracts_held": len(bounded.held), "threshold": 0,
+                "samples": [c.as_metadata() for c in found[:10]]}
+    if found:
+        return to_check_result(Verdict(False, f"{len(bounded.held)} contract(s) held: " + "; ".join(
+            c.reason for c in found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""), metadata))
+    return to_check_result(Verdict(True, "every active contract's Salesforce tenant and AWS account agree with "
+                                         "reference data", metadata))
 
 
 def defs() -> Definitions:
     """The entitlement reconciler and its checks."""
-    return Definitions(assets=[entitlement_grants], asset_checks=[no_dead_letters_waiting,
-                                                                   every_grant_has_active_contract])
+    return Definitions(assets=[entitlement_grants], asset_checks=[
+        no_dead_letters_waiting, every_grant_has_active_contract, tenant_matches_reference_data])

@@ -14,7 +14,7 @@ end date (``EndsAt`` = the next midnight UTC) and is revoked by the next reconci
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -87,6 +87,11 @@ class ClientAccount:
 
 
 # --- grants ------------------------------------------------------------------------------------------------------
+
+
+def is_aws_account_id(value: object) -> bool:
+    """Whether ``value`` is a 12-digit AWS account id."""
+    return isinstance(value, str) and bool(_AWS_ACCOUNT_ID.fullmatch(value))
 
 
 def grant_name(contract_id: str, data_product: str) -> str:
@@ -298,13 +303,15 @@ class GrantAction:
 
 @dataclass(frozen=True)
 class ReconcilePlan:
-    """Ordered actions, the grants already right, the foreign grants left alone, the unfulfilled contracts."""
+    """Ordered actions, the grants already right, the foreign grants left alone, the unfulfilled contracts,
+    and the grants of held (contradicted) contracts, neither revoked nor replaced."""
 
     as_of: date
     actions: tuple[GrantAction, ...]
     unchanged: tuple[ListedGrant, ...] = ()
     foreign: tuple[ListedGrant, ...] = ()
     unfulfilled: tuple[UnfulfilledContract, ...] = ()
+    held: tuple[ListedGrant, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -323,6 +330,7 @@ class ReconcilePlan:
             "revokes": len(self.of_kind(GrantActionKind.REVOKE)),
             "replaces": len(self.of_kind(GrantActionKind.REPLACE)),
             "unchanged": len(self.unchanged),
+            "held": len(self.held),
             "foreign_grants": [{"grant_id": g.grant_id, "name": g.name} for g in self.foreign],
             "unfulfilled_contracts": [{"contract_id": u.contract_id, "reason": u.reason} for u in self.unfulfilled],
             "actions": [a.as_metadata() for a in self.actions],
@@ -379,19 +387,27 @@ def plan(
     as_of: date,
     contracts: Iterable[Contract] = (),
     unfulfilled: Iterable[UnfulfilledContract] = (),
+    held: Mapping[str, Collection[tuple[str, str]]] | None = None,
 ) -> ReconcilePlan:
     """Actions turning ``actual`` grants into ``desired`` ones on ``as_of``.
 
     ``contracts`` (all of them, active or not) only make the reasons of revocations precise. A desired
     grant already past its end on ``as_of`` is not created. Duplicates of one grant are collapsed (the
-    one already right, else the lowest id, is kept). Foreign grants are never in an action.
+    one already right, else the lowest id, is kept). Foreign grants are never in an action. ``held``
+    contracts (their Salesforce values contradict reference data) get no new grant and no change: their
+    existing grants are kept as they are until the contradiction is resolved, except one that lies outside
+    the tenant boundary (its ``(data set, receiver account)`` not among those ``held`` permits for the
+    contract, e.g. after reference data moved the client): that one is revoked, which never widens access.
     """
+    held = dict(held or {})
     by_contract = {c.contract_id: c for c in contracts}
     unfulfilled = tuple(unfulfilled)
     unfulfilled_by_contract = {u.contract_id: u for u in unfulfilled}
     start_of_day = datetime.combine(as_of, time(0), tzinfo=UTC)
     wanted: dict[tuple[str, str], DesiredGrant] = {}
     for grant in desired:
+        if grant.contract_id in held:
+            continue
         key = (grant.contract_id, grant.data_product)
         if key in wanted and wanted[key] != grant:
             raise ValueError(f"contract {grant.contract_id}: two different desired grants for {grant.data_product}")
@@ -401,14 +417,22 @@ def plan(
 
     ours: dict[tuple[str, str], list[ListedGrant]] = {}
     foreign: list[ListedGrant] = []
+    kept: list[ListedGrant] = []
+    outside: list[GrantAction] = []
     for grant in actual:
         parsed = parse_grant_name(grant.name)
         if parsed is None:
             foreign.append(grant)
+        elif parsed[0] in held and (grant.data_set, grant.receiver_account) in held[parsed[0]]:
+            kept.append(grant)
+        elif parsed[0] in held:
+            outside.append(_revoke(grant, *parsed, f"contract {parsed[0]} is held (Salesforce contradicts reference "
+                                                    f"data) and grant {grant.grant_id} lies outside the client's "
+                                                    "tenant boundary"))
         else:
             ours.setdefault(parsed, []).append(grant)
 
-    revokes: list[GrantAction] = []
+    revokes: list[GrantAction] = outside
     replaces: list[GrantAction] = []
     creates: list[GrantAction] = []
     unchanged: list[ListedGrant] = []
@@ -461,4 +485,5 @@ def plan(
         unchanged=tuple(unchanged),
         foreign=tuple(sorted(foreign, key=lambda g: g.grant_id)),
         unfulfilled=unfulfilled,
+        held=tuple(sorted(kept, key=lambda g: g.grant_id)),
     )

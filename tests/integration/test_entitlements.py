@@ -283,3 +283,95 @@ def test_a_failed_grant_call_is_dead_lettered_turns_the_check_red_and_is_retried
     rows = resources["iceberg"].table(GRANT_DEAD_LETTERS).scan().to_arrow().to_pylist()
     assert [r["status"] for r in sorted(rows, key=lambda r: r["recorded_at"])] == ["pending", "resolved"]
     assert live_grants(world) == expected_grants(world)
+
+
+# --- the tenant boundary: reference data decides, a Salesforce edit cannot move a grant --------------------------
+
+
+def reference_client(world, tenant_id: str) -> dict:
+    """The client reference data (silver.clients) places in ``tenant_id``."""
+    [client] = world["defs"].resources["warehouse"].query(
+        "select client_id, tenant_id, aws_account_id, salesforce_account_id from silver.clients "
+        f"where tenant_id = '{tenant_id}'").to_pylist()
+    return client
+
+
+def active_contract_for(world, account_id: str, product: str) -> str:
+    """A new active contract of ``account_id`` for ``product``, created through simple-salesforce."""
+    today = dt.datetime.now(dt.UTC).date()
+    return salesforce(world).create("Contract", {
+        "AccountId": account_id, "Data_Product__c": product, "Status": "Activated",
+        "StartDate": (today - dt.timedelta(days=40)).isoformat(),
+        "EndDate": (today + dt.timedelta(days=400)).isoformat(), "ADX_Provisioned__c": False,
+    })
+
+
+def settle(world) -> None:
+    if tick(world).run_requests:
+        assert reconcile(world).success
+
+
+def live_grant_of(world, client: dict) -> object | None:
+    """A live reconciler grant on the client's tenant data sets, to its registered account (None if none)."""
+    from mesh_assets.entitlements.reconcile import parse_grant_name
+
+    return next((g for g in sorted(exchange(world).list_grants(), key=lambda g: g.grant_id)
+                 if parse_grant_name(g.name) and not g.expired and g.data_set.endswith(f"-{client['tenant_id']}")
+                 and g.receiver_account == client["aws_account_id"]), None)
+
+
+def test_salesforce_edits_of_tenant_or_aws_account_grant_nothing_and_turn_the_blocking_check_red(world):
+    """The review's proof, inverted: the client reference data places in tnt-0001, its Salesforce Tenant_Id__c
+    edited to tnt-0002, gets no grant on tnt-0002's data sets; its existing grant is held (neither granted nor
+    revoked); an AWS_Account_Id__c edited to another client's account sends that account nothing."""
+    settle(world)
+    client, other, third = (reference_client(world, t) for t in ("tnt-0001", "tnt-0002", "tnt-0003"))
+    account, third_account = client["salesforce_account_id"], third["salesforce_account_id"]
+    before = live_grant_of(world, client)
+    if before is None:  # the firm gave this client no active contract: give it one
+        active_contract_for(world, account, "nav_history")
+        [request] = tick(world).run_requests
+        assert reconcile(world, request.tags).success
+        before = live_grant_of(world, client)
+    assert before is not None
+
+    salesforce(world).update("Account", account, {"Tenant_Id__c": "tnt-0002"})
+    salesforce(world).update("Account", third_account, {"AWS_Account_Id__c": other["aws_account_id"]})
+    new_contract = active_contract_for(world, third_account, "performance")
+    [request] = tick(world).run_requests
+    run = reconcile(world, request.tags)
+
+    live = [g for g in exchange(world).list_grants() if not g.expired]
+    assert not [g for g in live if g.data_set.endswith("-tnt-0002") and g.receiver_account != other["aws_account_id"]]
+    assert not [g for g in live
+                if g.receiver_account == other["aws_account_id"] and not g.data_set.endswith("-tnt-0002")]
+    assert new_contract not in {g[0] for g in live_grants(world)}
+    assert [g for g in live if g.grant_id == before.grant_id] == [before]  # held: neither granted nor revoked
+    checks = check_results(run)
+    boundary = checks["tenant_matches_reference_data"]
+    assert not boundary.passed and not run.success  # blocking: the run fails and says why
+    assert f"account {account} (client {client['client_id']}): Salesforce Tenant_Id__c 'tnt-0002' contradicts " \
+           "reference data tenant_id 'tnt-0001'" in boundary.metadata["reason"].value
+    samples = boundary.metadata["samples"].value
+    held_contract = before.name.split("/")[1]
+    assert {"contract_id": held_contract, "account_id": account, "client_id": client["client_id"],
+            "field": "tenant_id", "salesforce_value": "tnt-0002", "reference_value": "tnt-0001"} in samples
+    assert {"contract_id": new_contract, "account_id": third_account, "client_id": third["client_id"],
+            "field": "aws_account_id", "salesforce_value": other["aws_account_id"],
+            "reference_value": third["aws_account_id"]} in samples
+    assert not checks["every_grant_has_active_contract"].passed  # the held grant is not justified today
+    metadata = grants_materialization(run)
+    assert metadata["held"] >= 2 and metadata["granted"] == 0 and metadata["revoked"] == 0
+    holds = [e for e in audit_events(world) if e["reconcile_id"] == run.run_id and e["decision"] == "hold"]
+    assert {held_contract, new_contract} <= {e["contract_id"] for e in holds}
+
+    salesforce(world).update("Account", account, {"Tenant_Id__c": "tnt-0001"})  # the CRM is corrected
+    salesforce(world).update("Account", third_account, {"AWS_Account_Id__c": third["aws_account_id"]})
+    [request] = tick(world).run_requests
+    run = reconcile(world, request.tags)
+    assert run.success
+    checks = check_results(run)
+    assert checks["tenant_matches_reference_data"].passed and checks["every_grant_has_active_contract"].passed
+    assert [g for g in exchange(world).list_grants() if g.grant_id == before.grant_id] == [before]
+    [granted] = [g for g in exchange(world).list_grants() if g.name == f"mesh-entitlement/{new_contract}/performance"]
+    assert (granted.data_set, granted.receiver_account) == ("mesh-performance-tnt-0003", third["aws_account_id"])

@@ -189,3 +189,25 @@ def test_run_operation_recreates_the_views_of_every_tenant(world, tmp_path):
                 view = f"{tenant_schema_name(tenant)}.{product}"
                 assert scalar(connection, f"select count(*) from {view} where tenant_id <> {literal(tenant)}") == 0
         assert scalar(connection, f"select count(*) from {tenant_schema_name(ids[-1])}.nav_history") > 0
+
+
+def test_dbt_rejects_tenant_tnt_double_dash_0001_and_creates_no_view_for_it(world, tmp_path):
+    """The review's proof, inverted on the dbt side: a client in `tnt--0001` (which the old rule folded onto
+    tnt-0001's names) stops `create_tenant_views` with an error naming the value; no schema is created."""
+    copy = copy_warehouse(world, tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute("insert into silver.clients (client_id, client_name, tenant_id, aws_account_id, "
+                           "salesforce_account_id, region) values ('C-9999', 'Lookalike Trust', 'tnt--0001', "
+                           "'999999999999', '001XXXXXXXXXXXXXXX', 'us-east-1')")
+        schemas_before = set(connection.execute("select schema_name from information_schema.schemata").fetchall())
+    dbt = world["defs"].resources["dbt"]
+    invocation = type(dbt)(**{**dbt.model_dump(), "duckdb_path": str(copy)}).cli(
+        ["run-operation", "create_tenant_views"], raise_on_error=False
+    )
+    invocation.wait()
+    assert not invocation.is_successful()
+    assert "silver.clients: tenant id 'tnt--0001' is not a valid tenant id" in str(invocation.get_error())
+
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        schemas_after = set(connection.execute("select schema_name from information_schema.schemata").fetchall())
+    assert schemas_after == schemas_before and not any(s.startswith("tenant_tnt__") for (s,) in schemas_after)

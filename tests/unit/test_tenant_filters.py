@@ -117,14 +117,29 @@ def test_grant_requests_give_select_on_each_filter_to_each_account_of_the_tenant
     assert {tuple(r["Permissions"]) for r in requests} == {("SELECT",)}
 
 
-def test_a_quote_in_a_tenant_id_cannot_widen_the_row_filter():
-    assert row_filter_expression("o'brien' or '1'='1") == "tenant_id = 'o''brien'' or ''1''=''1'"
-    assert tenant_schema_name("O'Brien Capital") == "tenant_o_brien_capital"
+def test_a_quote_in_a_tenant_id_cannot_reach_the_row_filter_or_a_schema_name():
+    with pytest.raises(TenantFilterError, match=r"tenant id \"o'brien' or '1'='1\" is not a valid tenant id"):
+        row_filter_expression("o'brien' or '1'='1")
+    with pytest.raises(TenantFilterError, match="\"O'Brien Capital\" is not a valid tenant id"):
+        tenant_schema_name("O'Brien Capital")
+    assert row_filter_expression("tnt-0001") == "tenant_id = 'tnt-0001'"
+    assert tenant_schema_name("tnt-0001") == "tenant_tnt_0001"
 
 
-def test_tenants_sharing_a_schema_name_are_refused_with_both_names():
-    with pytest.raises(TenantFilterError, match=r"'tnt-1' and 'TNT_1' both map to tenant_tnt_1"):
-        data_cells_filter_requests([Tenant("tnt-1"), Tenant("TNT_1")], CATALOG)
+@pytest.mark.parametrize("bad", ["tnt--0001", "TNT-0001", "tnt_0001", " tnt-0001", "tnt-0001\n", "tnt-00001", ""])
+def test_tenant_ids_of_another_form_are_refused_not_normalised(bad):
+    with pytest.raises(TenantFilterError, match=f"tenant id {re.escape(repr(bad))} is not a valid tenant id"):
+        data_cells_filter_requests([Tenant("tnt-0001"), Tenant(bad)], CATALOG)
+
+
+def test_tnt_double_dash_0001_cannot_share_tnt_0001s_filters():
+    """The review's proof: the old rule put tnt-0001 and tnt--0001 in one data set; now the second is refused."""
+    with pytest.raises(TenantFilterError, match="'tnt--0001' is not a valid tenant id"):
+        grant_select_requests([Tenant("tnt-0001", ("444455556666",)), Tenant("tnt--0001", ("777788889999",))],
+                              CATALOG)
+    with pytest.raises(TenantFilterError, match=r"client row 2 \(C-2\): tenant id 'tnt--0001'"):
+        tenants_from_rows([{"client_id": "C-1", "tenant_id": "tnt-0001"},
+                           {"client_id": "C-2", "tenant_id": "tnt--0001"}])
 
 
 def test_a_tenant_without_an_aws_account_cannot_be_granted():
@@ -181,7 +196,7 @@ def test_cli_expands_the_client_list(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_a_client_without_tenant_is_named():
     with pytest.raises(TenantFilterError, match=r"client row 2 \(C-2\) has no tenant_id"):
-        tenants_from_rows([{"client_id": "C-1", "tenant_id": "t1"}, {"client_id": "C-2", "tenant_id": " "}])
+        tenants_from_rows([{"client_id": "C-1", "tenant_id": "tnt-0001"}, {"client_id": "C-2", "tenant_id": ""}])
 
 
 def test_the_request_check_itself_rejects_what_lake_formation_would():
