@@ -210,35 +210,70 @@ def client_settings() -> KafkaClientSettings:
 
 
 class _RefusedLogin(Exception):
-    """Raised inside kafka-python's bootstrap to end it at the first refused login (see :func:`_fail_fast`)."""
+    """Raised inside kafka-python's bootstrap to end it at a refused login (see :class:`_FailFastOnRefusedLogin`)."""
+
+
+#: Bootstrap connections closed by the broker in a row (after the TLS handshake, while logging in) taken as a
+#: refused login when the broker's own error response was lost (see :class:`_FailFastOnRefusedLogin`).
+CLOSED_DURING_LOGIN_LIMIT = 3
 
 
 class _FailFastOnRefusedLogin(logging.Filter):
-    """kafka-python 3.0 retries a bootstrap whose login the broker refused until its timeout (30 s), then reports
-    only "Unable to bootstrap". This filter sees the failure logged by the bootstrap loop and ends it at once: a
-    refused password or certificate does not get better by retrying."""
+    """End a bootstrap at a refused login instead of retrying it until the bootstrap timeout.
+
+    kafka-python 3.0 retries a bootstrap whose login the broker refused until its timeout (30 s), then reports
+    only "Unable to bootstrap"; and when the broker's error response and its close of the connection arrive in
+    one read, kafka-python drops the response and sees only "socket disconnected". This filter reads the failures
+    the bootstrap loop logs: the broker's refusal (or a certificate the CA does not verify) ends it at once, and so
+    do :data:`CLOSED_DURING_LOGIN_LIMIT` closes in a row by a broker that accepted TLS. Installed only in a
+    process whose clients log in (SASL or TLS): a wrong password or certificate does not get better by retrying.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closed: dict[int, tuple[int, float]] = {}  # thread -> (closes in a row, monotonic time of the last)
+
+    def reset(self) -> None:
+        """Forget the closes counted so far (a new client is being built)."""
+        self._closed.clear()
 
     def filter(self, record: logging.LogRecord) -> bool:
         import ssl
 
-        from kafka.errors import SaslAuthenticationFailedError
+        from kafka.errors import KafkaConnectionError, SaslAuthenticationFailedError
 
+        if not str(record.msg).startswith("Bootstrap connection to"):
+            return True
         args = record.args if isinstance(record.args, tuple) else ()
-        if str(record.msg).startswith("Bootstrap connection to"):
-            for arg in args:
-                if isinstance(arg, SaslAuthenticationFailedError | ssl.SSLCertVerificationError):
-                    raise _RefusedLogin(str(arg))
+        for arg in args:
+            if isinstance(arg, SaslAuthenticationFailedError | ssl.SSLCertVerificationError) or (
+                isinstance(arg, KafkaConnectionError) and "CERTIFICATE_VERIFY_FAILED" in str(arg)
+            ):
+                raise _RefusedLogin(str(arg))
+            if isinstance(arg, KafkaConnectionError) and "socket disconnected" in str(arg):
+                thread, now = threading.get_ident(), time.monotonic()
+                count, last = self._closed.get(thread, (0, now))
+                count = count + 1 if now - last < 60 else 1
+                self._closed[thread] = (count, now)
+                if count >= CLOSED_DURING_LOGIN_LIMIT:
+                    self._closed.pop(thread, None)
+                    raise _RefusedLogin(
+                        f"the broker closed the connection during the login {count} times in a row (the credentials "
+                        "were most likely refused)"
+                    )
         return True
 
 
-_fail_fast_installed = False
+_fail_fast_filter: _FailFastOnRefusedLogin | None = None
 
 
 def _fail_fast() -> None:
-    global _fail_fast_installed
-    if not _fail_fast_installed:
-        logging.getLogger("kafka.net.manager").addFilter(_FailFastOnRefusedLogin())
-        _fail_fast_installed = True
+    """Install the filter once; a new client starts its count of closes afresh."""
+    global _fail_fast_filter
+    if _fail_fast_filter is None:
+        _fail_fast_filter = _FailFastOnRefusedLogin()
+        logging.getLogger("kafka.net.manager").addFilter(_fail_fast_filter)
+    _fail_fast_filter.reset()
 
 
 def _built(factory, bootstrap_servers: str, settings: KafkaClientSettings | None, kwargs: dict[str, Any]):
@@ -259,13 +294,15 @@ def _explained(exc: Exception, bootstrap_servers: str, settings: KafkaClientSett
 
     if isinstance(exc, _RefusedLogin | SaslAuthenticationFailedError | ssl.SSLError):
         hint = ""
-        if settings.sasl_mechanism in SCRAM_MECHANISMS:
+        if "certificate" in str(exc):
+            hint = f"; check {CAFILE_VAR} (the CA that signed the broker's certificate) and the broker's host name"
+        elif settings.sasl_mechanism in SCRAM_MECHANISMS:
             hint = f"; check {USERNAME_VAR} and {PASSWORD_VAR}"
         elif settings.sasl_mechanism == MSK_IAM:
             hint = "; check the task role's kafka-cluster:Connect permission and AWS_REGION"
-        reason = re.split(r"(?:Error|Exception):\s*", str(exc).strip())[-1][:300]
+        reason = re.split(r"(?:Error|Exception):\s*", str(exc).strip())[-1].strip(" ()")[:300]
         return KafkaAuthenticationFailed(
-            f"the Kafka broker {bootstrap_servers} refused the login ({settings.describe()}): {reason}{hint}"
+            f"could not log in to the Kafka broker {bootstrap_servers} ({settings.describe()}): {reason}{hint}"
         )
     return exc
 
