@@ -37,8 +37,10 @@ def permitted_allow_list(environ: Mapping[str, str] | None = None) -> PiiAllowLi
         parsed = json.loads(raw)
     except ValueError as exc:
         raise PiiAllowListError(f"{PII_ALLOW_SETTING} is not valid JSON ({exc.msg} at position {exc.pos})") from None
-    if not isinstance(parsed, dict) or set(parsed) - set(_KINDS) or not all(
-        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in parsed.values()
+    if (
+        not isinstance(parsed, dict)
+        or set(parsed) - set(_KINDS)
+        or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in parsed.values())
     ):
         raise PiiAllowListError(f"{PII_ALLOW_SETTING} must be a JSON object of string lists under {', '.join(_KINDS)}")
     return PiiAllowList(columns=frozenset(parsed.get("columns", [])), values=frozenset(parsed.get("values", [])),

@@ -8,8 +8,11 @@ import pytest
 
 from mesh_assets.adx.pii_policy import PiiAllowListError, effective_allow_list, permitted_allow_list
 
-SETTINGS = {"MESH_PII_ALLOW_LIST": json.dumps({"columns": ["desk_note"], "values": ["support@mesh.example"],
-                                                "patterns": [r".*@mesh-capital\.example"]})}
+SETTINGS = {
+    "MESH_PII_ALLOW_LIST": json.dumps(
+        {"columns": ["desk_note"], "values": ["support@mesh.example"], "patterns": [r".*@mesh-capital\.example"]}
+    )
+}
 
 
 def test_unset_run_config_takes_the_settings_list_and_a_subset_narrows_it() -> None:
