@@ -609,7 +609,7 @@ def start(
             if this process dies (even by SIGKILL). Leave False for a broker that outlives its launcher (CLI).
         cache_dir: where the jars are cached, see :func:`ensure_jars`.
         security: a SASL_SSL client listener (SCRAM-SHA-512 users, trustme CA) instead of PLAINTEXT; its users
-            are created when the data folder is first formatted.
+            are created when the data folder is first formatted, and the folder stays SASL_SSL on later starts.
 
     Raises:
         PortInUseError: ``port`` or ``port + 1`` is taken by something that is not this data folder's broker.
@@ -621,6 +621,10 @@ def start(
     version = kafka_version()
     layout.root.mkdir(parents=True, exist_ok=True)
     listener = None
+    if security is None and (layout.root / "tls" / "admin.secret").is_file():
+        from mesh_assets.local.kafka_broker_security import SaslSsl
+
+        security = SaslSsl()  # a SASL_SSL data folder stays SASL_SSL on restart (its users live in its metadata)
     if security is not None:
         from mesh_assets.local.kafka_broker_security import prepare
 
