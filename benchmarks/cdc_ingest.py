@@ -205,9 +205,11 @@ def process_cpu_s(pid: int | None = None) -> float:
 
 def bare_consume(bootstrap: str, partitions: int, **settings) -> dict:
     """Read the whole topic with a bare KafkaConsumer (no group): records, seconds, records/s."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **settings)
+    from resources.kafka_client import new_consumer
+
+    consumer = new_consumer(bootstrap, group_id=None, enable_auto_commit=False, **settings)
     try:
         tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
         consumer.assign(tps)

@@ -106,9 +106,9 @@ def trade_event(i: int, rng: random.Random, trade_date: str, now_ms: int) -> tup
 
 def produce(bootstrap: str, topic: str, rate: float | None, count: int, first: int, trade_date: str) -> dict:
     """Send ``count`` trades from index ``first``, paced at ``rate``/s (None: as fast as possible)."""
-    from kafka import KafkaProducer
+    from resources.kafka_client import new_producer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0,
+    producer = new_producer(bootstrap, acks="all", enable_idempotence=True, linger_ms=0,
                              metrics_enabled=False)
     rng = random.Random(first)
     start = time.perf_counter()
@@ -139,9 +139,11 @@ def bare_hop(bootstrap: str, topic: str, rate: float, seconds: float, trade_date
     output reader's settings timestamps each record on arrival: latency = arrival - produce timestamp. The
     trade path is two such hops (input topic -> worker -> output topic) plus the worker's own time.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    from resources.kafka_client import new_consumer
+
+    consumer = new_consumer(bootstrap, group_id=None, enable_auto_commit=False,
                              fetch_max_wait_ms=100, max_poll_records=5_000, metrics_enabled=False)
     parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     consumer.assign(parts)
@@ -171,9 +173,11 @@ class OutputReader:
     """Reads the worker's two output topics from their current end and timestamps every record on arrival."""
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        from resources.kafka_client import new_consumer
+
+        self.consumer = new_consumer(bootstrap, group_id=None, enable_auto_commit=False,
                                       fetch_max_wait_ms=100, max_poll_records=5_000, metrics_enabled=False)
         self.topics = {f"{prefix}trades.execution": "execution", f"{prefix}risk.alerts": "alerts"}
         parts = []
@@ -340,10 +344,11 @@ def main() -> None:
     try:
         bootstrap = info.bootstrap_servers
         prefix = "bench."
-        from kafka import KafkaAdminClient
         from kafka.admin import NewTopic
 
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        from resources.kafka_client import new_admin
+
+        admin = new_admin(bootstrap)
         admin.create_topics([NewTopic(f"{prefix}{TOPIC}", num_partitions=PARTITIONS, replication_factor=1),
                              NewTopic(f"{prefix}hop", num_partitions=PARTITIONS, replication_factor=1)])
         admin.close()

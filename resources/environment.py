@@ -13,6 +13,7 @@ from resources.alerts import AlertWebhookResource
 from resources.cdc_source import CdcSourceResource
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
+from resources.kafka_client import KafkaClientSettings
 from resources.kafka_publisher import KafkaPublisherResource
 from resources.reports import ReportStoreResource
 from resources.s3 import LandingZoneResource
@@ -114,6 +115,8 @@ AWS_ENDPOINT_SETTING = "MESH_AWS_ENDPOINT_URL"
 def aws_resources() -> dict[str, Any]:
     """Glue + S3 Iceberg, Athena, MSK, Salesforce API; every setting from the environment."""
     require(AWS_SETTINGS, "aws")
+    # Kafka security (SASL_SSL with MSK IAM unless MESH_KAFKA_* say otherwise): a contradiction fails the load
+    KafkaClientSettings.from_environment()
     endpoint = os.environ.get(AWS_ENDPOINT_SETTING) or None
     return {
         "iceberg": IcebergCatalogResource(

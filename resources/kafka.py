@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
+from resources.kafka_client import KafkaClientSettings, client_settings, new_consumer
 
 
 class KafkaRangeError(RuntimeError):
@@ -35,11 +36,15 @@ FIRST_FETCH_BYTES = 1024 * 1024
 RETRY_BACKOFF_MS = 20
 
 
-def _consumer(bootstrap_servers: str, client_id: str, partition_fetch_bytes: int = PARTITION_FETCH_BYTES):
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+def _consumer(
+    bootstrap_servers: str,
+    client_id: str,
+    partition_fetch_bytes: int = PARTITION_FETCH_BYTES,
+    security: KafkaClientSettings | None = None,
+):
+    consumer = new_consumer(
+        bootstrap_servers,
+        security,
         client_id=client_id,
         group_id=None,
         enable_auto_commit=False,
@@ -86,8 +91,11 @@ def _iter_chunks(
     timeout_s: float,
     stop: threading.Event | None = None,
     consumers: ConsumerPool | None = None,
+    security: KafkaClientSettings | None = None,
 ) -> Iterator[RecordChunk]:
     """Records of ``ranges`` as columnar chunks, in poll order (offset order within a partition).
+
+    ``security``: the client settings (default: this process's, :func:`resources.kafka_client.client_settings`).
 
     ``consumers``: a pool to take the consumer from and give it back to after a clean read (a
     long-lived reader saves the connection, handshake and metadata of a new consumer per read).
@@ -102,10 +110,11 @@ def _iter_chunks(
     # a small range must not decode megabytes it throws away, a large one gains nothing from huge fetches.
     longest = max(len(r) for r in wanted.values())
     fetch_bytes = min(PARTITION_FETCH_BYTES, max(256 * 1024, longest * RECORD_BYTES_ESTIMATE))
-    key = (bootstrap_servers, fetch_bytes)
+    security = security or client_settings()
+    key = (bootstrap_servers, fetch_bytes, security)
     consumer = consumers.take(key) if consumers is not None else None
     if consumer is None:
-        consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes)
+        consumer = _consumer(bootstrap_servers, "mesh-cdc-reader", fetch_bytes, security)
     clean = False
     try:
         for physical in sorted({tp.topic for tp in wanted}):
@@ -163,7 +172,7 @@ def _small_first_fetch(consumer, first_bytes: int):
 
 
 class ConsumerPool:
-    """Idle range-reading consumers of one process, by (bootstrap servers, partition fetch bytes).
+    """Idle range-reading consumers of one process, by (bootstrap servers, partition fetch bytes, client settings).
 
     A consumer is given back only after a read that reached every range's end; the next read assigns
     its own partitions and seeks, which drops whatever the consumer had fetched beyond the old ranges.
@@ -287,7 +296,8 @@ def read_chunks(
 
         with kafka_reader_process.reserved() as helper:
             if helper is not None:
-                request = kafka_reader_process.request(bootstrap_servers, ranges, topic_prefix, timeout_s)
+                request = kafka_reader_process.request(bootstrap_servers, ranges, topic_prefix, timeout_s,
+                                                       client_settings())  # fmt: skip
                 yield from helper.read(request, list(ranges), timeout_s, max(prefetch_chunks, 4))
                 return
     yield from _read_chunks_in_thread(bootstrap_servers, ranges, topic_prefix, timeout_s, prefetch_chunks)

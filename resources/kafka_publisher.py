@@ -31,11 +31,11 @@ class PublishError(RuntimeError):
 def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor: int, timeout_s: float) -> int:
     """Create ``topic`` with ``partitions`` if it is missing (an existing topic is kept as it is); its
     partition count. ``replication_factor`` -1 takes the broker's default (3 on MSK, 1 on a local broker)."""
-    from kafka import KafkaAdminClient
+    from resources.kafka_client import new_admin
 
     timeout_ms = int(timeout_s * 1000)
-    with KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mesh-distribution-topics",
-                          bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms) as admin:
+    with new_admin(bootstrap, client_id="mesh-distribution-topics", bootstrap_timeout_ms=timeout_ms,
+                   request_timeout_ms=timeout_ms) as admin:
         if topic not in set(admin.list_topics()):
             response = admin.create_topics(
                 {topic: {"num_partitions": partitions, "replication_factor": replication_factor}},
@@ -51,10 +51,11 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor
 
 def log_bounds(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
     """``{partition: (log start, log end)}`` of ``topic`` (metadata only, no payload)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="mesh-distribution-offsets", group_id=None,
-                             enable_auto_commit=False)
+    from resources.kafka_client import new_consumer
+
+    consumer = new_consumer(bootstrap, client_id="mesh-distribution-offsets", group_id=None, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -68,15 +69,15 @@ def log_bounds(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
 
 def produce(bootstrap: str, topic: str, events: Sequence[DistributionEvent], timeout_s: float) -> list[Delivery]:
     """Send ``events`` keyed by fund through an idempotent producer (``acks='all'``) and wait for every ack."""
-    from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
     from mesh_assets.distribution.ledger import Delivery
+    from resources.kafka_client import new_producer
 
     if not events:
         return []
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, client_id="mesh-distribution", enable_idempotence=True, acks="all",
+    producer = new_producer(
+        bootstrap, client_id="mesh-distribution", enable_idempotence=True, acks="all",
         linger_ms=5, max_in_flight_requests_per_connection=5, allow_auto_create_topics=False,
         request_timeout_ms=30_000, delivery_timeout_ms=int(timeout_s * 1000), max_block_ms=int(timeout_s * 1000),
     )

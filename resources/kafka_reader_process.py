@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mesh_assets.cdc.records import OffsetRange, RecordChunk
 from resources.kafka import KafkaRangeError
+from resources.kafka_client import KafkaClientSettings
 
 _HEADER = struct.Struct("<BQ")
 CHUNKS, DONE, ERROR = 0, 1, 2
@@ -242,9 +243,17 @@ def reserved() -> Iterator[_Helper | None]:
         lock.release()
 
 
-def request(bootstrap_servers: str, ranges: Sequence[OffsetRange], topic_prefix: str, timeout_s: float) -> dict:
-    """The JSON request of one range read."""
+def request(
+    bootstrap_servers: str,
+    ranges: Sequence[OffsetRange],
+    topic_prefix: str,
+    timeout_s: float,
+    security: KafkaClientSettings | None = None,
+) -> dict:
+    """The JSON request of one range read. ``security`` travels with it (the helper may have been started
+    before the caller's settings changed); it goes through the private pipe only, never to a log."""
     return {"bootstrap": bootstrap_servers, "prefix": topic_prefix, "timeout_s": timeout_s,
+            "security": (security or KafkaClientSettings.from_environment()).to_environment(),
             "ranges": [[r.topic, r.partition, r.start, r.end] for r in ranges]}  # fmt: skip
 
 
@@ -288,6 +297,7 @@ def serve() -> None:
     while True:
         request = json.loads(requests.get())
         ranges = [OffsetRange(t, p, s, e) for t, p, s, e in request["ranges"]]
+        security = KafkaClientSettings.from_environment(request.get("security") or {})
         index = {(r.topic, r.partition): i for i, r in enumerate(ranges)}
         pending: list[tuple] = []
         count = 0
@@ -295,7 +305,8 @@ def serve() -> None:
         frame_records = FIRST_FRAME_RECORDS
         try:
             with contextlib.closing(
-                _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers)
+                _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers,
+                             security=security)
             ) as chunks:
                 for chunk in chunks:
                     pending.append((index[(chunk.topic, chunk.partition)], chunk.offsets, chunk.timestamps_ms,

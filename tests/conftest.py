@@ -77,4 +77,4 @@ def eod_world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
         yield world
 
 
-from tests.kafka_fixtures import kafka_broker  # noqa: E402, F401
+from tests.kafka_fixtures import kafka_broker, sasl_kafka_broker  # noqa: E402, F401

@@ -44,11 +44,15 @@ NAV_KEY = AssetKey(["gold", "performance", "nav_history"])
 
 
 class PublishConfig(Config):
-    """What the PII scan may let through (e.g. the firm's published support address)."""
+    """Narrows what the PII scan may let through; the most it may allow is the code location's
+    ``MESH_PII_ALLOW_LIST`` (:mod:`mesh_assets.adx.pii_policy`). Unset: the settings' list as it is."""
 
-    pii_allow_columns: list[str] = Field(default_factory=list, description="columns never scanned")
-    pii_allow_values: list[str] = Field(default_factory=list, description="exact values that are not PII")
-    pii_allow_patterns: list[str] = Field(default_factory=list, description="regexes of values that are not PII")
+    pii_allow_columns: list[str] | None = Field(default=None, description="columns never scanned (a subset of "
+                                                "MESH_PII_ALLOW_LIST's columns)")
+    pii_allow_values: list[str] | None = Field(default=None, description="exact values that are not PII (a subset "
+                                               "of MESH_PII_ALLOW_LIST's values)")
+    pii_allow_patterns: list[str] | None = Field(default=None, description="regexes of values that are not PII (a "
+                                                 "subset of MESH_PII_ALLOW_LIST's patterns)")
 
 
 def revision_key(product: str) -> AssetKey:
@@ -98,11 +102,15 @@ def _nav_verdict(context: AssetExecutionContext, warehouse: WarehouseResource, d
 def verdicts(context: AssetExecutionContext, spec: ProductSpec, rows, warehouse: WarehouseResource,
              config: PublishConfig, day: str) -> dict:
     """Every pre-publish check's verdict for the day's rows, by check name."""
-    from mesh_assets.adx.pii_scan import PiiAllowList, pii_verdict, scan_table
+    from mesh_assets.adx.pii_policy import PiiAllowListError, effective_allow_list, permitted_allow_list
+    from mesh_assets.adx.pii_scan import pii_verdict, scan_table
     from mesh_assets.adx.schema_contract import check_schema, null_keys_verdict
 
-    allow = PiiAllowList(columns=frozenset(config.pii_allow_columns), values=frozenset(config.pii_allow_values),
-                         patterns=tuple(config.pii_allow_patterns))
+    try:
+        allow = effective_allow_list(permitted_allow_list(), config.pii_allow_columns, config.pii_allow_values,
+                                     config.pii_allow_patterns)  # fmt: skip
+    except PiiAllowListError as refused:  # a user's mistake: one sentence, not retried
+        raise Failure(description=f"{spec.product} {day}: {refused}", allow_retries=False) from None
     keys = (*spec.key_columns, *((spec.tenant_column,) if spec.tenant_column else ()))
     return {
         "pii_scan": pii_verdict(scan_table(rows, allow)),

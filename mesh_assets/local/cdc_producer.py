@@ -131,13 +131,14 @@ def ensure_cdc_topics(
 
 def _set_topic_configs(bootstrap: str, topics: list[str], configs: dict[str, str], timeout_s: float) -> None:
     """Set ``configs`` on ``topics`` and wait until the broker describes them with those values."""
-    from kafka import KafkaAdminClient
     from kafka.admin import ConfigResource, ConfigResourceType
+
+    from resources.kafka_client import new_admin
 
     timeout_ms = int(timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
-    with KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+    with new_admin(
+        bootstrap,
         client_id="mesh-cdc-topics",
         bootstrap_timeout_ms=timeout_ms,
         request_timeout_ms=timeout_ms,
@@ -165,9 +166,9 @@ def _set_topic_configs(bootstrap: str, topics: list[str], configs: dict[str, str
 
 def _broker_partitions(bootstrap: str, topics: list[str]) -> dict[str, int]:
     """Partition counts of ``topics`` on the broker (0 for a topic that does not exist)."""
-    from kafka import KafkaAdminClient
+    from resources.kafka_client import new_admin
 
-    with KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mesh-cdc-topics") as admin:
+    with new_admin(bootstrap, client_id="mesh-cdc-topics") as admin:
         existing = set(admin.list_topics())
         present = [t for t in topics if t in existing]
         described = admin.describe_topics(present) if present else []
@@ -266,7 +267,7 @@ def produce_capture(
         CdcProduceError: a capture or topic is missing, a record has no partition on the broker, or the
             broker did not acknowledge every record.
     """
-    from kafka import KafkaProducer
+    from resources.kafka_client import new_producer
 
     topics = list(topics)
     if limit is not None and limit < 0:
@@ -286,7 +287,7 @@ def produce_capture(
         )
 
     config = {**PRODUCER_CONFIG, **(producer_config or {})}
-    producer = KafkaProducer(bootstrap_servers=bootstrap, client_id="mesh-cdc-producer", **config)
+    producer = new_producer(bootstrap, client_id="mesh-cdc-producer", **config)
     acks = _Acks()
     pacer = _Pacer(rate)
     per_topic: dict[str, dict[str, Any]] = {}

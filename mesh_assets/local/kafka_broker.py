@@ -13,6 +13,10 @@ A data folder (default ``<repo>/.data/kafka``, env ``MESH_KAFKA_DATA``) holds::
     broker.out          the JVM's own stdout/stderr (crashes, JVM errors)
     logs/server.log     the broker's log
     kraft/              log.dirs: the KRaft metadata log and the topics' partitions
+    tls/                with a SASL_SSL listener: the test CA and the broker's PEM key store
+
+The client listener is PLAINTEXT, or SASL_SSL with SCRAM-SHA-512 users and a trustme CA when :func:`start` is
+given a :class:`~mesh_assets.local.kafka_broker_security.SaslSsl` (see that module).
 
 Pure Python, no Dagster import. Requires ``java`` (17+) and, the first time only, ``mvn``.
 """
@@ -42,7 +46,11 @@ from base64 import urlsafe_b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from mesh_assets.local.kafka_broker_security import PreparedListener, SaslSsl
+    from resources.kafka_client import KafkaClientSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_ROOT / "deploy" / "local" / "kafka"
@@ -113,10 +121,14 @@ class BrokerInfo:
     data_dir: Path
     log_file: Path
     version: str = ""
+    #: the client listener's protocol: PLAINTEXT, or SASL_SSL (see :mod:`mesh_assets.local.kafka_broker_security`)
+    security_protocol: str = "PLAINTEXT"
+    #: SASL_SSL: the PEM file of the CA that signed the broker's certificate (clients trust it)
+    ca_file: Path | None = None
 
     @property
     def port(self) -> int:
-        """The PLAINTEXT port clients connect to (the controller listens on ``port + 1``)."""
+        """The port clients connect to (the controller listens on ``port + 1``)."""
         return int(self.bootstrap_servers.rsplit(":", 1)[1])
 
 
@@ -409,12 +421,15 @@ def _split(bootstrap: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def probe(bootstrap: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+def probe(
+    bootstrap: str, timeout_s: float = 5.0, client: KafkaClientSettings | None = None
+) -> dict[str, Any] | None:
     """Ask ``bootstrap`` for its cluster metadata; ``None`` if nothing answers in time.
 
+    ``client``: the security settings to connect with (default: this process's, see :mod:`resources.kafka_client`).
     Returns ``{"cluster_id", "controller_id", "brokers": [...], "topics": [...]}``.
     """
-    from kafka import KafkaAdminClient
+    from resources.kafka_client import new_admin
 
     host, port = _split(bootstrap)
     try:  # cheap TCP check first: kafka-python logs loudly when it cannot bootstrap
@@ -423,8 +438,9 @@ def probe(bootstrap: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
         return None
     timeout_ms = max(int(timeout_s * 1000), 500)
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+        admin = new_admin(
+            bootstrap,
+            client,
             client_id="mesh-kafka-probe",
             bootstrap_timeout_ms=timeout_ms,
             request_timeout_ms=timeout_ms,
@@ -452,14 +468,20 @@ def _serving(meta: dict[str, Any] | None) -> bool:
 
 
 def ensure_topics(
-    bootstrap: str, topics: dict[str, int], *, replication_factor: int = 1, timeout_s: float = 30.0
+    bootstrap: str,
+    topics: dict[str, int],
+    *,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+    client: KafkaClientSettings | None = None,
 ) -> None:
     """Create the missing topics of ``{name: partitions}`` and wait until every partition has a leader.
 
     Idempotent: existing topics are kept. An existing topic whose partition count differs from the one asked
     for is an error (keyed ordering depends on it): delete the topic, or the local data folder, to recreate it.
+    ``client``: the security settings to connect with (default: this process's).
     """
-    from kafka import KafkaAdminClient
+    from resources.kafka_client import new_admin
 
     if not topics:
         return
@@ -467,8 +489,9 @@ def ensure_topics(
         if partitions < 1:
             raise ValueError(f"topic {name!r}: partitions must be >= 1, not {partitions}")
     timeout_ms = int(timeout_s * 1000)
-    with KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+    with new_admin(
+        bootstrap,
+        client,
         client_id="mesh-kafka-topics",
         bootstrap_timeout_ms=timeout_ms,
         request_timeout_ms=timeout_ms,
@@ -499,7 +522,7 @@ def ensure_topics(
 # -- lifecycle -----------------------------------------------------------------------------------------
 
 
-def _write_config(layout: _Layout, port: int) -> None:
+def _write_config(layout: _Layout, port: int, listener: PreparedListener | None = None) -> None:
     cores = os.cpu_count() or 2
     rendered = string.Template(SERVER_TEMPLATE.read_text(encoding="utf-8")).substitute(
         port=port,
@@ -508,29 +531,35 @@ def _write_config(layout: _Layout, port: int) -> None:
         log_dirs=str(layout.kraft),
         num_network_threads=2,
         num_io_threads=max(2, min(cores, 8)),
+        client_listener="SASL_SSL" if listener is not None else "PLAINTEXT",
+        security_properties=listener.properties if listener is not None else "",
     )
     layout.config.write_text(rendered, encoding="utf-8")
     layout.log4j.write_text(string.Template(_LOG4J2).substitute(logs=str(layout.logs)), encoding="utf-8")
 
 
-def _format_storage(java: str, libs: Path, layout: _Layout) -> None:
-    """Format ``log.dirs`` once (KRaft needs a cluster id and bootstrap metadata before the first start)."""
+def _format_storage(java: str, libs: Path, layout: _Layout, scram_args: list[str] | None = None) -> None:
+    """Format ``log.dirs`` once (KRaft needs a cluster id and bootstrap metadata before the first start);
+    ``scram_args`` (``--add-scram`` pairs) create SCRAM users in that bootstrap metadata."""
     if (layout.kraft / "meta.properties").is_file():
         return
     cmd = [
         java, "-Xmx256m", *JVM_OPTS, f"-Dlog4j2.configurationFile={layout.log4j}",
         "-cp", _classpath(libs), _storage_tool_class(libs),
-        "format", "-t", CLUSTER_ID, "-c", str(layout.config), "--ignore-formatted",
+        "format", "-t", CLUSTER_ID, "-c", str(layout.config), "--ignore-formatted", *(scram_args or []),
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=layout.root, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or not (layout.kraft / "meta.properties").is_file():
+        shown = shlex.join(cmd[: len(cmd) - len(scram_args or [])]) + (" --add-scram ..." if scram_args else "")
         raise KafkaBrokerError(
             f"formatting the KRaft storage in {layout.kraft} failed (exit code {proc.returncode})\n"
-            f"command: {shlex.join(cmd)}\n{(proc.stdout + proc.stderr).strip()}"
+            f"command: {shown}\n{(proc.stdout + proc.stderr).strip()}"
         )
 
 
-def _wait_ready(pid: int, layout: _Layout, bootstrap: str, wait_s: float) -> None:
+def _wait_ready(
+    pid: int, layout: _Layout, bootstrap: str, wait_s: float, client: KafkaClientSettings | None = None
+) -> None:
     deadline = time.monotonic() + wait_s
     while True:
         if not _alive(pid):
@@ -546,7 +575,7 @@ def _wait_ready(pid: int, layout: _Layout, bootstrap: str, wait_s: float) -> Non
                 f"the Kafka broker (pid {pid}) did not answer a metadata request on {bootstrap} within {wait_s:g}s\n"
                 f"--- {layout.log_file}\n{_tail(layout.log_file)}"
             )
-        if _serving(probe(bootstrap, timeout_s=max(0.5, min(5.0, remaining)))):
+        if _serving(probe(bootstrap, timeout_s=max(0.5, min(5.0, remaining)), client=client)):
             return
         time.sleep(0.25)
 
@@ -564,6 +593,7 @@ def start(
     *,
     stop_at_exit: bool = False,
     cache_dir: Path | None = None,
+    security: SaslSsl | None = None,
 ) -> BrokerInfo:
     """Start (or find) this data folder's broker on ``127.0.0.1:port`` and wait until it serves metadata.
 
@@ -578,14 +608,29 @@ def start(
         stop_at_exit: tie the broker to this process (tests): stopped by ``atexit``, and on Linux sent SIGTERM
             if this process dies (even by SIGKILL). Leave False for a broker that outlives its launcher (CLI).
         cache_dir: where the jars are cached, see :func:`ensure_jars`.
+        security: a SASL_SSL client listener (SCRAM-SHA-512 users, trustme CA) instead of PLAINTEXT; its users
+            are created when the data folder is first formatted, and the folder stays SASL_SSL on later starts.
 
     Raises:
         PortInUseError: ``port`` or ``port + 1`` is taken by something that is not this data folder's broker.
         KafkaBrokerError: jars, java, formatting or start-up failed (with the tail of the broker's log).
     """
+    from resources.kafka_client import KafkaClientSettings
+
     layout = _layout(data_dir)
     version = kafka_version()
     layout.root.mkdir(parents=True, exist_ok=True)
+    listener = None
+    if security is None and (layout.root / "tls" / "admin.secret").is_file():
+        from mesh_assets.local.kafka_broker_security import SaslSsl
+
+        security = SaslSsl()  # a SASL_SSL data folder stays SASL_SSL on restart (its users live in its metadata)
+    if security is not None:
+        from mesh_assets.local.kafka_broker_security import prepare
+
+        listener = prepare(layout.root, security)
+    client = listener.admin if listener is not None else KafkaClientSettings()
+    protocol, ca_file = client.security_protocol, listener.ca_file if listener is not None else None
     with _file_lock(layout.lock):
         pid = _running_pid(layout)
         if pid is not None:
@@ -596,10 +641,11 @@ def start(
                     f"stop it first (mesh kafka stop --data-dir {layout.root})"
                 )
             bootstrap = f"127.0.0.1:{port}"
-            _wait_ready(pid, layout, bootstrap, wait_s)
+            _wait_ready(pid, layout, bootstrap, wait_s, client)
             if stop_at_exit:
                 _STOP_AT_EXIT.add(layout.root)
-            return BrokerInfo(bootstrap, pid, layout.root, layout.log_file, _read_state(layout).get("version", ""))
+            return BrokerInfo(bootstrap, pid, layout.root, layout.log_file, _read_state(layout).get("version", ""),
+                              protocol, ca_file)  # fmt: skip
 
         layout.pid.unlink(missing_ok=True)  # stale
         for needed in (port, port + 1):
@@ -612,8 +658,8 @@ def start(
         libs = ensure_jars(cache_dir)
         java = _java()
         layout.logs.mkdir(parents=True, exist_ok=True)
-        _write_config(layout, port)
-        _format_storage(java, libs, layout)
+        _write_config(layout, port, listener)
+        _format_storage(java, libs, layout, listener.format_args if listener is not None else None)
 
         heap = shlex.split(os.environ.get("MESH_KAFKA_HEAP_OPTS") or DEFAULT_HEAP_OPTS)
         cmd = [
@@ -643,11 +689,11 @@ def start(
             _STOP_AT_EXIT.add(layout.root)
         bootstrap = f"127.0.0.1:{port}"
         try:
-            _wait_ready(child.pid, layout, bootstrap, wait_s)
+            _wait_ready(child.pid, layout, bootstrap, wait_s, client)
         except BaseException:
             stop(layout.root, timeout_s=10)
             raise
-        return BrokerInfo(bootstrap, child.pid, layout.root, layout.log_file, version)
+        return BrokerInfo(bootstrap, child.pid, layout.root, layout.log_file, version, protocol, ca_file)
 
 
 def stop(data_dir: Path | None = None, timeout_s: float = 30) -> bool:

@@ -37,21 +37,46 @@ def start(
     ] = kafka_broker.DEFAULT_PORT,
     data_dir: DataDirOption = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the broker to answer.")] = 60.0,
+    sasl_user: Annotated[
+        list[str] | None,
+        typer.Option(help="Serve SASL_SSL only (SCRAM-SHA-512, a local test CA) with this user (repeatable); only "
+                     "when the data folder is first created. Each user's MESH_KAFKA_* settings go to "
+                     "<data>/tls/<user>.env (owner-only), never to the console."),
+    ] = None,
 ) -> None:
     """Start the broker in the background (or report the one already running) and wait until it answers."""
+    import secrets
+
+    from mesh_assets.local.kafka_broker_security import SaslSsl
+
     began = time.monotonic()
+    users = {name: secrets.token_urlsafe(18) for name in sasl_user or []}
+    if users and (kafka_broker._layout(data_dir).kraft / "meta.properties").is_file():
+        err_console.print("[bold red]kafka start failed:[/] SASL users are created when a data folder is first "
+                          "formatted, and this one already is: choose a new --data-dir", markup=True)
+        raise typer.Exit(1)
     try:
         with console.status(f"Starting Kafka {kafka_broker.kafka_version()} on 127.0.0.1:{port} ..."):
-            info = kafka_broker.start(data_dir=data_dir, port=port, wait_s=wait)
+            info = kafka_broker.start(data_dir=data_dir, port=port, wait_s=wait,
+                                      security=SaslSsl(users=users) if users else None)  # fmt: skip
     except kafka_broker.KafkaBrokerError as exc:
         err_console.print(f"[bold red]kafka start failed:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from exc
     console.print(
-        f"[green]Kafka {info.version} ready[/] at [bold]{info.bootstrap_servers}[/] "
-        f"(pid {info.pid}, {time.monotonic() - began:.1f}s)\n"
+        f"[green]Kafka {info.version} ready[/] at [bold]{info.bootstrap_servers}[/] ({info.security_protocol}, "
+        f"pid {info.pid}, {time.monotonic() - began:.1f}s)\n"
         f"  data: {info.data_dir}\n  log:  {info.log_file}\n  stop: mesh kafka stop"
         + (f" --data-dir {info.data_dir}" if data_dir else "")
     )
+    if users and info.ca_file is not None:
+        from mesh_assets.local.kafka_broker_security import user_settings
+
+        for name, password in users.items():
+            env_file = info.ca_file.parent / f"{name}.env"
+            env_file.touch(mode=0o600)
+            env_file.write_text("".join(f"export {k}={v}\n" for k, v in
+                                        user_settings(info.ca_file, name, password).to_environment().items()))
+            console.print(f"  user {name}: source {env_file}")
 
 
 @kafka_app.command()

@@ -68,11 +68,11 @@ def _portfolio_partitioner():
 
 
 def new_producer(bootstrap_servers: str, client_id: str):
-    """An idempotent KafkaProducer for the stream's outputs."""
-    from kafka import KafkaProducer
+    """An idempotent KafkaProducer for the stream's outputs (security from :mod:`resources.kafka_client`)."""
+    from resources.kafka_client import new_producer as new_kafka_producer
 
-    return KafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, partitioner=_portfolio_partitioner(),
-                         **PRODUCER_CONFIG)
+    return new_kafka_producer(bootstrap_servers, client_id=client_id, partitioner=_portfolio_partitioner(),
+                              **PRODUCER_CONFIG)
 
 
 class OutputPublisher:

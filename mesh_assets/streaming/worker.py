@@ -263,11 +263,15 @@ class TradeStreamWorker:
 
     def _connect(self, committed: dict[int, int]) -> None:
         """Consumer assigned to every partition at its committed position, producer, output topics."""
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
+
+        from resources.kafka_client import client_settings, new_consumer
 
         config = self.config
-        consumer = KafkaConsumer(
-            bootstrap_servers=config.bootstrap_servers, client_id=f"mesh-stream-{config.worker_id}", group_id=None,
+        security = client_settings()
+        log.info("connecting to Kafka %s (%s)", config.bootstrap_servers, security.describe())
+        consumer = new_consumer(
+            config.bootstrap_servers, security, client_id=f"mesh-stream-{config.worker_id}", group_id=None,
             enable_auto_commit=False, auto_offset_reset="none", max_poll_records=config.poll_max_records,
             fetch_max_wait_ms=10, fetch_min_bytes=1, request_timeout_ms=30_000, check_crcs=False,
             reconnect_backoff_max_ms=1_000,
