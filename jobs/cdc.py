@@ -3,7 +3,6 @@
 from dagster import AssetSelection, define_asset_job
 
 from jobs.executors import CHAIN
-
 from mesh_assets.bronze.aladdin_cdc import CASH_FLOWS_KEY, DEAD_LETTERS_KEY, TRADES_KEY
 
 aladdin_cdc_job = define_asset_job(
