@@ -20,5 +20,5 @@ bronze_snapshot_job = define_asset_job(
     name="bronze_sources",
     selection=AssetSelection.groups("bronze") - DAILY_DELIVERIES,
     description="Catch up Aladdin CDC, reload reference data and copy Salesforce changes.",
-    executor_def=CHAIN,  # 44 short steps: a process each (even forked from a preloaded forkserver) costs more than they do
+    executor_def=CHAIN,  # 44 short steps: a process each (even forked from a forkserver) costs more than they do
 )
