@@ -1,6 +1,6 @@
 """Benchmark: the paths users wait on, launched the way Dagster launches them (issue 23).
 
-Run by hand (not in CI): `uv run python benchmarks/user_paths.py [--scale small] [--large] [--cdc]`.
+Run by hand (not in CI): `uv run python benchmarks/user_paths.py [--scale small|large] [--paths ...]`.
 
 A real ``dagster-webserver`` and ``dagster-daemon`` run over a fresh instance (the repository's
 ``dagster.yaml`` with its storage moved to a temporary folder and without run retries, so a failure
@@ -17,10 +17,11 @@ machine is shared: prefer the ratios). The full-history backfill also reports th
 memory of the webserver's and daemon's process trees (run workers and dbt included).
 
 Paths, in order (each needs the ones before it): ``bronze_sources``; ``eod_full_history`` (every day
-of the firm's history as one backfill of ``eod_batch``); ``eod_daily`` (the scheduled day: the last
+of the firm's history as one ``eod_batch`` run over the range, what a single-run backfill of the job
+launches; ``--eod-asset-backfill`` launches it as an asset backfill instead); ``eod_daily`` (the scheduled day: the last
 trading day, one partition); ``gips_one`` (one partition of ``--gips-job``); ``gips_all`` (every
-partition of ``--gips-job`` as one backfill); ``cdc`` with ``--cdc`` (the Aladdin CDC sensor through the
-daemon while a producer writes at ``--cdc-rate`` events/s for ``--cdc-seconds``). The GIPS paths take
+partition of ``--gips-job`` as one backfill). The Aladdin CDC path through the daemon at a fixed
+producer rate is not here yet (issue 23): ``benchmarks/cdc_ingest.py`` measures the ingest itself. The GIPS paths take
 the job and partition names as arguments, so a different GIPS partitioning plugs in unchanged.
 
 Goals (issue 23, 2 cores): eod_daily <= 25 s (small), gips_one <= 6 s, every run's wall <= 1.3x
@@ -248,13 +249,19 @@ class Platform:
             result["goal_s"] = GOALS[name]
         return result
 
-    def run_path(self, name: str, job: str, tags: dict[str, str], timeout: float = 1800) -> dict[str, Any]:
-        """One run of ``job`` launched through GraphQL, waited for, measured."""
+    def run_path(self, name: str, job: str, tags: dict[str, str], timeout: float = 3600,
+                 memory: bool = False) -> dict[str, Any]:
+        """One run of ``job`` launched through GraphQL, waited for, measured (with peak RSS if ``memory``)."""
         load_before = list(os.getloadavg())
+        extra: dict[str, Any] = {}
         launched = time.time()
-        run_id = self.launch_run(job, tags)
-        self.wait_runs([run_id], timeout)
-        return self.figures(name, launched, [run_id], job=job, tags=tags, load_before=load_before)
+        with TreeMemory([p.pid for p in self.processes] if memory else []) as sampler:
+            run_id = self.launch_run(job, tags)
+            self.wait_runs([run_id], timeout)
+        if memory:
+            extra = {"peak_rss_mib_all_processes": round(sampler.peak_total / 2**20),
+                     "peak_rss_mib_largest_process": round(sampler.peak_single / 2**20)}
+        return self.figures(name, launched, [run_id], job=job, tags=tags, load_before=load_before, **extra)
 
     def backfill_path(self, name: str, job: str, partitions: list[str], timeout: float = 3600,
                       memory: bool = False) -> dict[str, Any]:
@@ -293,11 +300,6 @@ def register_composites(platform: Platform) -> None:
     platform.instance.add_dynamic_partitions(COMPOSITES_PARTITION_SET, sorted(ids))
 
 
-def cdc_path(platform: Platform, rate: int, seconds: int) -> dict[str, Any]:
-    """The Aladdin CDC sensor through the daemon while a producer writes ``rate`` events/s for ``seconds``."""
-    raise NotImplementedError("the CDC path is not built yet (see the report): run benchmarks/cdc_ingest.py")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="small")
@@ -306,9 +308,10 @@ def main() -> None:
                         help="comma-separated subset of the paths (each needs the ones before it)")
     parser.add_argument("--gips-job", default="gips_report", help="the GIPS job (its partitions are read from it)")
     parser.add_argument("--gips-one", default="", help="the partition key of gips_one (default: the job's last key)")
-    parser.add_argument("--cdc", action="store_true", help="also the Aladdin CDC path through the daemon")
-    parser.add_argument("--cdc-rate", type=int, default=1000)
-    parser.add_argument("--cdc-seconds", type=int, default=60)
+    parser.add_argument("--eod-asset-backfill", action="store_true",
+                        help="launch the full history as an asset backfill (launchPartitionBackfill: the daemon splits "
+                             "it into runs) instead of one eod_batch run over the range (what a single-run backfill "
+                             "of the job launches)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, instance)")
     args = parser.parse_args()
     paths = args.paths.split(",")
@@ -336,7 +339,12 @@ def main() -> None:
         if "bronze_sources" in paths:
             results.append(platform.run_path("bronze_sources", "bronze_sources", {}))
         if "eod_full_history" in paths:
-            results.append(platform.backfill_path("eod_full_history", "eod_batch", days, memory=True))
+            if args.eod_asset_backfill:
+                results.append(platform.backfill_path("eod_full_history", "eod_batch", days, memory=True))
+            else:
+                results.append(platform.run_path("eod_full_history", "eod_batch", {
+                    "dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
+                    memory=True))
         if "eod_daily" in paths:
             results.append(platform.run_path("eod_daily", "eod_batch", {"dagster/partition": days[-1]}))
         if "gips_one" in paths or "gips_all" in paths:
@@ -347,8 +355,6 @@ def main() -> None:
             results.append(platform.run_path("gips_one", args.gips_job, {"dagster/partition": one}))
         if "gips_all" in paths:
             results.append(platform.backfill_path("gips_all", args.gips_job, keys))
-        if args.cdc:
-            results.append(cdc_path(platform, args.cdc_rate, args.cdc_seconds))
     finally:
         platform.stop()
         for line in results:
