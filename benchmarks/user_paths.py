@@ -234,6 +234,9 @@ class Platform:
         statuses: dict[str, int] = {}
         for record in records:
             statuses[record.dagster_run.status.value] = statuses.get(record.dagster_run.status.value, 0) + 1
+        last = max(ends) if ends else time.time()
+        others = [r for r in self.instance.get_run_records() if r.dagster_run.run_id not in run_ids
+                  and r.start_time and r.start_time < last and (r.end_time or last) > launched_at]
         slowest = sorted(((round((s.end_time or 0) - (s.start_time or 0), 2), s.step_key) for s in steps
                           if s.start_time), reverse=True)[:5]
         result = {
@@ -243,7 +246,10 @@ class Platform:
             "step_s": round(step_s, 2),
             "ratio": round(wall / step_s, 2) if wall and step_s else None,
             "run_ratio": round(run_wall / step_s, 2) if run_wall and step_s else None,
-            "ratio_goal": RATIO_GOAL, "slowest_steps": slowest, "load_avg": list(os.getloadavg()), **extra,
+            "ratio_goal": RATIO_GOAL, "slowest_steps": slowest,
+            # Runs the daemon launched meanwhile (sensors, automation): they share the two cores.
+            "other_runs_meanwhile": sorted(r.dagster_run.job_name for r in others),
+            "load_avg": list(os.getloadavg()), **extra,
         }
         if name in GOALS:
             result["goal_s"] = GOALS[name]

@@ -63,7 +63,10 @@ def launched(small_firm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # Dagster's default launcher (a run worker process per run); runs go straight to it, as with no daemon.
+    (home / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "run_launcher:\n  module: dagster\n  class: DefaultRunLauncher\ntelemetry:\n  enabled: false\n")
     for name, value in {"MESH_ENV": "local", "MESH_DATA_DIR": str(tmp_path / "data"), "MESH_FIRM_DIR": str(small_firm),
                         "DAGSTER_HOME": str(home)}.items():
         monkeypatch.setenv(name, value)
