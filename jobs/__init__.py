@@ -9,8 +9,11 @@ def defs() -> Definitions:
     from jobs.bronze import bronze_daily_job, bronze_snapshot_job
     from jobs.entitlements import entitlement_reconcile_job
     from jobs.eod import eod_batch, eod_batch_schedule
+    from jobs.executors import CHAIN
     from jobs.gips import gips_report_job
 
     return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, adx_publish_job,
                              entitlement_reconcile_job],
-                       schedules=[eod_batch_schedule])
+                       schedules=[eod_batch_schedule],
+                       # Materializations from the UI and automation runs: in process, like the chains.
+                       executor=CHAIN)

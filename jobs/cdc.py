@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from jobs.executors import CHAIN
 from mesh_assets.bronze.aladdin_cdc import CASH_FLOWS_KEY, DEAD_LETTERS_KEY, TRADES_KEY
 from mesh_assets.bronze.cdc_range_attempts import CDC_JOB_NAME
 from mesh_assets.bronze.cdc_stall_checks import check_keys
@@ -12,4 +13,5 @@ aladdin_cdc_job = define_asset_job(
     selection=(AssetSelection.assets(TRADES_KEY, CASH_FLOWS_KEY, DEAD_LETTERS_KEY)
                - AssetSelection.checks(*check_keys())),
     description="Consume one bounded offset range of an Aladdin CDC topic partition into bronze, exactly once.",
+    executor_def=CHAIN,  # one ingest step, then its checks: a chain
 )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 
+from jobs.executors import CHAIN
+
 #: The dbt models the desired grants depend on, then the reconciler itself.
 RECONCILE_KEYS = (
     AssetKey(["silver", "salesforce", "accounts"]),
@@ -22,4 +24,5 @@ entitlement_reconcile_job = define_asset_job(
     selection=AssetSelection.assets(*RECONCILE_KEYS),
     description="Salesforce contract changes -> desired grants -> ADX data grants and revocations, audited.",
     tags={"mesh/batch": "entitlements"},
+    executor_def=CHAIN,  # dbt models, then the reconcile: a chain
 )

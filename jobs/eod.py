@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from jobs.bronze import DAILY_DELIVERIES
+from jobs.executors import CHAIN
 from mesh_assets.trading_calendar import TIMEZONE, is_trading_day
 
 EOD_CRON = "0 18 * * 1-5"
@@ -35,6 +36,7 @@ eod_batch = define_asset_job(
     selection=EOD_SELECTION,
     description="End of day for a trading day (or a range): deliveries, reference, silver and gold with checks.",
     tags={"mesh/batch": "eod"},
+    executor_def=CHAIN,  # a few short bronze loads, then two dbt steps that wait for them: a chain
 )
 
 

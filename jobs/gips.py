@@ -7,11 +7,14 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
+from jobs.executors import CHAIN
+
 #: Compliance launches this for one composite-year (Dagster UI: Jobs -> gips_report -> partition).
 gips_report_job = define_asset_job(
     "gips_report",
     selection=AssetSelection.groups("gips"),  # partitioned by composite × year, inferred from the assets
     description="Compute a composite-year's GIPS figures and write its report (PDF, HTML, CSV, JSON).",
+    executor_def=CHAIN,  # five steps, each needing the one before
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
 from mesh_assets.quality import Verdict
 
@@ -32,16 +32,23 @@ def _metadata_value(value: Any) -> Any:
     return value
 
 
-def to_check_result(verdict: Verdict, check_name: str | None = None, **extra: Any) -> AssetCheckResult:
-    """An ``AssetCheckResult`` carrying the verdict's reason, counts, threshold and samples
-    (``check_name`` names the check when its asset has several)."""
+def check_metadata(verdict: Verdict, **extra: Any) -> dict[str, Any]:
+    """The verdict's reason, counts, threshold and samples (and ``extra``) as check metadata."""
     metadata = {"reason": verdict.description, **verdict.metadata, **extra}
+    return {k: _metadata_value(v) for k, v in metadata.items() if v is not None}
+
+
+def to_check_result(verdict: Verdict, check_name: str | None = None, asset_key: AssetKey | None = None,
+                    **extra: Any) -> AssetCheckResult:
+    """An ``AssetCheckResult`` carrying the verdict's reason, counts, threshold and samples
+    (``check_name`` and ``asset_key`` name the check when its step has several)."""
     return AssetCheckResult(
+        asset_key=asset_key,
         check_name=check_name,
         passed=verdict.passed,
         severity=AssetCheckSeverity.WARN if verdict.warn_only else AssetCheckSeverity.ERROR,
         description=verdict.description,
-        metadata={k: _metadata_value(v) for k, v in metadata.items() if v is not None},
+        metadata=check_metadata(verdict, **extra),
     )
 
 

@@ -43,6 +43,7 @@ from dagster import (
     asset,
     asset_check,
     define_asset_job,
+    in_process_executor,
 )
 from pydantic import Field
 
@@ -292,6 +293,7 @@ distribution_publish_job = define_asset_job(
     name="distribution_publish", selection=AssetSelection.groups(GROUP),
     description="Publish the gold NAV and performance figures of a trading day (or a backfill of days) to Kafka.",
     tags={"mesh/batch": "distribution"},
+    executor_def=in_process_executor,  # the publications share the one-slot distribution pool: a chain
 )
 
 

@@ -4,7 +4,7 @@ from dagster import Definitions
 
 
 def defs() -> Definitions:
-    """dbt assets (manifest read here) and the Python checks beside them."""
-    from mesh_assets.silver_gold import assets, checks
+    """dbt assets (manifest read here), with the Python checks evaluated inside their steps."""
+    from mesh_assets.silver_gold import assets
 
-    return Definitions(assets=assets.build_dbt_assets(), asset_checks=checks.build_checks())
+    return Definitions(assets=assets.build_dbt_assets())

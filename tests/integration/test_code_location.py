@@ -142,3 +142,21 @@ def test_dbt_models_are_assets_named_after_their_tables_with_daily_partitions_an
     blocking = {c.name for c in graph.asset_check_keys if c.asset_key == nav.key}
     assert "every_fund_has_nav" in blocking
     assert defs.resolve_schedule_def("eod_batch_schedule").cron_schedule == "0 18 * * 1-5"
+
+
+def test_every_job_runs_its_steps_in_process_and_checks_inside_their_asset_steps():
+    """docs/architecture.md ("Executors"): no job pays a process per step; the silver/gold checks add no step."""
+    from dagster._core.execution.api import create_execution_plan
+
+    from mesh_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    jobs = [*defs.resolve_all_job_defs()]
+    assert {j.name for j in jobs} >= {"eod_batch", "bronze_sources", "bronze_daily_deliveries", "gips_report",
+                                      "adx_publish", "entitlement_reconcile", "aladdin_cdc_microbatch",
+                                      "distribution_publish", "__ASSET_JOB"}
+    assert {j.name: j.executor_def.name for j in jobs} == {j.name: "in_process" for j in jobs}
+    plan = create_execution_plan(defs.resolve_job_def("eod_batch"), tags={"dagster/partition": "2026-09-01"})
+    steps = {s.key for s in plan.get_all_steps_in_topo_order()}
+    assert {"silver_gold_tables", "gold_daily"} <= steps
+    assert not {s for s in steps if s.startswith(("gold__", "silver__"))}, "a silver/gold check became a step again"

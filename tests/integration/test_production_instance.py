@@ -291,9 +291,11 @@ def test_asset_check_evaluations_are_read_back_from_postgres(production):
         expected = AssetCheckExecutionRecordStatus.SUCCEEDED if passed else AssetCheckExecutionRecordStatus.FAILED
         assert mine[0].status == expected, check_key
         assert mine[0].event is not None and mine[0].event.asset_check_evaluation.passed == passed
-    # A range run evaluates each daily check once over the whole window (no partition on the record).
-    assert verdicts[(AssetCheckKey(NAV, "every_fund_has_nav"), None)] is True
-    assert verdicts[(AssetCheckKey(POSITIONS, "positions_reconcile_with_trades"), None)] is True
+    # A range run records each daily check once per trading day of its window (the partition on the record).
+    for day in production["days"]:
+        assert verdicts[(AssetCheckKey(NAV, "every_fund_has_nav"), day)] is True
+        assert verdicts[(AssetCheckKey(POSITIONS, "positions_reconcile_with_trades"), day)] is True
+    assert (AssetCheckKey(NAV, "every_fund_has_nav"), None) not in verdicts
     with production["pg"].connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*) from asset_check_executions where run_id = %s and "
                     "execution_status in ('SUCCEEDED', 'FAILED')", (eod.run_id,))

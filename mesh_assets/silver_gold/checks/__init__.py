@@ -1,4 +1,4 @@
-"""Checks beyond dbt's tests, beside the silver and gold assets they check."""
+"""Checks beyond dbt's tests, evaluated inside the dbt step that builds the asset they check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 
 def build_checks() -> list[Any]:
-    """Every Python asset check on silver and gold."""
+    """Every Python check on silver and gold (``InStepCheck``: a spec and its evaluation)."""
     import warnings
 
     from dagster import PreviewWarning

@@ -1,4 +1,4 @@
-"""A Great Expectations 1.x suite on silver closes, run inside a Dagster asset check.
+"""A Great Expectations 1.x suite on silver closes, run as an asset check inside the dbt step.
 
 ``dagster-ge`` does not support GX 1.x, so the suite runs on an ephemeral GX context here. GX is
 imported inside the check (it takes seconds to import) and its usage analytics are off
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import AssetCheckResult, asset_check
+from dagster import AssetCheckSpec
 
-from mesh_assets.check_results import to_check_result
 from mesh_assets.quality import Verdict
-from mesh_assets.silver_gold.checks.window import silver
+from mesh_assets.silver_gold.checks.in_step import InStepCheck
+from mesh_assets.silver_gold.checks.window import CheckWindow, silver
 from resources.warehouse import WarehouseResource
 
 PRICES = silver("market", "prices")
@@ -69,13 +69,13 @@ def validate_prices(frame: Any) -> Verdict:
     return Verdict(True, f"all {len(outcomes)} expectations of {SUITE_NAME} met on {len(frame)} closes", metadata)
 
 
-@asset_check(asset=PRICES, name="great_expectations_price_suite", blocking=True,
-             description=f"Great Expectations suite {SUITE_NAME}: required fields, positive closes, known "
-                         "currencies, FIGI format, one close per security and day.")
-def great_expectations_price_suite(warehouse: WarehouseResource) -> AssetCheckResult:
+def great_expectations_price_suite(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Validate silver.prices with the GX suite."""
     frame = warehouse.query("select security_id, figi, price_date, px_last, currency from silver.prices").to_pandas()
-    return to_check_result(validate_prices(frame))
+    return validate_prices(frame)
 
 
-CHECKS = [great_expectations_price_suite]
+CHECKS = [InStepCheck(AssetCheckSpec(
+    "great_expectations_price_suite", asset=PRICES, blocking=True,
+    description=f"Great Expectations suite {SUITE_NAME}: required fields, positive closes, known currencies, FIGI "
+                "format, one close per security and day."), great_expectations_price_suite)]

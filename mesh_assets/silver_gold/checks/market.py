@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dagster import AssetCheckResult, asset_check
+from dagster import AssetCheckSpec
 
-from mesh_assets.check_results import to_check_result
 from mesh_assets.quality import Verdict
 from mesh_assets.quality.robust_outliers import mad_outliers
-from mesh_assets.silver_gold.checks.window import gold, silver
+from mesh_assets.silver_gold.checks.in_step import InStepCheck
+from mesh_assets.silver_gold.checks.window import CheckWindow, gold, silver
 from resources.warehouse import WarehouseResource
 
 DISCREPANCIES = gold("market", "price_discrepancies")
@@ -16,9 +16,7 @@ PRICES = silver("market", "prices")
 MAD_THRESHOLD = 8.0
 
 
-@asset_check(asset=DISCREPANCIES, name="price_discrepancy_count",
-             description="Warns when trades were booked more than 2% away from the Bloomberg close.")
-def price_discrepancy_count(warehouse: WarehouseResource) -> AssetCheckResult:
+def price_discrepancy_count(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Count, amount at stake and samples of trade-vs-close discrepancies."""
     rows = warehouse.query("""
         select trade_id, portfolio_id, security_id, trade_date, trade_price, bloomberg_close, relative_difference,
@@ -30,18 +28,14 @@ def price_discrepancy_count(warehouse: WarehouseResource) -> AssetCheckResult:
                 "amount_at_stake": sum(abs(r["amount_at_stake"]) for r in rows), "samples": samples}
     if rows:
         first = rows[0]
-        return to_check_result(Verdict(
+        return Verdict(
             False, f"{len(rows)} trades priced beyond the threshold from the Bloomberg close; largest: "
                    f"{first['trade_id']} ({first['security_id']} on {first['trade_date']}) "
-                   f"{first['relative_difference']:+.2%}", metadata, warn_only=True))
-    return to_check_result(Verdict(True, "no trade priced beyond the threshold from its close", metadata,
-                                   warn_only=True))
+                   f"{first['relative_difference']:+.2%}", metadata, warn_only=True)
+    return Verdict(True, "no trade priced beyond the threshold from its close", metadata, warn_only=True)
 
 
-@asset_check(asset=PRICES, name="close_outliers_mad",
-             description=f"Warns on closes whose daily log return has a robust (MAD) z-score above "
-                         f"{MAD_THRESHOLD:g} within its security's history.")
-def close_outliers_mad(warehouse: WarehouseResource) -> AssetCheckResult:
+def close_outliers_mad(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Per security, MAD z-scores of daily log returns; samples of the outliers."""
     import numpy as np
 
@@ -63,10 +57,19 @@ def close_outliers_mad(warehouse: WarehouseResource) -> AssetCheckResult:
                 "threshold_robust_z": MAD_THRESHOLD, "outliers": len(found), "samples": found[:10]}
     if found:
         top = found[0]
-        return to_check_result(Verdict(
+        return Verdict(
             False, f"{len(found)} closes are robust outliers; largest: {top['security_id']} on {top['price_date']} "
-                   f"(z={top['robust_z']})", metadata, warn_only=True))
-    return to_check_result(Verdict(True, f"no outlier among {len(prices)} closes", metadata, warn_only=True))
+                   f"(z={top['robust_z']})", metadata, warn_only=True)
+    return Verdict(True, f"no outlier among {len(prices)} closes", metadata, warn_only=True)
 
 
-CHECKS = [price_discrepancy_count, close_outliers_mad]
+CHECKS = [
+    InStepCheck(AssetCheckSpec(
+        "price_discrepancy_count", asset=DISCREPANCIES,
+        description="Warns when trades were booked more than 2% away from the Bloomberg close."),
+        price_discrepancy_count),
+    InStepCheck(AssetCheckSpec(
+        "close_outliers_mad", asset=PRICES,
+        description=f"Warns on closes whose daily log return has a robust (MAD) z-score above {MAD_THRESHOLD:g} "
+                    "within its security's history."), close_outliers_mad),
+]

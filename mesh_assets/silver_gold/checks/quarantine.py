@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import AssetCheckResult, asset_check
+from dagster import AssetCheckSpec
 
-from mesh_assets.check_results import to_check_result
 from mesh_assets.quality import Verdict
-from mesh_assets.silver_gold.checks.window import silver
+from mesh_assets.silver_gold.checks.in_step import InStepCheck
+from mesh_assets.silver_gold.checks.window import CheckWindow, silver
 from resources.warehouse import WarehouseResource
 
 QUARANTINE = silver("aladdin", "quarantined_events")
 
 
-@asset_check(asset=QUARANTINE, name="no_quarantined_events",
-             description="Fails while any trade or cash flow is held back from silver (unknown portfolio or "
-                         "security, non-positive quantity or price, contradictory flow), with samples.")
-def no_quarantined_events(warehouse: WarehouseResource) -> AssetCheckResult:
+def no_quarantined_events(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Count quarantined events by table and reason."""
     rows = warehouse.query("""
         select source_table, record_key, portfolio_id, event_date, quarantine_reason, reason,
@@ -30,8 +27,11 @@ def no_quarantined_events(warehouse: WarehouseResource) -> AssetCheckResult:
                 "samples": [{**r, "event_date": str(r["event_date"])} for r in rows[:10]]}
     if rows:
         description = f"{len(rows)} events quarantined ({by_reason}); first: {rows[0]['reason']}"
-        return to_check_result(Verdict(False, description, metadata))
-    return to_check_result(Verdict(True, "no trade or cash flow is quarantined", metadata))
+        return Verdict(False, description, metadata)
+    return Verdict(True, "no trade or cash flow is quarantined", metadata)
 
 
-CHECKS = [no_quarantined_events]
+CHECKS = [InStepCheck(AssetCheckSpec(
+    "no_quarantined_events", asset=QUARANTINE,
+    description="Fails while any trade or cash flow is held back from silver (unknown portfolio or security, "
+                "non-positive quantity or price, contradictory flow), with samples."), no_quarantined_events)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import AssetKey
@@ -12,10 +13,11 @@ ALL_HISTORY = ("1900-01-01", "2999-12-31")
 
 @dataclass(frozen=True)
 class CheckWindow:
-    """First and last trading day (ISO dates, inclusive) a check covers."""
+    """First and last trading day (ISO dates, inclusive) a check covers, and its days when known."""
 
     start: str
     end: str
+    days: tuple[str, ...] = field(default=())
 
     def sql(self, column: str) -> str:
         """SQL predicate: ``column`` within the window."""
@@ -25,15 +27,28 @@ class CheckWindow:
         """The window, for check metadata."""
         return {"first_day": self.start, "last_day": self.end}
 
+    def days_without(self, found: Iterable[str]) -> list[str]:
+        """The window's days (partition keys) that are not in ``found``."""
+        seen = set(found)
+        return [d for d in self.days if d not in seen]
+
 
 def check_window(context: Any) -> CheckWindow:
-    """The partition range of a partitioned check's run, or all history."""
+    """The partition range of a partitioned check's run (with its keys), or all history."""
     if getattr(context, "has_partition_key_range", False):
         keys = context.partition_key_range
-        return CheckWindow(keys.start, keys.end)
+        return CheckWindow(keys.start, keys.end, tuple(context.partition_keys))
     if getattr(context, "has_partition_key", False):
-        return CheckWindow(context.partition_key, context.partition_key)
+        return CheckWindow(context.partition_key, context.partition_key, (context.partition_key,))
     return CheckWindow(*ALL_HISTORY)
+
+
+def by_day(rows: Sequence[Mapping[str, Any]], column: str) -> dict[str, list[Mapping[str, Any]]]:
+    """``rows`` grouped by the ISO date in ``column`` (in the rows' order)."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(str(row[column]), []).append(row)
+    return grouped
 
 
 def gold(domain: str, table: str) -> AssetKey:
