@@ -12,7 +12,13 @@ Guards that keep the two paths identical:
 
 * one line per value: a value holding ``\\n`` or ``\\r`` goes per record; wrapping each value in
   ``{"v": ...}`` makes an empty value, two values on one line or trailing bytes a parse error;
-* ``NaN``/``Infinity`` (Arrow accepts them, orjson does not) and invalid UTF-8 go per record;
+* ``NaN``/``Infinity`` (Arrow accepts them, JSON does not), invalid UTF-8 and ``\\uD8xx``-style
+  surrogate escapes go per record;
+* decimals are read by Arrow from the number's text; one whose digits exceed the contract's precision
+  (Arrow checks only the scale) goes per record; a JsonConverter wrapper has no top-level ``op`` and
+  goes per record, like ops ``d``, ``t`` and ``m``;
+* the event time must come from the envelope (``ts_us``, else ``ts_ns``, else ``ts_ms``), not negative
+  and within year 9999;
 * a unit Arrow cannot parse (bad JSON, a type that differs from the contract, duplicate keys) is
   split in halves until the parsable halves are found; pieces of :data:`MIN_SPLIT` records or fewer
   go per record;
@@ -25,11 +31,13 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mesh_assets.cdc.contracts import ALLOWED_VALUES, TopicContract
-from mesh_assets.cdc.envelope import DeadLetter, parse_batch
+from mesh_assets.cdc.contracts import ALLOWED_VALUES, FieldSpec, TopicContract
+from mesh_assets.cdc.envelope import DeadLetter, ParsedBatch, Skip, parse_batch, value_skip_kind
 from mesh_assets.cdc.records import RecordChunk, SourceRecord
+from mesh_assets.cdc.values import MAX_US
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,10 +56,13 @@ VECTOR_OPS = ("c", "u", "r")
 _DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def _arrow_types() -> dict[str, pa.DataType]:
+def field_type(spec: FieldSpec) -> pa.DataType:
+    """The Arrow type of a contract field (a decimal at its precision and scale)."""
     import pyarrow as pa
 
-    return {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.date32()}
+    if spec.type == "decimal":
+        return pa.decimal128(spec.precision, spec.scale)
+    return {"string": pa.string(), "int": pa.int64(), "date": pa.date32()}[spec.type]
 
 
 def envelope_schema() -> pa.Schema:
@@ -62,6 +73,7 @@ def envelope_schema() -> pa.Schema:
         ("source_topic", pa.string()), ("source_partition", pa.int32()), ("source_offset", pa.int64()),
         ("source_timestamp_ms", pa.int64()), ("record_key", pa.string()), ("op", pa.string()),
         ("ts_ms", pa.int64()), ("lsn", pa.int64()), ("tx_id", pa.int64()), ("before_json", pa.string()),
+        ("ts_us", pa.int64()),
     ])  # fmt: skip
 
 
@@ -69,23 +81,22 @@ def rows_schema(contract: TopicContract) -> pa.Schema:
     """Arrow schema of parsed rows: envelope columns, then the contract's fields (additive fields follow)."""
     import pyarrow as pa
 
-    types = _arrow_types()
-    return pa.schema([*envelope_schema(), *(pa.field(f.name, types[f.type]) for f in contract.fields)])
+    return pa.schema([*envelope_schema(), *(pa.field(f.name, field_type(f)) for f in contract.fields)])
 
 
 def _json_schema(contract: TopicContract) -> pa.Schema:
     """What ``pyarrow.json`` reads each line ``{"v": envelope}`` as (dates as text, checked afterwards)."""
     import pyarrow as pa
 
-    json_types = {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.string()}
-    image = pa.struct([pa.field(f.name, json_types[f.type]) for f in contract.fields])
+    image = pa.struct([pa.field(f.name, pa.string() if f.type == "date" else field_type(f)) for f in contract.fields])
     # Debezium's other source fields are declared too (never read): Arrow infers undeclared fields
     # record by record, which costs ~20% of the parse; a record whose field has another type fails
     # its unit, and the halving sends it to the per-record parser like any other surprise.
     source = pa.struct([("lsn", pa.int64()), ("table", pa.string()), ("txId", pa.int64()),
-                        ("connector", pa.string()), ("db", pa.string()), ("ts_ms", pa.int64())])  # fmt: skip
-    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("source", source), ("before", image),
-                          ("after", image)])  # fmt: skip
+                        ("connector", pa.string()), ("db", pa.string()), ("ts_ms", pa.int64()),
+                        ("ts_us", pa.int64()), ("ts_ns", pa.int64())])  # fmt: skip
+    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("ts_us", pa.int64()), ("ts_ns", pa.int64()),
+                          ("source", source), ("before", image), ("after", image)])  # fmt: skip
     return pa.schema([("v", envelope)])
 
 
@@ -101,7 +112,7 @@ class ColumnarBatch:
     contract: TopicContract
     rows: pa.Table
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    tombstones: int = 0
+    skips: list[Skip] = field(default_factory=list)
     extra_columns: tuple[str, ...] = ()
     max_ts_ms: int | None = None
     vectorized_records: int = 0
@@ -111,6 +122,11 @@ class ColumnarBatch:
     def row_count(self) -> int:
         """Number of valid rows."""
         return self.rows.num_rows
+
+    @property
+    def tombstones(self) -> int:
+        """Number of tombstones (records with a key and no value)."""
+        return sum(1 for s in self.skips if s.kind == "tombstone")
 
 
 @dataclass
@@ -147,7 +163,7 @@ class ColumnarParser:
         self._pending_records = 0
         self._tables: list[pa.Table] = []
         self._dead: list[DeadLetter] = []
-        self._tombstones = 0
+        self._skips: list[Skip] = []
         self._vectorized = 0
         self._per_record = 0
         self._json_schema = _json_schema(contract)
@@ -184,8 +200,9 @@ class ColumnarParser:
                                                      ("source_offset", "ascending")])  # fmt: skip
             rows = rows.take(order).combine_chunks()
         self._dead.sort(key=lambda d: (d.record.topic, d.record.partition, d.record.offset))
+        self._skips.sort(key=lambda d: (d.record.topic, d.record.partition, d.record.offset))
         max_ts = pc.max(rows["ts_ms"]).as_py() if rows.num_rows else None
-        return ColumnarBatch(self.contract, rows, self._dead, self._tombstones, tuple(extras), max_ts,
+        return ColumnarBatch(self.contract, rows, self._dead, self._skips, tuple(extras), max_ts,
                              self._vectorized, self._per_record)  # fmt: skip
 
     # -- one unit --------------------------------------------------------------------------------
@@ -223,7 +240,10 @@ class ColumnarParser:
             n = len(chunk)
             if None in chunk.values:
                 keep = [i for i, value in enumerate(chunk.values) if value is not None]
-                self._tombstones += n - len(keep)
+                for i, value in enumerate(chunk.values):
+                    if value is None:
+                        record = chunk.record(i)
+                        self._skips.append(Skip(record, value_skip_kind(record) or "tombstone"))
                 n = len(keep)
                 unit.offsets += [chunk.offsets[i] for i in keep]
                 unit.timestamps_ms += [chunk.timestamps_ms[i] for i in keep]
@@ -291,10 +311,11 @@ class ColumnarParser:
         source = child(envelope, "source")
         after = child(envelope, "after")
         table_name = child(source, "table")
+        ts_us, ts_ok = _event_time_us(child(envelope, "ts_us"), child(envelope, "ts_ns"), child(envelope, "ts_ms"))
         checks = [
             envelope.is_valid(),
             pc.is_in(op, value_set=pa.array(VECTOR_OPS)),
-            child(envelope, "ts_ms").is_valid(),
+            ts_ok,
             source.is_valid(),
             child(source, "lsn").is_valid(),
             pc.or_kleene(table_name.is_null(), pc.equal(table_name, contract.table)),
@@ -313,9 +334,9 @@ class ColumnarParser:
             if spec.type == "date":
                 column, exact = _iso_dates(column)
                 checks.append(pc.or_kleene(pc.invert(present), exact))
-            elif spec.type == "double":
-                negative_zero = pc.and_(pc.equal(column, 0.0), pc.less(pc.divide(1.0, column), 0.0))
-                checks.append(pc.or_kleene(pc.invert(present), pc.invert(negative_zero)))
+            elif spec.type == "decimal" and spec.precision < 38:  # Arrow checks the scale, not the precision
+                bound = pa.scalar(Decimal(10) ** (spec.precision - spec.scale), pa.decimal128(spec.precision + 1, 0))
+                checks.append(pc.or_kleene(pc.invert(present), pc.less(pc.abs(column), bound)))
             values[spec.name] = column
         known = set(contract.field_names)
         for extra in after.type:
@@ -346,10 +367,11 @@ class ColumnarParser:
             pa.array(timestamps, pa.int64()),
             _key_text(keys),
             op,
-            child(envelope, "ts_ms"),
+            pc.divide(ts_us, 1000),
             child(source, "lsn"),
             child(source, "txId"),
             pa.nulls(n, pa.string()),
+            ts_us,
             *(values[f.name] for f in contract.fields),
         ]
         table = pa.Table.from_arrays(columns, schema=self._rows_schema)
@@ -360,18 +382,74 @@ class ColumnarParser:
 
     def _parse_per_record(self, unit: _Unit, indices: list[int]) -> None:
         """The records the vectorized path does not take, through the per-record parser."""
-        import pyarrow as pa
 
-        batch = parse_batch([unit.record(i) for i in indices], self.contract)
+        records = [unit.record(i) for i in indices]
+        batch = parse_batch(records, self.contract)
         self._per_record += len(indices)
         self._dead += batch.dead_letters
+        self._skips += batch.skips
         if not batch.row_count:
             return
-        columns = {name: pa.array(batch.columns[name], f.type) for name, f in zip(
-            self._rows_schema.names, self._rows_schema, strict=True)}  # fmt: skip
+        self._tables += arrow_rows(batch, self._rows_schema, self._dead, records)
+
+
+def arrow_rows(
+    batch: ParsedBatch, schema: pa.Schema, dead: list[DeadLetter], records: Sequence[SourceRecord]
+) -> list[pa.Table]:
+    """The rows of a per-record batch as Arrow tables of ``schema`` (additive fields as text).
+
+    The parser converted every value to its column's type; should Arrow still refuse a row, that row
+    (found by converting the rows one by one) becomes a dead letter ``unconvertible`` in ``dead``,
+    never the batch's exception."""
+    import pyarrow as pa
+
+    def build(rows: list[int] | None) -> pa.Table:
+        def pick(values: list) -> list:
+            return values if rows is None else [values[i] for i in rows]
+
+        columns = {f.name: pa.array(pick(batch.columns[f.name]), f.type) for f in schema}
         for name, texts in batch.extra_columns.items():
-            columns[name] = pa.array(texts, pa.string())
-        self._tables.append(pa.table(columns))
+            columns[name] = pa.array(pick(texts), pa.string())
+        return pa.table(columns)
+
+    try:
+        return [build(None)]
+    except (pa.ArrowException, OverflowError, ValueError, TypeError, UnicodeError):
+        pass
+    good: list[int] = []
+    for i in range(batch.row_count):
+        try:
+            build([i])
+        except (pa.ArrowException, OverflowError, ValueError, TypeError, UnicodeError) as exc:
+            position = (batch.columns["source_partition"][i], batch.columns["source_offset"][i])
+            record = next(r for r in records if (r.partition, r.offset) == position)
+            dead.append(DeadLetter(record, "unconvertible", f"{record.position()}: a value does not fit its "
+                                                            f"column ({type(exc).__name__})"))
+        else:
+            good.append(i)
+    return [build(good)] if good else []
+
+
+def _event_time_us(us: pa.Array, ns: pa.Array, ms: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(event time in microseconds, ok): the envelope's ``ts_us``, else ``ts_ns``, else ``ts_ms``, as the
+    per-record parser picks it; ``ok`` only where the chosen one is not negative and within year 9999."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def within(values: pa.Array, high: int) -> pa.Array:
+        return pc.and_(pc.greater_equal(values, 0), pc.less_equal(values, high))
+
+    ok_us = within(us, MAX_US)
+    ok_ns = within(ns, 2**63 - 1)
+    ok_ms = within(ms, MAX_US // 1000)
+    ok = pc.if_else(us.is_valid(), ok_us, pc.if_else(ns.is_valid(), ok_ns, ok_ms))
+    none = pa.scalar(None, pa.int64())
+    chosen = pc.coalesce(
+        pc.if_else(pc.fill_null(ok_us, False), us, none),
+        pc.divide(pc.if_else(pc.fill_null(ok_ns, False), ns, none), 1000),
+        pc.multiply(pc.if_else(pc.fill_null(ok_ms, False), ms, none), 1000),
+    )
+    return chosen, ok
 
 
 def _json_lines(values: list[bytes]) -> bytes:
@@ -394,6 +472,8 @@ def _suspicious(joined: bytes, values: list[bytes]) -> set[int]:
         out |= {i for i, v in enumerate(values) if b"\n" in v or b"\r" in v}
     if b"NaN" in joined or b"Infinity" in joined:
         out |= {i for i, v in enumerate(values) if b"NaN" in v or b"Infinity" in v}
+    if b"\\ud" in joined or b"\\uD" in joined:
+        out |= {i for i, v in enumerate(values) if b"\\ud" in v or b"\\uD" in v}
     if not joined.isascii():
         try:
             joined.decode("utf-8")
