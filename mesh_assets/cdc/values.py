@@ -149,12 +149,12 @@ def to_decimal(field: str, value: Any, precision: int, scale: int, logical: str 
             schema_scale = int((parameters or {})["scale"])
         except (KeyError, TypeError, ValueError):
             raise Rejected("wrong_type", f"field '{field}': Decimal bytes need the schema's parameters.scale") from None
-        number = Decimal(_unscaled(field, value)).scaleb(-schema_scale)
+        number = Decimal(f"{_unscaled(field, value)}E{-schema_scale}")  # exact: no context rounding
     elif isinstance(value, dict):
         if set(value) != {"scale", "value"} or type(value["scale"]) is not int or abs(value["scale"]) > 1000:
             raise Rejected("wrong_type", f"field '{field}' must be a decimal: got {excerpt(value)}, "
                                          "not a VariableScaleDecimal {scale, value}")
-        number = Decimal(_unscaled(field, value["value"])).scaleb(-value["scale"])
+        number = Decimal(f"{_unscaled(field, value['value'])}E{-value['scale']}")
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, Decimal):

@@ -134,14 +134,13 @@ def test_every_offset_is_one_row_dead_letter_or_skip_and_a_rerun_adds_nothing(kc
     before = {spec.identifier: iceberg.table(spec).current_snapshot().snapshot_id
               for spec in (tables.TRADES, tables.DEAD_LETTERS, tables.CDC_SKIPS)}  # fmt: skip
     assert not evaluate_sensor(kcat_topics, None).run_requests  # nothing left: the committed positions say so
+    from dagster import RunRequest
+
     from tests.integration.test_cdc_kafka import run_request
 
-    class Rerun:  # the first range again, as a retried run would ask for it
-        run_key = keys[0] + "-rerun"
-        run_config = {"ops": {"aladdin_cdc": {"config": {"ranges": [keys[0]]}}}}
-        tags: dict = {}
-
-    assert run_request(kcat_topics, Rerun).success
+    config = {"ops": {"aladdin_cdc": {"config": {"ranges": [keys[0]]}}}}
+    rerun = RunRequest(run_key=f"{keys[0]}-rerun", run_config=config)
+    assert run_request(kcat_topics, rerun).success  # the first range again, as a retried run would ask for it
     assert outcomes(iceberg) == expected
     after = {spec.identifier: iceberg.table(spec).current_snapshot().snapshot_id
              for spec in (tables.TRADES, tables.DEAD_LETTERS, tables.CDC_SKIPS)}  # fmt: skip

@@ -91,7 +91,8 @@ def test_a_decimal_with_more_digits_than_the_contract_holds_is_precision_loss_ne
 
 @pytest.mark.parametrize(
     ("date_value", "schema_name"),
-    [("2026-08-03", None), (20668, None), (20668, "io.debezium.time.Date"), (20668, "org.apache.kafka.connect.data.Date"),
+    [("2026-08-03", None), (20668, None), (20668, "io.debezium.time.Date"),
+     (20668, "org.apache.kafka.connect.data.Date"),
      (20668 * 86_400_000, "org.apache.kafka.connect.data.Timestamp"),
      (20668 * 86_400_000_000, "io.debezium.time.MicroTimestamp"),
      (20668 * 86_400_000_000_000, "io.debezium.time.NanoTimestamp"),
@@ -99,7 +100,8 @@ def test_a_decimal_with_more_digits_than_the_contract_holds_is_precision_loss_ne
 )  # fmt: skip
 def test_dates_in_every_temporal_encoding(date_value, schema_name):
     envelope = bare(after={**TRADE, "trade_date": date_value})
-    value = wrapped(envelope, [{"field": "trade_date", "type": "int32", "name": schema_name}]) if schema_name else envelope
+    schema = [{"field": "trade_date", "type": "int32", "name": schema_name}]
+    value = wrapped(envelope, schema) if schema_name else envelope
     assert only_row(parse(value))["trade_date"] == dt.date(2026, 8, 3)
 
 

@@ -57,8 +57,9 @@ def positions_reconcile_with_trades(context, warehouse: WarehouseResource) -> As
     if as_of is None:
         return to_check_result(Verdict(False, f"gold.positions has no day in {window.start}..{window.end}",
                                        window.as_metadata()))
-    breaks = [r for r in rows if abs(r["expected_quantity"] - r["position_quantity"])
-              > TOLERANCE * max(1.0, abs(r["expected_quantity"]))]
+    # silver quantities are exact decimals, gold may hold doubles: compared as floats within the tolerance
+    breaks = [r for r in rows if abs(float(r["expected_quantity"]) - float(r["position_quantity"]))
+              > TOLERANCE * max(1.0, abs(float(r["expected_quantity"])))]
     metadata = {**window.as_metadata(), "reconciled_day": as_of, "positions_compared": len(rows),
                 "breaks": len(breaks), "relative_tolerance": TOLERANCE}
     if breaks:
