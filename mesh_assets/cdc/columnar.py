@@ -334,7 +334,7 @@ class ColumnarParser:
             if spec.type == "date":
                 column, exact = _iso_dates(column)
                 checks.append(pc.or_kleene(pc.invert(present), exact))
-            elif spec.type == "decimal" and spec.precision < 38:  # Arrow checks the scale, not the precision
+            elif spec.type == "decimal":  # Arrow checks the scale, not the precision
                 bound = pa.scalar(Decimal(10) ** (spec.precision - spec.scale), pa.decimal128(spec.precision + 1, 0))
                 checks.append(pc.or_kleene(pc.invert(present), pc.less(pc.abs(column), bound)))
             values[spec.name] = column

@@ -23,8 +23,9 @@ class FieldSpec:
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
             raise ValueError(f"field {self.name!r}: unknown type {self.type!r}, expected one of {FIELD_TYPES}")
-        if self.type == "decimal" and not 0 <= self.scale <= self.precision <= 38:
-            raise ValueError(f"field {self.name!r}: decimal({self.precision},{self.scale}) is not a valid decimal")
+        # precision + scale + 1 <= 38: the vectorized parser compares values with 10^(precision - scale) in 128 bits
+        if self.type == "decimal" and not (0 <= self.scale <= self.precision and self.precision + self.scale < 38):
+            raise ValueError(f"field {self.name!r}: decimal({self.precision},{self.scale}) is not a supported decimal")
 
 
 def decimal(name: str, precision: int, scale: int) -> FieldSpec:
