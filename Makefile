@@ -22,8 +22,8 @@ bootstrap: ## install uv if missing, then the locked Python environment (.venv)
 	@[ -x "$(UV)" ] || { python3 -m venv .cache/bootstrap && .cache/bootstrap/bin/pip install --quiet uv; }
 	@"$(UV)" sync --frozen --quiet
 
-system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext turn GIPS PDFs into PNG/text), chromium (the UI tests' browser)
-	@PKGS="$$(command -v pdftoppm >/dev/null || echo poppler-utils) $$([ -x /usr/bin/chromium ] || echo chromium)"; \
+system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext turn GIPS PDFs into PNG/text), chromium (the UI tests' browser), kcat (librdkafka producer of the CDC end-to-end test)
+	@PKGS="$$(command -v pdftoppm >/dev/null || echo poppler-utils) $$([ -x /usr/bin/chromium ] || echo chromium) $$(command -v kcat >/dev/null || echo kcat)"; \
 	[ -z "$${PKGS// }" ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$PKGS >/dev/null; }
 

@@ -121,6 +121,10 @@ CHANGES = [
     "running pyiceberg's projection per piece; finish() no longer copies an unordered batch into one chunk",
     "benchmark: --rounds more ingest runs at the best batch size, interleaved with bare runs; the ratio is "
     "reported against the best bare run (strict) and against the bare runs around each ingest run (median)",
+    "parse (issue 19): quantities and prices are read by pyarrow.json as exact decimal128 (no double), version "
+    "as int64, the event time in microseconds from ts_us/ts_ns/ts_ms; a decimal beyond its precision, an "
+    "event time out of range, a wrapped JsonConverter record, op t/m go per record; a batch with skips "
+    "(tombstones, messages) commits them to bronze.aladdin_cdc_skips first (none in this benchmark's data)",
 ]
 
 

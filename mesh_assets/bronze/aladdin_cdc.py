@@ -1,8 +1,11 @@
 """Aladdin CDC (trades, cash flows) into bronze, exactly once, with poison records in dead letters.
 
 Each materialization consumes bounded offset ranges per topic partition, starting at the position
-committed in Iceberg. Dead letters are committed first, then rows; each table skips what it already
-holds, so a crash between the two commits neither loses nor duplicates a record.
+committed in Iceberg. Every record lands as one of: a bronze row, a dead letter (reason and exact
+bytes), or a recorded skip (tombstone, header-only record, Debezium message) in
+``bronze.aladdin_cdc_skips``. Skips are committed first (only when a batch has any), then dead
+letters, then rows; each table skips what it already holds, so a crash between commits neither
+loses nor duplicates a record.
 """
 
 
@@ -14,7 +17,7 @@ from pydantic import Field
 
 from mesh_assets.bronze.kafka_topics import TOPIC_KEYS
 from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition
-from mesh_assets.cdc.envelope import DeadLetter
+from mesh_assets.cdc.envelope import DeadLetter, Skip
 from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
 from mesh_assets.lakehouse import tables
 from mesh_assets.lakehouse.positions import committed_positions, encode_positions, total_records
@@ -51,14 +54,11 @@ def parse_range(label: str) -> OffsetRange:
 def rows_table(batch: ParsedBatch, spec: tables.TableSpec, batch_id: str, ingested_at: dt.datetime):
     """Arrow rows of a parsed batch in the bronze table's schema."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     timestamp = tables.arrow_type("timestamp")
     n = batch.row_count
     data: dict[str, Any] = dict(batch.columns)
-    data["event_ts"] = pc.cast(pa.array(batch.columns["ts_ms"], pa.int64()), pa.timestamp("ms", tz="UTC")).cast(
-        timestamp
-    )
+    data["event_ts"] = pa.array(batch.columns["ts_us"], pa.int64()).cast(timestamp)
     data["ingested_at"] = pa.array([ingested_at] * n, timestamp)
     data["batch_id"] = [batch_id] * n
     table = pa.Table.from_pydict({f.name: data[f.name] for f in spec.schema}, schema=spec.schema)
@@ -92,6 +92,25 @@ def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.dat
             "batch_id": [batch_id] * len(dead),
         },
         schema=tables.DEAD_LETTERS.schema,
+    )
+
+
+def skips_table(skips: list[Skip], batch_id: str, ingested_at: dt.datetime):
+    """Arrow rows of recorded skips: position, key and kind."""
+    import pyarrow as pa
+
+    return pa.Table.from_pydict(
+        {
+            "source_topic": [s.record.topic for s in skips],
+            "source_partition": [s.record.partition for s in skips],
+            "source_offset": [s.record.offset for s in skips],
+            "source_timestamp_ms": [s.record.timestamp_ms for s in skips],
+            "record_key": [s.record.key.decode("utf-8", "replace") if s.record.key else None for s in skips],
+            "kind": [s.kind for s in skips],
+            "ingested_at": pa.array([ingested_at] * len(skips), tables.arrow_type("timestamp")),
+            "batch_id": [batch_id] * len(skips),
+        },
+        schema=tables.CDC_SKIPS.schema,
     )
 
 
@@ -136,13 +155,15 @@ def _ingest_topic(
     from mesh_assets.cdc.columnar import ColumnarParser, rows_schema
     from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once
     from mesh_assets.lakehouse.fault_injection import crash_point
+    from mesh_assets.lakehouse.schema_evolution import evolve_to_spec
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]
     ingested_at = dt.datetime.now(dt.UTC)
     catalog = iceberg.catalog()
     loader = tables.table_loader(catalog, spec)
-    staging = StagedBronzeRows(loader, spec, rows_schema(contract).names, batch_id, ingested_at)
+    table = evolve_to_spec(loader, spec)  # a table created before a contract change gets its new columns first
+    staging = StagedBronzeRows(lambda: table, spec, rows_schema(contract).names, batch_id, ingested_at)
     parser = ColumnarParser(contract, on_rows=staging)
     try:
         for chunk in cdc_source.read_chunks(ranges):  # Kafka is read in the background while chunks are parsed
@@ -156,6 +177,9 @@ def _ingest_topic(
         summary[MAX_EVENT_TS_KEY] = str(batch.max_ts_ms)
     crash_point("before_write")
     try:
+        if batch.skips:  # committed only when there are any: the table's positions may jump (allow_gaps)
+            append_exactly_once(tables.table_loader(catalog, tables.CDC_SKIPS), ranges,
+                                skips_table(batch.skips, batch_id, ingested_at), summary, allow_gaps=True)  # fmt: skip
         dead_outcome = append_exactly_once(
             tables.table_loader(catalog, tables.DEAD_LETTERS), ranges,
             dead_letter_table(batch.dead_letters, batch_id, ingested_at), summary,
@@ -221,7 +245,7 @@ def aladdin_cdc(
         lag = lag_by_partition(end_offsets, data_outcome.positions)
         context.log.info(
             f"{topic}: {len(ranges)} ranges, wrote {data_outcome.rows_written} rows and "
-            f"{dead_outcome.rows_written} dead letters ({batch.tombstones} tombstones)"
+            f"{dead_outcome.rows_written} dead letters ({len(batch.skips)} skips recorded)"
         )
         yield MaterializeResult(
             asset_key=ASSET_OF_TOPIC[topic],
@@ -230,6 +254,8 @@ def aladdin_cdc(
                 "rows_written": data_outcome.rows_written,
                 "records_read": sum(len(r) for r in ranges),
                 "tombstones": batch.tombstones,
+                "skips_by_kind": MetadataValue.json(_count(s.kind for s in batch.skips)),
+                "skips_table": tables.CDC_SKIPS.identifier,
                 "dead_letters": len(batch.dead_letters),
                 "committed": data_outcome.committed,
                 "snapshot_id": str(data_outcome.snapshot_id),
@@ -269,6 +295,13 @@ def _prestart_reader(cdc_source: CdcSourceResource, ranges: list[OffsetRange]) -
         per_topic[r.topic] = per_topic.get(r.topic, 0) + len(r)
     if max(per_topic.values(), default=0) >= PROCESS_MIN_RECORDS:  # each topic is one read
         prestart()
+
+
+def _count(kinds) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def _positions_json(positions: dict) -> dict:

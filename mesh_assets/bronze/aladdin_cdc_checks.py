@@ -22,7 +22,8 @@ LAG_WARN = 10_000
 FRESHNESS_S = 30
 #: Dead-letter reasons that mean the producer broke the topic's contract (a breaking schema change).
 CONTRACT_REASONS = frozenset({"missing_required_field", "wrong_type", "missing_image", "wrong_table",
-                              "reserved_field", "invalid_value"})
+                              "reserved_field", "invalid_value", "out_of_range", "precision_loss", "bad_timestamp",
+                              "invalid_text"})
 
 
 def lag_error_limit() -> int:
@@ -60,9 +61,12 @@ def cdc_checks(topic: str) -> list:
     @asset_check(asset=asset_key, name="required_fields_present", blocking=True,
                  description=f"Every {contract.table} row carries the contract's required fields.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+        import pyarrow.compute as pc
+
         from mesh_assets.quality.rules import required_values
 
-        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, *required])
+        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, "op", *required])
+        rows = rows.filter(pc.not_equal(rows["op"], "t")).drop_columns(["op"])  # a truncate row has no image
         return to_check_result(required_values(rows, required, sample_columns), table=spec.identifier)
 
     @asset_check(asset=asset_key, name="exactly_once_source_offsets", blocking=True,

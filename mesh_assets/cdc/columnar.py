@@ -12,7 +12,13 @@ Guards that keep the two paths identical:
 
 * one line per value: a value holding ``\\n`` or ``\\r`` goes per record; wrapping each value in
   ``{"v": ...}`` makes an empty value, two values on one line or trailing bytes a parse error;
-* ``NaN``/``Infinity`` (Arrow accepts them, orjson does not) and invalid UTF-8 go per record;
+* ``NaN``/``Infinity`` (Arrow accepts them, JSON does not), invalid UTF-8 and ``\\uD8xx``-style
+  surrogate escapes go per record;
+* decimals are read by Arrow from the number's text; one whose digits exceed the contract's precision
+  (Arrow checks only the scale) goes per record; a JsonConverter wrapper has no top-level ``op`` and
+  goes per record, like ops ``d``, ``t`` and ``m``;
+* the event time must come from the envelope (``ts_us``, else ``ts_ns``, else ``ts_ms``), not negative
+  and within year 9999;
 * a unit Arrow cannot parse (bad JSON, a type that differs from the contract, duplicate keys) is
   split in halves until the parsable halves are found; pieces of :data:`MIN_SPLIT` records or fewer
   go per record;
@@ -25,10 +31,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mesh_assets.cdc.contracts import ALLOWED_VALUES, TopicContract
-from mesh_assets.cdc.envelope import DeadLetter, parse_batch
+from mesh_assets.cdc.columnar_guards import arrow_rows, event_time_us, iso_dates, key_text, suspicious
+from mesh_assets.cdc.contracts import ALLOWED_VALUES, FieldSpec, TopicContract
+from mesh_assets.cdc.envelope import DeadLetter, Skip, parse_batch, value_skip_kind
 from mesh_assets.cdc.records import RecordChunk, SourceRecord
 
 if TYPE_CHECKING:
@@ -45,13 +53,15 @@ FIRST_UNIT_RECORDS = 1_024
 MIN_SPLIT = 64
 #: Ops the vectorized path takes (a delete needs its ``before`` image, kept as JSON text: per record).
 VECTOR_OPS = ("c", "u", "r")
-_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def _arrow_types() -> dict[str, pa.DataType]:
+def field_type(spec: FieldSpec) -> pa.DataType:
+    """The Arrow type of a contract field (a decimal at its precision and scale)."""
     import pyarrow as pa
 
-    return {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.date32()}
+    if spec.type == "decimal":
+        return pa.decimal128(spec.precision, spec.scale)
+    return {"string": pa.string(), "int": pa.int64(), "date": pa.date32()}[spec.type]
 
 
 def envelope_schema() -> pa.Schema:
@@ -62,6 +72,7 @@ def envelope_schema() -> pa.Schema:
         ("source_topic", pa.string()), ("source_partition", pa.int32()), ("source_offset", pa.int64()),
         ("source_timestamp_ms", pa.int64()), ("record_key", pa.string()), ("op", pa.string()),
         ("ts_ms", pa.int64()), ("lsn", pa.int64()), ("tx_id", pa.int64()), ("before_json", pa.string()),
+        ("ts_us", pa.int64()),
     ])  # fmt: skip
 
 
@@ -69,23 +80,22 @@ def rows_schema(contract: TopicContract) -> pa.Schema:
     """Arrow schema of parsed rows: envelope columns, then the contract's fields (additive fields follow)."""
     import pyarrow as pa
 
-    types = _arrow_types()
-    return pa.schema([*envelope_schema(), *(pa.field(f.name, types[f.type]) for f in contract.fields)])
+    return pa.schema([*envelope_schema(), *(pa.field(f.name, field_type(f)) for f in contract.fields)])
 
 
 def _json_schema(contract: TopicContract) -> pa.Schema:
     """What ``pyarrow.json`` reads each line ``{"v": envelope}`` as (dates as text, checked afterwards)."""
     import pyarrow as pa
 
-    json_types = {"string": pa.string(), "double": pa.float64(), "int": pa.int64(), "date": pa.string()}
-    image = pa.struct([pa.field(f.name, json_types[f.type]) for f in contract.fields])
+    image = pa.struct([pa.field(f.name, pa.string() if f.type == "date" else field_type(f)) for f in contract.fields])
     # Debezium's other source fields are declared too (never read): Arrow infers undeclared fields
     # record by record, which costs ~20% of the parse; a record whose field has another type fails
     # its unit, and the halving sends it to the per-record parser like any other surprise.
     source = pa.struct([("lsn", pa.int64()), ("table", pa.string()), ("txId", pa.int64()),
-                        ("connector", pa.string()), ("db", pa.string()), ("ts_ms", pa.int64())])  # fmt: skip
-    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("source", source), ("before", image),
-                          ("after", image)])  # fmt: skip
+                        ("connector", pa.string()), ("db", pa.string()), ("ts_ms", pa.int64()),
+                        ("ts_us", pa.int64()), ("ts_ns", pa.int64())])  # fmt: skip
+    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("ts_us", pa.int64()), ("ts_ns", pa.int64()),
+                          ("source", source), ("before", image), ("after", image)])  # fmt: skip
     return pa.schema([("v", envelope)])
 
 
@@ -101,7 +111,7 @@ class ColumnarBatch:
     contract: TopicContract
     rows: pa.Table
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    tombstones: int = 0
+    skips: list[Skip] = field(default_factory=list)
     extra_columns: tuple[str, ...] = ()
     max_ts_ms: int | None = None
     vectorized_records: int = 0
@@ -111,6 +121,11 @@ class ColumnarBatch:
     def row_count(self) -> int:
         """Number of valid rows."""
         return self.rows.num_rows
+
+    @property
+    def tombstones(self) -> int:
+        """Number of tombstones (records with a key and no value)."""
+        return sum(1 for s in self.skips if s.kind == "tombstone")
 
 
 @dataclass
@@ -147,7 +162,7 @@ class ColumnarParser:
         self._pending_records = 0
         self._tables: list[pa.Table] = []
         self._dead: list[DeadLetter] = []
-        self._tombstones = 0
+        self._skips: list[Skip] = []
         self._vectorized = 0
         self._per_record = 0
         self._json_schema = _json_schema(contract)
@@ -184,8 +199,9 @@ class ColumnarParser:
                                                      ("source_offset", "ascending")])  # fmt: skip
             rows = rows.take(order).combine_chunks()
         self._dead.sort(key=lambda d: (d.record.topic, d.record.partition, d.record.offset))
+        self._skips.sort(key=lambda d: (d.record.topic, d.record.partition, d.record.offset))
         max_ts = pc.max(rows["ts_ms"]).as_py() if rows.num_rows else None
-        return ColumnarBatch(self.contract, rows, self._dead, self._tombstones, tuple(extras), max_ts,
+        return ColumnarBatch(self.contract, rows, self._dead, self._skips, tuple(extras), max_ts,
                              self._vectorized, self._per_record)  # fmt: skip
 
     # -- one unit --------------------------------------------------------------------------------
@@ -207,11 +223,11 @@ class ColumnarParser:
         if not unit.values:
             return
         buffer = _json_lines(unit.values)
-        suspicious = _suspicious(buffer, unit.values)
+        odd = suspicious(buffer, unit.values)
         per_record: list[int] = []
-        if suspicious:
-            per_record += sorted(suspicious)
-            self._parse_pieces(unit, [i for i in range(len(unit.values)) if i not in suspicious], per_record)
+        if odd:
+            per_record += sorted(odd)
+            self._parse_pieces(unit, [i for i in range(len(unit.values)) if i not in odd], per_record)
         else:
             self._parse_pieces(unit, list(range(len(unit.values))), per_record, buffer)
         if per_record:
@@ -223,7 +239,10 @@ class ColumnarParser:
             n = len(chunk)
             if None in chunk.values:
                 keep = [i for i, value in enumerate(chunk.values) if value is not None]
-                self._tombstones += n - len(keep)
+                for i, value in enumerate(chunk.values):
+                    if value is None:
+                        record = chunk.record(i)
+                        self._skips.append(Skip(record, value_skip_kind(record) or "tombstone"))
                 n = len(keep)
                 unit.offsets += [chunk.offsets[i] for i in keep]
                 unit.timestamps_ms += [chunk.timestamps_ms[i] for i in keep]
@@ -291,10 +310,11 @@ class ColumnarParser:
         source = child(envelope, "source")
         after = child(envelope, "after")
         table_name = child(source, "table")
+        ts_us, ts_ok = event_time_us(child(envelope, "ts_us"), child(envelope, "ts_ns"), child(envelope, "ts_ms"))
         checks = [
             envelope.is_valid(),
             pc.is_in(op, value_set=pa.array(VECTOR_OPS)),
-            child(envelope, "ts_ms").is_valid(),
+            ts_ok,
             source.is_valid(),
             child(source, "lsn").is_valid(),
             pc.or_kleene(table_name.is_null(), pc.equal(table_name, contract.table)),
@@ -311,11 +331,14 @@ class ColumnarParser:
             if allowed is not None:
                 checks.append(pc.or_kleene(pc.invert(present), pc.is_in(column, value_set=pa.array(sorted(allowed)))))
             if spec.type == "date":
-                column, exact = _iso_dates(column)
+                column, exact = iso_dates(column)
                 checks.append(pc.or_kleene(pc.invert(present), exact))
-            elif spec.type == "double":
-                negative_zero = pc.and_(pc.equal(column, 0.0), pc.less(pc.divide(1.0, column), 0.0))
-                checks.append(pc.or_kleene(pc.invert(present), pc.invert(negative_zero)))
+            elif spec.type == "decimal":  # Arrow checks the scale, not the precision
+                limit = Decimal(10) ** (spec.precision - spec.scale)
+                low, high = pc.min_max(column).values()
+                if low.is_valid and not -limit < low.as_py() <= high.as_py() < limit:  # rows to find: one by one
+                    bound = pa.scalar(limit, pa.decimal128(spec.precision + 1, 0))
+                    checks.append(pc.or_kleene(pc.invert(present), pc.less(pc.abs(column), bound)))
             values[spec.name] = column
         known = set(contract.field_names)
         for extra in after.type:
@@ -344,12 +367,13 @@ class ColumnarParser:
             pa.array(partitions, pa.int32()),
             pa.array(offsets, pa.int64()),
             pa.array(timestamps, pa.int64()),
-            _key_text(keys),
+            key_text(keys),
             op,
-            child(envelope, "ts_ms"),
+            pc.divide(ts_us, 1000),
             child(source, "lsn"),
             child(source, "txId"),
             pa.nulls(n, pa.string()),
+            ts_us,
             *(values[f.name] for f in contract.fields),
         ]
         table = pa.Table.from_arrays(columns, schema=self._rows_schema)
@@ -360,18 +384,15 @@ class ColumnarParser:
 
     def _parse_per_record(self, unit: _Unit, indices: list[int]) -> None:
         """The records the vectorized path does not take, through the per-record parser."""
-        import pyarrow as pa
 
-        batch = parse_batch([unit.record(i) for i in indices], self.contract)
+        records = [unit.record(i) for i in indices]
+        batch = parse_batch(records, self.contract)
         self._per_record += len(indices)
         self._dead += batch.dead_letters
+        self._skips += batch.skips
         if not batch.row_count:
             return
-        columns = {name: pa.array(batch.columns[name], f.type) for name, f in zip(
-            self._rows_schema.names, self._rows_schema, strict=True)}  # fmt: skip
-        for name, texts in batch.extra_columns.items():
-            columns[name] = pa.array(texts, pa.string())
-        self._tables.append(pa.table(columns))
+        self._tables += arrow_rows(batch, self._rows_schema, self._dead, records)
 
 
 def _json_lines(values: list[bytes]) -> bytes:
@@ -382,56 +403,6 @@ def _json_lines(values: list[bytes]) -> bytes:
     if len(values) <= 1:
         return b'{"v":' + b"".join(values) + b"}"
     return b'}\n{"v":'.join([b'{"v":' + values[0], *values[1:-1], values[-1] + b"}"])
-
-
-def _suspicious(joined: bytes, values: list[bytes]) -> set[int]:
-    """Values the vectorized path must not take: line breaks, ``NaN``/``Infinity``, invalid UTF-8.
-
-    ``joined`` is :func:`_json_lines` of ``values`` (the wrapper adds none of these).
-    """
-    out: set[int] = set()
-    if joined.count(b"\n") != len(values) - 1 or b"\r" in joined:
-        out |= {i for i, v in enumerate(values) if b"\n" in v or b"\r" in v}
-    if b"NaN" in joined or b"Infinity" in joined:
-        out |= {i for i, v in enumerate(values) if b"NaN" in v or b"Infinity" in v}
-    if not joined.isascii():
-        try:
-            joined.decode("utf-8")
-        except UnicodeDecodeError:
-            out |= {i for i, v in enumerate(values) if not _is_utf8(v)}
-    return out
-
-
-def _iso_dates(text: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(dates, exact): ``exact`` is true where the text is a date ``YYYY-MM-DD`` that
-    ``datetime.date.fromisoformat`` reads as the same date (year 0000 does not exist there)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    shape = pc.and_(pc.match_substring_regex(text, _DATE_PATTERN), pc.invert(pc.starts_with(text, "0000")))
-    try:
-        return text.cast(pa.date32()), shape  # strict: every non-null text is a valid calendar date
-    except pa.ArrowInvalid:
-        dates = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True).cast(pa.date32())
-        return dates, pc.and_(shape, pc.equal(dates.cast(pa.string()), text))  # 02-30 would read as 03-02
-
-
-def _is_utf8(value: bytes) -> bool:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _key_text(keys: list[bytes | None]) -> pa.Array:
-    """Record keys as text; invalid UTF-8 is replaced, as the per-record path does."""
-    import pyarrow as pa
-
-    try:
-        return pa.array(keys, pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:
-        return pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys], pa.string())
 
 
 def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -1,25 +1,42 @@
-"""Parse and validate Debezium-envelope CDC records against their topic contract.
+"""Parse and validate Debezium CDC records against their topic contract, one record at a time.
 
-A record that cannot be parsed or fails its contract becomes a :class:`DeadLetter` with a reason
-that names the record's position; the batch always continues. Tombstones (``value`` is ``None``,
-following a delete) carry no row and are only counted.
+Every record ends in exactly one outcome (nothing else can happen to it, and no record raises):
+
+* a **row** (ops ``c``/``u``/``r``/``d``, and ``t``: a truncate is a row with an empty image, which
+  silver applies to every earlier row of its table);
+* a **dead letter** (:class:`DeadLetter`): reason code and a reason naming the record's position, the
+  field and the rule broken (values only as a masked excerpt, :func:`mesh_assets.cdc.values.excerpt`);
+* a **skip** (:class:`Skip`), recorded with its kind: ``tombstone`` (a key and no value, following a
+  delete), ``empty`` (neither key nor value: a header-only record), ``message`` (Debezium ``op: m``,
+  a logical decoding message that changes no row), ``null_payload`` (a JsonConverter wrapper with a
+  null payload).
+
+Bare envelopes and Kafka Connect JsonConverter ``{"schema", "payload"}`` wrappers are both read
+(:mod:`mesh_assets.cdc.debezium_forms`); values in every encoding (:mod:`mesh_assets.cdc.values`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from mesh_assets.cdc import values as v
 from mesh_assets.cdc.contracts import ALLOWED_VALUES, CONTRACTS, TopicContract
+from mesh_assets.cdc.debezium_forms import FieldSchemas, decode, unwrap
 from mesh_assets.cdc.records import SourceRecord
 
+#: Ops that change rows (``t``: truncate, a row with an empty image).
 VALID_OPS = frozenset({"c", "u", "d", "r"})
+ROW_OPS = VALID_OPS | {"t"}
+#: Ops that change no row and are recorded as skips.
+SKIP_OPS = {"m": "message"}
 
-#: Envelope columns that precede the contract fields in every parsed row.
+#: Envelope columns that precede the contract fields in every parsed row (``ts_us``: the event time
+#: in microseconds, from ``ts_us``/``ts_ns``/``ts_ms``; ``ts_ms`` is it in milliseconds).
 ENVELOPE_COLUMNS = (
     "source_topic",
     "source_partition",
@@ -31,6 +48,7 @@ ENVELOPE_COLUMNS = (
     "lsn",
     "tx_id",
     "before_json",
+    "ts_us",
 )
 
 
@@ -43,13 +61,21 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record that deliberately carries no row (``kind``: tombstone, empty, message, null_payload)."""
+
+    record: SourceRecord
+    kind: str
+
+
 #: Names an additive field may not take: they are the bronze table's own columns.
 RESERVED_COLUMNS = frozenset({*ENVELOPE_COLUMNS, "event_ts", "ingested_at", "batch_id"})
 
 
 @dataclass
 class ParsedBatch:
-    """Rows (column lists in contract order), dead letters and the tombstone count of one batch.
+    """Rows (column lists in contract order), dead letters and skips of one batch.
 
     ``extra_columns`` holds additive fields that are not in the contract (schema evolution), as the
     JSON text of each value, ``None`` where a row lacks the field.
@@ -58,7 +84,7 @@ class ParsedBatch:
     contract: TopicContract
     columns: dict[str, list[Any]]
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    tombstones: int = 0
+    skips: list[Skip] = field(default_factory=list)
     extra_columns: dict[str, list[str | None]] = field(default_factory=dict)
     max_ts_ms: int | None = None
 
@@ -67,172 +93,121 @@ class ParsedBatch:
         """Number of valid rows."""
         return len(self.columns["source_offset"])
 
-
-class _Rejected(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+    @property
+    def tombstones(self) -> int:
+        """Number of tombstones (records with a key and no value)."""
+        return sum(1 for s in self.skips if s.kind == "tombstone")
 
 
-def _check_value(topic: str, spec_name: str, spec_type: str, value: Any) -> Any:
-    """Return the value converted to its contract type, or raise :class:`_Rejected`."""
-    if spec_type == "string":
-        if isinstance(value, str):
-            allowed = ALLOWED_VALUES.get((topic, spec_name))
-            if allowed is not None and value not in allowed:
-                raise _Rejected("invalid_value", f"field '{spec_name}' is {value!r}, not one of {sorted(allowed)}")
-            return value
-    elif spec_type == "double":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif spec_type == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif spec_type == "date" and isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise _Rejected(
-        "wrong_type", f"field '{spec_name}' expected {spec_type}, got {type(value).__name__} {value!r:.40}"
-    )
-
-
-_Plan = tuple[frozenset[str], tuple[tuple[str, str, frozenset[str] | None], ...]]
-_PLANS: dict[str, _Plan] = {}
-
-
-def _plan(contract: TopicContract) -> _Plan:
-    """The contract's field set and (name, type, allowed values) per field, built once per topic."""
-    plan = _PLANS.get(contract.topic)
-    if plan is None:
-        plan = (frozenset(contract.field_names),
-                tuple((f.name, f.type, ALLOWED_VALUES.get((contract.topic, f.name))) for f in contract.fields))
-        _PLANS[contract.topic] = plan
-    return plan
-
-
-def _envelope_values(record: SourceRecord, envelope: dict, op: str, ts_ms: int, source: dict) -> list[Any]:
-    before = envelope.get("before")
-    tx_id = source.get("txId")
-    return [
-        record.topic,
-        record.partition,
-        record.offset,
-        record.timestamp_ms,
-        record.key.decode("utf-8", "replace") if record.key is not None else None,
-        op,
-        ts_ms,
-        source["lsn"],
-        tx_id if isinstance(tx_id, int) else None,
-        orjson.dumps(before, option=orjson.OPT_SORT_KEYS).decode() if before is not None else None,
-    ]
-
-
-def _fast_path(record: SourceRecord, envelope: Any, contract: TopicContract) -> tuple[list[Any], list[Any]] | None:
-    """The common case, checked inline: a well-formed envelope whose image has exactly the contract's
-    fields with their types. Anything else returns ``None`` and goes through :func:`_parse_one`,
-    which gives the same result for valid records and names the problem for invalid ones."""
-    if type(envelope) is not dict:
+def value_skip_kind(record: SourceRecord) -> str | None:
+    """The skip kind of a record with no value (``tombstone`` or ``empty``), else ``None``."""
+    if record.value is not None:
         return None
-    op = envelope.get("op")
-    ts_ms = envelope.get("ts_ms")
-    source = envelope.get("source")
-    if op not in VALID_OPS or type(ts_ms) is not int or type(source) is not dict or type(source.get("lsn")) is not int:
-        return None
-    if source.get("table") not in (None, contract.table):
-        return None
-    image = envelope.get("before" if op == "d" else "after")
-    field_set, specs = _plan(contract)
-    if type(image) is not dict or image.keys() != field_set:
-        return None
-    values = []
-    for name, kind, allowed in specs:
-        value = image[name]
-        kind_of = type(value)
-        if kind == "string":
-            if kind_of is not str or (allowed is not None and value not in allowed):
-                return None
-        elif kind == "double":
-            if kind_of is not float and kind_of is not int:
-                return None
-            value = float(value)
-        elif kind == "int":
-            if kind_of is not int:
-                return None
-        elif kind == "date":
-            if kind_of is not str:
-                return None
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                return None
-        values.append(value)
-    return _envelope_values(record, envelope, op, ts_ms, source), values
+    return "tombstone" if record.key is not None else "empty"
 
 
-def _decode(record: SourceRecord) -> Any:
+def _fragment(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError
+
+
+def json_text(name: str, value: Any) -> str:
+    """A decoded JSON value as sorted JSON text (numbers as sent); raises :class:`~values.Rejected`."""
+    if isinstance(value, str):
+        return v.to_string(name, value, None)
     try:
-        return orjson.loads(record.value)  # type: ignore[arg-type]
-    except orjson.JSONDecodeError as exc:
-        raise _Rejected("invalid_json", f"value is not valid JSON ({exc})") from None
+        return orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        code = "out_of_range" if "64-bit" in str(exc) else "invalid_text"
+        raise v.Rejected(code, f"field '{name}' cannot be kept as JSON text: {str(exc)[:60]}") from None
 
 
-def _parse_one(
-    record: SourceRecord, contract: TopicContract, envelope: Any
-) -> tuple[list[Any], list[Any], dict[str, Any]]:
-    """Validate one decoded record; return (envelope values, contract values, additive fields)."""
+def _convert(contract: TopicContract, spec_name: str, kind: str, value: Any, allowed: frozenset[str] | None,
+             schemas: FieldSchemas, precision: int, scale: int) -> Any:  # fmt: skip
+    logical, parameters = schemas.get(spec_name, (None, None))
+    if kind == "string":
+        return v.to_string(spec_name, value, allowed)
+    if kind == "int":
+        return v.to_int64(spec_name, value)
+    if kind == "decimal":
+        return v.to_decimal(spec_name, value, precision, scale, logical, parameters)
+    return v.to_date(spec_name, value, logical)
+
+
+def _lsn(source: dict) -> int:
+    lsn = source.get("lsn")
+    if lsn is None:
+        raise v.Rejected("invalid_envelope", "field 'source.lsn' is missing")
+    return v.to_int64("source.lsn", lsn, "an int64 log sequence number")
+
+
+def parse_one(record: SourceRecord, contract: TopicContract) -> tuple[list[Any], list[Any], dict[str, Any]] | Skip:
+    """One record with a value: (envelope values, contract values, additive fields), or a :class:`Skip`.
+
+    Raises :class:`~mesh_assets.cdc.values.Rejected` for a record that must be a dead letter.
+    """
+    decoded = decode(record.value)  # type: ignore[arg-type]
+    envelope, schemas = unwrap(decoded)
+    if envelope is None and decoded is not envelope:
+        return Skip(record, "null_payload")
     if not isinstance(envelope, dict):
-        raise _Rejected("invalid_envelope", f"value is a JSON {type(envelope).__name__}, not an object")
+        raise v.Rejected("invalid_envelope", f"value is {v.excerpt(envelope)}, not an envelope object")
     op = envelope.get("op")
-    if op not in VALID_OPS:
-        raise _Rejected("unknown_op", f"op is {op!r}, not one of c/u/d/r")
-    ts_ms = envelope.get("ts_ms")
+    if op in SKIP_OPS:
+        return Skip(record, SKIP_OPS[op])
+    if op not in ROW_OPS:
+        raise v.Rejected("unknown_op", f"field 'op' must be one of c/u/d/r/t/m: got {v.excerpt(op, True)}")
     source = envelope.get("source")
-    if not isinstance(ts_ms, int) or isinstance(ts_ms, bool):
-        raise _Rejected("invalid_envelope", f"ts_ms is {ts_ms!r}, not an integer")
-    if not isinstance(source, dict) or not isinstance(source.get("lsn"), int):
-        raise _Rejected("invalid_envelope", "source.lsn is missing or not an integer")
-    if source.get("table") not in (None, contract.table):
-        raise _Rejected("wrong_table", f"source.table is {source.get('table')!r}, topic carries '{contract.table}'")
+    if not isinstance(source, dict):
+        raise v.Rejected("invalid_envelope", f"field 'source' must be an object: got {v.excerpt(source)}")
+    ts_us = v.event_time_us(envelope, source)
+    lsn = _lsn(source)
+    tx_id = v.to_tx_id(source.get("txId"))
+    table = source.get("table")
+    if table not in (None, contract.table):
+        raise v.Rejected("wrong_table",
+                         f"field 'source.table' must be '{contract.table}': got {v.excerpt(table, True)}")
+    before = envelope.get("before")
+    before_json = json_text("before", before) if before is not None else None
+    key = record.key.decode("utf-8", "replace") if record.key is not None else None
+    head = [record.topic, record.partition, record.offset, record.timestamp_ms, key, op, ts_us // 1000, lsn, tx_id,
+            before_json, ts_us]  # fmt: skip
+    if op == "t":
+        return head, [None] * len(contract.fields), {}
     image_name = "before" if op == "d" else "after"
     image = envelope.get(image_name)
     if not isinstance(image, dict):
-        raise _Rejected("missing_image", f"op '{op}' needs a '{image_name}' row image, got {image!r:.40}")
-    values = []
+        raise v.Rejected("missing_image", f"op '{op}' needs a '{image_name}' row image: got {v.excerpt(image)}")
+    row = []
     for spec in contract.fields:
         value = image.get(spec.name)
         if value is None:
             if spec.required:
-                raise _Rejected("missing_required_field", f"missing required field '{spec.name}' in {image_name}")
-            values.append(None)
+                raise v.Rejected("missing_required_field", f"missing required field '{spec.name}' in {image_name}")
+            row.append(None)
             continue
-        values.append(_check_value(contract.topic, spec.name, spec.type, value))
+        row.append(_convert(contract, spec.name, spec.type, value, ALLOWED_VALUES.get((contract.topic, spec.name)),
+                            schemas, spec.precision, spec.scale))  # fmt: skip
     known = contract.field_names
-    extras = {k: v for k, v in image.items() if k not in known and v is not None}
+    extras = {k: val for k, val in image.items() if k not in known and val is not None}
     reserved = sorted(k for k in extras if k in RESERVED_COLUMNS)
     if reserved:
-        raise _Rejected("reserved_field", f"field(s) {reserved} in {image_name} clash with bronze columns")
-    return _envelope_values(record, envelope, op, ts_ms, source), values, extras
-
-
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        raise v.Rejected("reserved_field", f"field(s) {reserved} in {image_name} clash with bronze columns")
+    return head, row, {name: json_text(name, val) for name, val in extras.items()}
 
 
 def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None = None) -> ParsedBatch:
-    """Parse records of one topic into column lists; invalid ones become dead letters.
+    """Parse records of one topic into column lists; each record is a row, a dead letter or a skip.
 
     ``contract`` defaults to the contract registered for the records' topic; a record from a topic
     with no contract is itself a dead letter.
     """
     columns: dict[str, list[Any]] = {}
-    batch: ParsedBatch | None = None
     dead: list[DeadLetter] = []
-    tombstones = 0
+    skips: list[Skip] = []
     env_cols: list[list[Any]] = [[] for _ in ENVELOPE_COLUMNS]
-    field_cols: list[list[Any]] = []
+    field_cols: list[list[Any]] | None = None
     extra_cols: dict[str, list[str | None]] = {}
     rows = 0
     for record in records:
@@ -240,24 +215,22 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
         if record_contract is None:
             dead.append(DeadLetter(record, "unknown_topic", f"{record.position()}: no contract for topic"))
             continue
-        if batch is None:
+        if field_cols is None:
             contract = record_contract
             field_cols = [[] for _ in contract.fields]
-            batch = ParsedBatch(contract, columns)
-        if record.value is None:
-            tombstones += 1
+        kind = value_skip_kind(record)
+        if kind is not None:
+            skips.append(Skip(record, kind))
             continue
         try:
-            envelope = _decode(record)
-            fast = _fast_path(record, envelope, record_contract)
-            if fast is not None:
-                envelope_values, values = fast
-                extras = {}
-            else:
-                envelope_values, values, extras = _parse_one(record, record_contract, envelope)
-        except _Rejected as rejected:
+            outcome = parse_one(record, record_contract)
+        except v.Rejected as rejected:
             dead.append(DeadLetter(record, rejected.code, f"{record.position()}: {rejected.reason}"))
             continue
+        if isinstance(outcome, Skip):
+            skips.append(outcome)
+            continue
+        envelope_values, values, extras = outcome
         for col, value in zip(env_cols, envelope_values, strict=True):
             col.append(value)
         for col, value in zip(field_cols, values, strict=True):
@@ -266,18 +239,11 @@ def parse_batch(records: Iterable[SourceRecord], contract: TopicContract | None 
             for name in extras.keys() - extra_cols.keys():
                 extra_cols[name] = [None] * rows
             for name, col in extra_cols.items():
-                value = extras.get(name)
-                col.append(None if value is None else _json_text(value))
+                col.append(extras.get(name))
         rows += 1
     if contract is None:
         raise ValueError("parse_batch needs a contract when the batch holds no record of a known topic")
-    if batch is None:
-        field_cols = [[] for _ in contract.fields]
-        batch = ParsedBatch(contract, columns)
     columns.update(zip(ENVELOPE_COLUMNS, env_cols, strict=True))
-    columns.update(zip(contract.field_names, field_cols, strict=True))
-    batch.dead_letters = dead
-    batch.tombstones = tombstones
-    batch.extra_columns = dict(sorted(extra_cols.items()))
-    batch.max_ts_ms = max(columns["ts_ms"]) if columns["ts_ms"] else None
-    return batch
+    columns.update(zip(contract.field_names, field_cols or [[] for _ in contract.fields], strict=True))
+    return ParsedBatch(contract, columns, dead, skips, dict(sorted(extra_cols.items())),
+                       max(columns["ts_ms"]) if columns["ts_ms"] else None)  # fmt: skip

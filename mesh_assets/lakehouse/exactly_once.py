@@ -51,12 +51,17 @@ class CommitOutcome:
     skipped_ranges: list[OffsetRange] = field(default_factory=list)
 
 
-def _uncovered(ranges: Sequence[OffsetRange], committed: Positions, table: str) -> list[OffsetRange]:
-    """Clip ranges to what is not committed yet; raise on a gap."""
+def _uncovered(
+    ranges: Sequence[OffsetRange], committed: Positions, table: str, allow_gaps: bool = False
+) -> list[OffsetRange]:
+    """Clip ranges to what is not committed yet; raise on a gap (unless ``allow_gaps``)."""
     effective = []
     for r in ranges:
         position = committed.get(r.topic_partition, 0)
         if r.end <= position:
+            continue
+        if r.start > position and allow_gaps:
+            effective.append(r)
             continue
         if r.start > position:
             raise OffsetGapError(
@@ -104,6 +109,7 @@ def append_exactly_once(
     snapshot_properties: Mapping[str, str] | None = None,
     max_attempts: int = 8,
     staged: StagedDataFile | None = None,
+    allow_gaps: bool = False,
 ) -> CommitOutcome:
     """Append ``rows`` (covering ``ranges``) once, whatever retries or replays happen.
 
@@ -115,6 +121,9 @@ def append_exactly_once(
     (:class:`~mesh_assets.lakehouse.staged_file.StagedDataFile`). An attempt adds that file when none of
     the rows is committed yet and the table still has the schema it was staged for; otherwise it
     appends ``rows`` as usual. The file is deleted when no attempt used it.
+
+    ``allow_gaps``: for a side table committed only for the batches that have rows for it (the CDC
+    skips): a range may start after its committed position, the positions jump over the gap.
     """
     staged_file = staged.close() if staged is not None and staged.rows == rows.num_rows else None
     tried: list[bool] = []  # an attempt that staged the file may have committed it even when it reported failure
@@ -122,7 +131,7 @@ def append_exactly_once(
     def attempt(table: Table, number: int) -> CommitOutcome:
         name = ".".join(table.name())
         committed = committed_positions(table)
-        effective = _uncovered(ranges, committed, name)
+        effective = _uncovered(ranges, committed, name, allow_gaps)
         skipped = [r for r in ranges if r.end <= committed.get(r.topic_partition, 0)]
         if not effective:
             snapshot = table.current_snapshot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,11 +23,17 @@ BASE_PROPERTIES: dict[str, str] = {
     "write.parquet.compression-codec": "zstd",
 }
 
-#: Column type names used in table declarations (Arrow is imported only when a schema is built).
+#: Column type names used in table declarations (Arrow is imported only when a schema is built), and
+#: ``decimal(P,S)`` for exact numbers.
 TYPE_NAMES = ("string", "int32", "int64", "double", "date", "timestamp", "binary", "bool")
+_DECIMAL = re.compile(r"decimal\(([0-9]{1,2}),([0-9]{1,2})\)")
 
-#: Contract field types -> column type names.
-_CONTRACT_TYPES = {"string": "string", "int": "int32", "double": "double", "date": "date"}
+#: Contract field types -> column type names (decimals: ``decimal(P,S)`` of the field).
+_CONTRACT_TYPES = {"string": "string", "int": "int64", "date": "date"}
+
+
+def _known_type(type_name: str) -> bool:
+    return type_name in TYPE_NAMES or _DECIMAL.fullmatch(type_name) is not None
 
 Columns = tuple[tuple[str, str], ...]
 
@@ -35,6 +42,9 @@ def arrow_type(type_name: str) -> pa.DataType:
     """The Arrow type of a column type name (timestamps are UTC microseconds, as Iceberg stores them)."""
     import pyarrow as pa
 
+    decimal = _DECIMAL.fullmatch(type_name)
+    if decimal is not None:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
     return {
         "string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "double": pa.float64(),
         "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(), "bool": pa.bool_(),
@@ -62,7 +72,7 @@ class TableSpec:
     properties: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = [f"{n}:{t}" for n, t in self.columns if t not in TYPE_NAMES]
+        unknown = [f"{n}:{t}" for n, t in self.columns if not _known_type(t)]
         if unknown:
             raise ValueError(f"{self.namespace}.{self.name}: unknown column types {unknown}")
 
@@ -124,11 +134,18 @@ def cdc_columns(contract: TopicContract) -> Columns:
         ("source_timestamp_ms", "int64"), ("record_key", "string"), ("op", "string"), ("ts_ms", "int64"),
         ("lsn", "int64"), ("tx_id", "int64"), ("before_json", "string"),
     )
-    fields = tuple((f.name, _CONTRACT_TYPES[f.type]) for f in contract.fields)
+    fields = tuple((f.name, f"decimal({f.precision},{f.scale})" if f.type == "decimal" else _CONTRACT_TYPES[f.type])
+                   for f in contract.fields)
     audit = (("event_ts", "timestamp"), ("ingested_at", "timestamp"), ("batch_id", "string"))
     return envelope + fields + audit
 
 
+#: Records that deliberately carry no row (tombstones, header-only records, Debezium ``m`` messages), one each.
+CDC_SKIP_COLUMNS: Columns = (
+    ("source_topic", "string"), ("source_partition", "int32"), ("source_offset", "int64"),
+    ("source_timestamp_ms", "int64"), ("record_key", "string"), ("kind", "string"), ("ingested_at", "timestamp"),
+    ("batch_id", "string"),
+)
 DEAD_LETTER_COLUMNS: Columns = (
     ("source_topic", "string"), ("source_partition", "int32"), ("source_offset", "int64"),
     ("source_timestamp_ms", "int64"), ("record_key", "string"), ("raw_value", "binary"), ("reason_code", "string"),
@@ -152,6 +169,7 @@ BRONZE = "bronze"
 TRADES = TableSpec(BRONZE, "aladdin_trades", cdc_columns(CONTRACTS["aladdin.trades"]))
 CASH_FLOWS = TableSpec(BRONZE, "aladdin_cash_flows", cdc_columns(CONTRACTS["aladdin.cash_flows"]))
 DEAD_LETTERS = TableSpec(BRONZE, "aladdin_dead_letters", DEAD_LETTER_COLUMNS)
+CDC_SKIPS = TableSpec(BRONZE, "aladdin_cdc_skips", CDC_SKIP_COLUMNS)
 # Daily deliveries, partitioned by delivery month: one file per day would mean 1,260 small files for
 # five years, and every scan pays per file. Replacing a day rewrites that month's file without it.
 PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_COLUMNS, partition_column="delivery_date",

@@ -182,4 +182,4 @@ def test_dbt_unit_tests_pass(world):
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "PASS=3" in result.stdout
+    assert "PASS=4" in result.stdout  # 3 CDC apply rules (with truncate) and the TWR example

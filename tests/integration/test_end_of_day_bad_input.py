@@ -9,6 +9,7 @@ and bronze receives a trade of an unknown security and a sale of more shares tha
 import datetime as dt
 import json
 import shutil
+from decimal import Decimal
 
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -62,7 +63,7 @@ def corrupted(small_firm, tmp_path_factory):
         # Two different securities still held at the end, per the generator's own book.
         truth = firm_truth(manifest["scale"], SMALL_SEED, dt.date.fromisoformat(manifest["end_date"]))
         (portfolio, security), quantity = sorted(truth.holdings.items())[0]
-        held = {"portfolio_id": portfolio, "security_id": security, "quantity": float(quantity)}
+        held = {"portfolio_id": portfolio, "security_id": security, "quantity": Decimal(str(quantity))}  # exact column
         other = next(s for (_, s), q in sorted(truth.holdings.items()) if s != security and q > 0)
         lsn = max(r["lsn"] for r in events)
         append_trade(trades, template, trade_id="T-BAD-UNKNOWN", security_id="S-99999", op="c", lsn=lsn + 1,

@@ -55,8 +55,9 @@ def _comparison(window: CheckWindow) -> str:
             select coalesce(e.as_of_date, a.as_of_date) as as_of_date,
                    coalesce(e.portfolio_id, a.portfolio_id) as portfolio_id,
                    coalesce(e.security_id, a.security_id) as security_id,
-                   coalesce(e.quantity, 0) as expected_quantity,
-                   coalesce(a.quantity, 0) as position_quantity,
+                   -- silver quantities are exact decimals, gold holds doubles: compared as doubles
+                   cast(coalesce(e.quantity, 0) as double) as expected_quantity,
+                   cast(coalesce(a.quantity, 0) as double) as position_quantity,
                    a.quantity is not null as in_gold
             from expected as e
             full outer join actual as a

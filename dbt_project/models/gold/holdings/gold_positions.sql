@@ -1,7 +1,9 @@
 {{ daily_config('as_of_date', ['as_of_date', 'portfolio_id', 'security_id']) }}
 {#- Daily holdings per portfolio at the close of each trading day of the window: shares of every
     security (the running sum of current trades) and cash (security 'CASH': external flows plus sale
-    proceeds less purchase costs). A position closed today still shows today, with quantity 0. -#}
+    proceeds less purchase costs). A position closed today still shows today, with quantity 0.
+    Sums run on silver's exact decimals (cash to the cent); the published figures are doubles, as
+    valuation and returns use them. -#}
 with days as (
     {{ window_days() }}
 ),
@@ -47,9 +49,9 @@ select
     h.portfolio_id,
     h.security_id,
     h.security_id = 'CASH' as is_cash,
-    h.quantity,
-    case when h.change_date = d.trading_day then h.quantity_change else 0 end as quantity_change,
-    case when h.change_date = d.trading_day then h.traded_amount else 0 end as traded_amount,
+    cast(h.quantity as double) as quantity,
+    cast(case when h.change_date = d.trading_day then h.quantity_change else 0 end as double) as quantity_change,
+    cast(case when h.change_date = d.trading_day then h.traded_amount else 0 end as double) as traded_amount,
     case when h.change_date = d.trading_day then h.trade_count else 0 end as trade_count,
     h.change_date as last_change_date
 from holdings as h

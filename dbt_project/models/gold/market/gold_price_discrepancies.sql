@@ -6,11 +6,11 @@ select
     t.security_id,
     t.trade_date,
     t.side,
-    t.quantity,
-    t.price as trade_price,
+    cast(t.quantity as double) as quantity,
+    cast(t.price as double) as trade_price,
     p.px_last as bloomberg_close,
-    t.price / p.px_last - 1 as relative_difference,
-    (t.price - p.px_last) * t.quantity as amount_at_stake,
+    cast(t.price as double) / p.px_last - 1 as relative_difference,
+    (cast(t.price as double) - p.px_last) * cast(t.quantity as double) as amount_at_stake,
     cast({{ var('price_discrepancy_threshold') }} as double) as threshold
 from {{ ref('silver_trades') }} as t
 inner join {{ ref('silver_prices') }} as p

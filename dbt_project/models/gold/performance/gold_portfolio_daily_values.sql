@@ -29,7 +29,7 @@ loaded_days as (
     select distinct as_of_date from values_by_day
 ),
 flows as (
-    select flow_date, portfolio_id, sum(amount) as external_flow, count(*) as flow_count
+    select flow_date, portfolio_id, cast(sum(amount) as double) as external_flow, count(*) as flow_count
     from {{ ref('silver_cash_flows') }}
     where flow_date between (select trading_day from prior_session) and {{ window_end() }}
     group by flow_date, portfolio_id
