@@ -30,17 +30,17 @@ from mesh_assets.local import kafka_broker as broker
 
 def _lose_and_add(bootstrap: str, prefix: str) -> None:
     """Partition 1 of trades: 3 new records, the first 3 offsets deleted. Partition 2: 5 new records."""
-    from kafka import KafkaProducer
     from kafka import TopicPartition as KafkaPartition
-    from kafka.admin import KafkaAdminClient
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    from resources.kafka_client import new_admin, new_producer
+
+    producer = new_producer(bootstrap)
     for partition, count in ((1, 3), (2, 5)):
         for _ in range(count):
             producer.send(f"{prefix}aladdin.trades", key=b"k", value=b'{"op":"r"}', partition=partition)
     producer.flush(timeout=30)
     producer.close()
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(bootstrap)
     admin.delete_records({KafkaPartition(f"{prefix}aladdin.trades", 1): 3}, timeout_ms=30_000)
     admin.close()
 
