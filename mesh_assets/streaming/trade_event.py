@@ -17,6 +17,7 @@ import orjson
 
 from mesh_assets.cdc.contracts import ALLOWED_VALUES, TRADES
 from mesh_assets.cdc.envelope import VALID_OPS
+from mesh_assets.cdc.values import excerpt
 
 TOPIC = TRADES.topic
 _SIDES = ALLOWED_VALUES[(TOPIC, "side")]
@@ -107,13 +108,13 @@ def _date(name: str, value: Any, which: str) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise _Rejected("wrong_type", f"{which}.{name} is {value!r:.40}, not an ISO date")
+    raise _Rejected("wrong_type", f"{which}.{name} is {excerpt(value)}, not an ISO date")
 
 
 def _image(raw: Any, which: str) -> TradeImage:
     """A typed, checked row image; raises :class:`_Rejected` naming the field."""
     if type(raw) is not dict:
-        raise _Rejected("missing_image", f"{which} image is {raw!r:.40}, not an object")
+        raise _Rejected("missing_image", f"{which} image is {excerpt(raw)}, not an object")
     for name in _FIELDS:
         if raw.get(name) is None:
             raise _Rejected("missing_required_field", f"missing required field '{name}' in {which}", raw)
@@ -123,18 +124,19 @@ def _image(raw: Any, which: str) -> TradeImage:
     for name, value in (("trade_id", trade_id), ("portfolio_id", portfolio_id), ("security_id", security_id),
                         ("side", side), ("currency", currency)):
         if type(value) is not str:
-            raise _Rejected("wrong_type", f"{which}.{name} is {type(value).__name__} {value!r:.40}, not a string", raw)
+            raise _Rejected("wrong_type", f"{which}.{name} is {excerpt(value)}, not a string", raw)
     if side not in _SIDES:
-        raise _Rejected("invalid_value", f"{which}.side is {side!r}, not one of {sorted(_SIDES)}", raw)
+        raise _Rejected("invalid_value",
+                        f"{which}.side is {excerpt(side, identifier=True)}, not one of {sorted(_SIDES)}", raw)
     for name, value in (("quantity", quantity), ("price", price)):
         if type(value) is not float and type(value) is not int:
-            raise _Rejected("wrong_type", f"{which}.{name} is {type(value).__name__} {value!r:.40}, not a number",
+            raise _Rejected("wrong_type", f"{which}.{name} is {excerpt(value)}, not a number",
                             raw)
         if not value > 0:
-            raise _Rejected("invalid_value", f"{which}.{name} is {value!r}: must be positive (side gives the sign)",
-                            raw)
+            raise _Rejected("invalid_value",
+                            f"{which}.{name} is {excerpt(value)}: must be positive (side gives the sign)", raw)
     if type(version) is not int:
-        raise _Rejected("wrong_type", f"{which}.version is {type(version).__name__} {version!r:.40}, not an int", raw)
+        raise _Rejected("wrong_type", f"{which}.version is {excerpt(version)}, not an int", raw)
     return TradeImage(trade_id, portfolio_id, security_id, side, float(quantity), float(price), currency,
                       _date("trade_date", raw["trade_date"], which), _date("settle_date", raw["settle_date"], which),
                       version)
@@ -145,15 +147,16 @@ def _decode(envelope: Any) -> tuple[str, int, int, TradeImage | None, TradeImage
         raise _Rejected("invalid_envelope", f"value is a JSON {type(envelope).__name__}, not an object")
     op = envelope.get("op")
     if op not in VALID_OPS:
-        raise _Rejected("unknown_op", f"op is {op!r}, not one of c/u/d/r")
+        raise _Rejected("unknown_op", f"op is {excerpt(op, identifier=True)}, not one of c/u/d/r")
     ts_ms = envelope.get("ts_ms")
     if type(ts_ms) is not int:
-        raise _Rejected("invalid_envelope", f"ts_ms is {ts_ms!r:.40}, not an integer")
+        raise _Rejected("invalid_envelope", f"ts_ms is {excerpt(ts_ms)}, not an integer")
     source = envelope.get("source")
     if type(source) is not dict or type(source.get("lsn")) is not int:
         raise _Rejected("invalid_envelope", "source.lsn is missing or not an integer")
     if source.get("table") not in (None, TRADES.table):
-        raise _Rejected("wrong_table", f"source.table is {source.get('table')!r}, topic carries '{TRADES.table}'")
+        raise _Rejected("wrong_table", f"source.table is {excerpt(source.get('table'), identifier=True)}, "
+                                       f"topic carries '{TRADES.table}'")
     before = _image(envelope.get("before"), "before") if op in ("u", "d") else None
     after = _image(envelope.get("after"), "after") if op != "d" else None
     if before is not None and after is not None:

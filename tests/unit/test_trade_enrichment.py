@@ -248,3 +248,11 @@ def test_the_worker_and_its_cli_import_no_dagster():
     code = ("import sys, mesh_assets.streaming.cli, mesh_assets.streaming.worker; "
             "sys.exit(1 if any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_reason_shows_a_masked_excerpt_of_a_bad_value_never_the_value():
+    """An e-mail address typed into a numeric field must not reach dead letters, alerts or logs."""
+    invalid = decode_trade_event(TOPIC, 4, 18, 1, envelope("c", after={**image(), "price": "jane.doe@example.com"}))
+    assert isinstance(invalid, InvalidTrade) and invalid.reason_code == "wrong_type"
+    assert "jane" not in invalid.reason and "example" not in invalid.reason
+    assert "price is text 'xxxx.xxx@xxx…' (20 chars)" in invalid.reason
