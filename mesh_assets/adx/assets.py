@@ -224,7 +224,5 @@ REVISION_ASSETS = [revision_asset(spec) for spec in PRODUCTS.values()]
 
 
 def defs() -> Definitions:
-    """One revision asset per data product, and the check of the tenant list they are cut by."""
-    from mesh_assets.adx.tenant_checks import tenant_ids_valid_and_distinct
-
-    return Definitions(assets=REVISION_ASSETS, asset_checks=[tenant_ids_valid_and_distinct])
+    """One revision asset per data product (the tenant list they are cut by is checked in the dbt step)."""
+    return Definitions(assets=REVISION_ASSETS)

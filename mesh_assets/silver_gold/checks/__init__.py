@@ -13,6 +13,7 @@ def build_checks() -> list[Any]:
 
     # Partitioned asset checks (per trading day, like the assets they check) are a preview feature.
     warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
-    from mesh_assets.silver_gold.checks import expectations, holdings, market, nav, quarantine, returns
+    from mesh_assets.silver_gold.checks import expectations, holdings, market, nav, quarantine, returns, tenants
 
-    return [*holdings.CHECKS, *nav.CHECKS, *returns.CHECKS, *market.CHECKS, *expectations.CHECKS, *quarantine.CHECKS]
+    return [*holdings.CHECKS, *nav.CHECKS, *returns.CHECKS, *market.CHECKS, *expectations.CHECKS, *quarantine.CHECKS,
+            *tenants.CHECKS]
