@@ -45,18 +45,26 @@ class WarehouseReads:
 
     def composite(self, composite_id: str) -> dict[str, Any]:
         """The composite's reference row; ValueError naming it when unknown."""
-        cid = safe_id(composite_id, "composite")
-        rows = self.frame("silver.composites", f"""
-            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, description,
-                   min_portfolio_size, significant_cash_flow_pct
-            from silver.composites where composite_id = '{cid}'""", (
-            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
-            "description", "min_portfolio_size", "significant_cash_flow_pct"))
-        if rows.empty:
+        record = self.composite_or_none(composite_id)
+        if record is None:
             raise ValueError(f"composite {composite_id} is not in silver.composites: no GIPS figures can be computed")
+        return record
+
+    def composite_or_none(self, composite_id: str) -> dict[str, Any] | None:
+        """The composite's reference row, or None when the firm has no such composite."""
+        if not _SAFE_ID.match(composite_id):
+            return None
+        rows = self.frame("silver.composites", f"""
+            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, creation_date,
+                   description, min_portfolio_size, significant_cash_flow_pct
+            from silver.composites where composite_id = '{composite_id}'""", (
+            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
+            "creation_date", "description", "min_portfolio_size", "significant_cash_flow_pct"))
+        if rows.empty:
+            return None
         record = rows.iloc[0].to_dict()
         record["inception_date"] = pd.Timestamp(record["inception_date"]).date().isoformat()
-        record["creation_date"] = record["inception_date"]
+        record["creation_date"] = pd.Timestamp(record["creation_date"]).date().isoformat()
         return record
 
     def benchmark(self, benchmark_id: str) -> dict[str, Any]:
