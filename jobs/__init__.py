@@ -9,8 +9,8 @@ def defs() -> Definitions:
     from jobs.bronze import bronze_daily_job, bronze_snapshot_job
     from jobs.entitlements import entitlement_reconcile_job
     from jobs.eod import eod_batch, eod_batch_schedule
-    from jobs.gips import gips_report_job
+    from jobs.gips import gips_book_job, gips_report_job
 
-    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, adx_publish_job,
-                             entitlement_reconcile_job],
+    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, gips_book_job,
+                             adx_publish_job, entitlement_reconcile_job],
                        schedules=[eod_batch_schedule])

@@ -29,6 +29,17 @@ gips_report_job = define_asset_job(
     description="Compute a composite-year's GIPS figures and write its report (PDF, HTML, CSV, JSON).",
 )
 
+#: Every composite of the selected GIPS years in one run and one step (the firm-wide book). Launch it over a
+#: range of years (tags dagster/asset_partition_range_start/end, or a backfill: its single-run policy makes a
+#: backfill over any years one run): every composite x year of the firm is one run.
+gips_book_job = define_asset_job(
+    "gips_book",
+    selection=AssetSelection.assets(["gips", "annual_book"]),
+    executor_def=in_process_executor,
+    tags=NO_RETRY_ON_STEP_FAILURE,
+    description="Every composite's GIPS figures and reports for the selected years, in one step.",
+)
+
 
 def register_partitions(instance: Any, composite_ids: list[str], inception_years: list[int], last_year: int) -> None:
     """Add the composites and the GIPS years up to ``last_year`` the instance does not have yet."""

@@ -221,7 +221,7 @@ def test_a_rerun_on_the_same_inputs_is_byte_identical_and_commits_nothing(gips):
     for name, content in before.items():
         assert (folder / name).read_bytes() == content, name
     for event in rerun.get_asset_materialization_events():
-        if event.asset_key.path[-1] != "annual_report":
+        if event.asset_key.path[-1] not in ("annual_report", "composite_definition"):
             assert event.materialization.metadata["committed"].value is False, event.asset_key
     report = report_json(gips, composite_id)
     snapshot_ids = report["inputs"]["gips"]["gips.composite_annual_statistics"]
@@ -355,3 +355,55 @@ def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
     assert "gips_report.pdf" in result.output and f"{gips['composites'][-1]} {gips['year']}" in result.output
     with DagsterInstance.get() as instance:  # the runs are recorded in DAGSTER_HOME's instance
         assert gips["composites"][-1] in instance.get_dynamic_partitions(COMPOSITES_PARTITION_SET)
+
+
+def test_the_firm_wide_book_computes_every_composite_year_in_one_run_with_the_same_figures(gips):
+    """Last in this module: it rewrites the GIPS tables and reports the tests above read."""
+    import os
+    import sys
+    import time
+    import uuid
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    world = gips["world"]
+    instance = world["instance"]
+    store = GipsStore(world["defs"].resources["iceberg"])
+    keys = [(c, y) for c in gips["composites"] for y in YEARS]
+    columns = ["composite_id", "year", "gross_return", "net_return", "benchmark_return", "portfolios",
+               "composite_assets", "firm_assets", "dispersion", "composite_3yr_std"]
+    by_chain = store.read_existing(tables.COMPOSITE_ANNUAL_STATISTICS, keys)[columns].sort_values(
+        ["composite_id", "year"]).reset_index(drop=True)
+    chain_reports = {c: report_json(gips, c)["statistics"] for c in gips["composites"]}
+    assert len(by_chain) == len(keys)
+
+    (world["root"] / "dagster_home" / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "telemetry:\n  enabled: false\n")
+    root = Path(__file__).resolve().parents[2]
+    run_id = str(uuid.uuid4())
+    tags = {"dagster/asset_partition_range_start": str(YEARS[0]), "dagster/asset_partition_range_end": str(YEARS[-1])}
+    env = {**os.environ, **world["env"], "DAGSTER_HOME": str(world["root"] / "dagster_home")}
+    subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(root / "workspace.yaml"),
+                    "-j", "gips_book", "--tags", json.dumps(tags), "--run-id", run_id],
+                   cwd=root, env=env, check=True, capture_output=True, timeout=300)
+    deadline = time.monotonic() + 300
+    while not (run := instance.get_run_by_id(run_id)).is_finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert run.status == DagsterRunStatus.SUCCESS
+    records = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run_id).records
+               if r.event_log_entry.dagster_event]
+    assert [e.step_key for e in records if e.event_type == DagsterEventType.STEP_START] == ["gips__annual_book"]
+    [check] = [e.event_specific_data for e in records if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert check.passed, check.description
+
+    by_book = store.read_existing(tables.COMPOSITE_ANNUAL_STATISTICS, keys)[columns].sort_values(
+        ["composite_id", "year"]).reset_index(drop=True)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(by_book, by_chain, check_exact=False, rtol=1e-12)
+    for composite_id in gips["composites"]:
+        assert report_json(gips, composite_id)["statistics"] == chain_reports[composite_id]
+        files = {p.name for p in (gips["reports"] / composite_id / str(gips["year"])).iterdir()}
+        assert files == {"gips_report.pdf", "gips_report.html", "gips_report.json", "gips_statistics.csv"}
