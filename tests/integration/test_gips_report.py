@@ -284,9 +284,10 @@ def test_the_report_states_a_creation_date_of_its_own(gips):
         assert created != dt.date.fromisoformat(report["composite"]["inception_date"])
 
 
-def _launch(world, job: str, composite_id: str, year: int) -> str:
+def _launch(world, job: str, composite_id: str, year: int) -> tuple[str, subprocess.Popen]:
     """Launch one composite-year the way the UI does: through the instance's run launcher (a separate run
-    process loading the code location from workspace.yaml), not execute_in_process. Returns the run id."""
+    process loading the code location from workspace.yaml), not execute_in_process. Returns the run id and
+    the launching `dagster job launch` process (launches run side by side)."""
     import json
     import os
     import sys
@@ -297,10 +298,11 @@ def _launch(world, job: str, composite_id: str, year: int) -> str:
     tags = {"dagster/partition": f"{composite_id}|{year}", "dagster/partition/composite": composite_id,
             "dagster/partition/year": str(year)}
     env = {**os.environ, **world["env"], "DAGSTER_HOME": str(world["root"] / "dagster_home")}
-    subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(root / "workspace.yaml"),
-                    "-j", job, "--tags", json.dumps(tags), "--run-id", run_id],
-                   cwd=root, env=env, check=True, capture_output=True, timeout=300)
-    return run_id
+    launcher = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w",
+                                 str(root / "workspace.yaml"), "-j", job, "--tags", json.dumps(tags),
+                                 "--run-id", run_id], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+    return run_id, launcher
 
 
 def test_bad_requests_launched_through_the_run_launcher_fail_fast_with_one_sentence_and_no_retry(gips):
@@ -317,7 +319,10 @@ def test_bad_requests_launched_through_the_run_launcher_fail_fast_with_one_sente
     requests = {("COMP-99", 2026): "Composite COMP-99 is not one of the firm's composites (silver.composites), so "
                                    "there is no GIPS year 2026 for it.",
                 ("COMP-01", 2019): "Composite COMP-01 has no GIPS year 2019: its first portfolio was funded on "}
-    runs = {request: _launch(world, "gips_report", *request) for request in requests}
+    launched = {request: _launch(world, "gips_report", *request) for request in requests}
+    for _, launcher in launched.values():
+        assert launcher.wait(timeout=300) == 0, launcher.stderr.read()
+    runs = {request: run_id for request, (run_id, _) in launched.items()}
     deadline = time.monotonic() + 240
     for (composite_id, year), run_id in runs.items():
         while not (run := instance.get_run_by_id(run_id)).is_finished:
