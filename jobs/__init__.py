@@ -10,10 +10,10 @@ def defs() -> Definitions:
     from jobs.entitlements import entitlement_reconcile_job
     from jobs.eod import eod_batch, eod_batch_schedule
     from jobs.executors import CHAIN
-    from jobs.gips import gips_report_job
+    from jobs.gips import gips_book_job, gips_report_job
 
-    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, adx_publish_job,
-                             entitlement_reconcile_job],
+    return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, gips_book_job,
+                             adx_publish_job, entitlement_reconcile_job],
                        schedules=[eod_batch_schedule],
                        # Materializations from the UI and automation runs: in process, like the chains.
                        executor=CHAIN)

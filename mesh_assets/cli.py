@@ -10,7 +10,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-app = typer.Typer(help="Investment Data Mesh: the asset manager's data platform on Dagster.", no_args_is_help=True)
+from mesh_assets.cli_errors import ErrorBoundaryTyper, debug_option
+
+app = ErrorBoundaryTyper(help="Investment Data Mesh: the asset manager's data platform on Dagster.",
+                         no_args_is_help=True, pretty_exceptions_enable=False)
+app.callback()(debug_option(app))
 calendar_app = typer.Typer(help="The NYSE calendar table generated from exchange_calendars.")
 app.add_typer(calendar_app, name="calendar")
 console = Console()

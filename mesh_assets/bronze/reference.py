@@ -42,7 +42,8 @@ REFERENCE_TABLES: dict[str, TableSpec] = {
         ("region", S))),
     "composites": TableSpec(BRONZE, "reference_composites", _schema(
         ("composite_id", S), ("composite_name", S), ("strategy", S), ("benchmark_id", S), ("currency", S),
-        ("inception_date", D), ("description", S), ("min_portfolio_size", F), ("significant_cash_flow_pct", F))),
+        ("inception_date", D), ("creation_date", D), ("description", S), ("min_portfolio_size", F),
+        ("significant_cash_flow_pct", F))),
     "portfolios": TableSpec(BRONZE, "reference_portfolios", _schema(
         ("portfolio_id", S), ("portfolio_name", S), ("client_id", S), ("strategy", S), ("benchmark_id", S),
         ("composite_id", S), ("base_currency", S), ("fee_schedule", S), ("discretionary", B), ("inception_date", D),
@@ -71,7 +72,7 @@ FOREIGN_KEYS = {
 }
 REQUIRED = {
     "clients": ["client_id", "tenant_id", "aws_account_id", "salesforce_account_id"],
-    "composites": ["composite_id", "benchmark_id", "inception_date"],
+    "composites": ["composite_id", "benchmark_id", "inception_date", "creation_date"],
     "portfolios": ["portfolio_id", "client_id", "benchmark_id", "inception_date", "discretionary"],
     "securities": ["security_id", "figi", "currency"],
     "benchmarks": ["benchmark_id"],

@@ -120,6 +120,7 @@ class Composite:
     benchmark_id: str
     currency: str
     inception_index: int
+    creation_index: int
     description: str
     min_portfolio_size: int
     significant_cash_flow_pct: float
@@ -185,9 +186,12 @@ def build_reference(scale: FirmScale, window: HistoryWindow, rng: np.random.Gene
     securities = _securities(scale.securities, draws)
     composite_specs = _composite_specs(scale.composites, benchmarks, draws)
     portfolios = _portfolios(scale, len(window.days), clients, composite_specs, benchmarks, rng, draws)
+    first_funded = {spec["id"]: min(p.inception_index for p in portfolios if p.composite_id == spec["id"])
+                    for spec in composite_specs}
     composites = tuple(
         Composite(
-            inception_index=min(p.inception_index for p in portfolios if p.composite_id == spec["id"]),
+            inception_index=first_funded[spec["id"]],
+            creation_index=creation_index(spec["id"], first_funded[spec["id"]], len(window.days)),
             composite_id=spec["id"],
             composite_name=spec["name"],
             strategy=spec["strategy"],
@@ -200,6 +204,22 @@ def build_reference(scale: FirmScale, window: HistoryWindow, rng: np.random.Gene
         for spec in composite_specs
     )
     return ReferenceData(clients, composites, portfolios, securities, benchmarks)
+
+
+#: A composite is created (the firm first groups portfolios under its definition) 10 to 30 sessions after its
+#: first portfolio is funded: never before that portfolio exists, sometimes before and sometimes after the
+#: composite's first full month (its performance inception), as the GIPS 2020 creation-date disclosure allows.
+CREATION_LAG_SESSIONS = (10, 30)
+
+
+def creation_index(composite_id: str, first_funded_index: int, n_days: int) -> int:
+    """Trading-day index of the composite's creation: a lag derived from its id (deterministic, and drawn
+    outside the firm's random stream so no other figure moves), never after the history's last day."""
+    import zlib
+
+    low, high = CREATION_LAG_SESSIONS
+    lag = low + zlib.crc32(composite_id.encode()) % (high - low + 1)
+    return min(first_funded_index + lag, n_days - 1)
 
 
 def _clients(count: int, rng: np.random.Generator, draws: DrawStream) -> tuple[Client, ...]:
@@ -385,6 +405,7 @@ def reference_tables(reference: ReferenceData, window: HistoryWindow) -> dict[st
                 "benchmark_id",
                 "currency",
                 "inception_date",
+                "creation_date",
                 "description",
                 "min_portfolio_size",
                 "significant_cash_flow_pct",
@@ -397,6 +418,7 @@ def reference_tables(reference: ReferenceData, window: HistoryWindow) -> dict[st
                     c.benchmark_id,
                     c.currency,
                     day(c.inception_index),
+                    day(c.creation_index),
                     c.description,
                     c.min_portfolio_size,
                     f"{c.significant_cash_flow_pct:.1f}",

@@ -96,8 +96,10 @@ SCALES: dict[str, FirmScale] = {
 
 
 def get_scale(name: str) -> FirmScale:
-    """The scale called ``name``; ValueError listing the known scales otherwise."""
+    """The scale called ``name``; UserError (a ValueError) listing the known scales otherwise."""
+    from mesh_assets.user_errors import UserError
+
     try:
         return SCALES[name]
     except KeyError:
-        raise ValueError(f"unknown firm scale {name!r}; choose one of {', '.join(SCALES)}") from None
+        raise UserError(f"unknown firm scale {name!r}; choose one of {', '.join(SCALES)}") from None

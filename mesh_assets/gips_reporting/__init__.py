@@ -4,7 +4,8 @@ from dagster import Definitions
 
 
 def defs() -> Definitions:
-    """The five GIPS assets, partitioned by composite × year."""
+    """The six GIPS assets of one composite-year (composite × year) and the firm-wide book (year)."""
     from mesh_assets.gips_reporting.assets import GIPS_ASSETS
+    from mesh_assets.gips_reporting.book import annual_book
 
-    return Definitions(assets=GIPS_ASSETS)
+    return Definitions(assets=[*GIPS_ASSETS, annual_book])

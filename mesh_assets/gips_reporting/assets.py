@@ -1,8 +1,8 @@
 """The GIPS assets (group ``gips``), partitioned by composite × year, materialized on demand by compliance.
 
-portfolio_monthly_returns -> composite_membership -> composite_monthly_returns -> composite_annual_statistics
--> annual_report. Each step reads its inputs from the warehouse (gold/silver) or from the GIPS Iceberg
-tables its upstream wrote, so every figure is reproducible from recorded inputs; the math is in
+composite_definition -> portfolio_monthly_returns -> composite_membership -> composite_monthly_returns
+-> composite_annual_statistics -> annual_report. Each step reads its inputs from the warehouse (gold/silver)
+or from the GIPS Iceberg tables its upstream wrote, so every figure is reproducible from recorded inputs; the math is in
 ``mesh_assets.gips`` (no Dagster there).
 """
 
@@ -16,6 +16,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -24,7 +25,8 @@ from pydantic import Field
 
 from mesh_assets.check_results import to_check_result
 from mesh_assets.gips_reporting import tables
-from mesh_assets.gips_reporting.partitions import composite_years, split_key, years_back
+from mesh_assets.gips_reporting.definition import COMPOSITE_DEFINITION, composite_definition, requested
+from mesh_assets.gips_reporting.partitions import composite_years
 from mesh_assets.ownership import COMPLIANCE, PERFORMANCE
 from resources.iceberg import IcebergCatalogResource
 from resources.reports import ReportStoreResource
@@ -110,7 +112,8 @@ def _inception_year(composite: dict) -> int:
 @asset(
     key=PORTFOLIO_MONTHLY, group_name=GROUP, partitions_def=composite_years, kinds={"iceberg", "python"},
     owners=[PERFORMANCE], pool=POOL,
-    deps=[AssetDep(DAILY_RETURNS, partition_mapping=AllPartitionMapping()), PORTFOLIOS, COMPOSITES, TRADING_DAYS],
+    deps=[COMPOSITE_DEFINITION, AssetDep(DAILY_RETURNS, partition_mapping=AllPartitionMapping()), PORTFOLIOS,
+          TRADING_DAYS],
     check_specs=[AssetCheckSpec("monthly_returns_plausible", asset=PORTFOLIO_MONTHLY, blocking=True,
                                 description="gross and net monthly returns are finite and within the plausible "
                                             "bound (default ±30%)")],
@@ -125,9 +128,8 @@ def portfolio_monthly_returns(
     from mesh_assets.gips import portfolio_monthly_returns as compute
     from mesh_assets.gips.quality import plausible_monthly_returns
 
-    composite_id, year = split_key(context.partition_key)
     reads = _reads(warehouse)
-    reads.composite(composite_id)
+    composite_id, year, _ = requested(context, reads)
     portfolios = reads.portfolios(composite_id)
     daily = reads.daily_returns(composite_id, year)
     sessions = reads.sessions(dt.date(year, 1, 1), dt.date(year, 12, 31))
@@ -156,9 +158,9 @@ def composite_membership(
     from mesh_assets.gips import composite_membership as compute
     from mesh_assets.gips.quality import member_months_have_returns
 
-    composite_id, year = split_key(context.partition_key)
     reads = _reads(warehouse)
-    policy = _policy(reads.composite(composite_id))
+    composite_id, year, composite = requested(context, reads)
+    policy = _policy(composite)
     portfolios = reads.portfolios(composite_id)
     monthly = _store(iceberg).read(tables.PORTFOLIO_MONTHLY_RETURNS, composite_id, [year])
     membership = compute(monthly, portfolios, policy, data_through=reads.data_through())
@@ -194,9 +196,8 @@ def composite_monthly_returns(
     from mesh_assets.gips import composite_monthly_returns as compute
     from mesh_assets.gips.quality import benchmark_series_complete, composite_assets_reconcile
 
-    composite_id, year = split_key(context.partition_key)
     reads = _reads(warehouse)
-    composite = reads.composite(composite_id)
+    composite_id, year, composite = requested(context, reads)
     store = _store(iceberg)
     monthly = store.read(tables.PORTFOLIO_MONTHLY_RETURNS, composite_id, [year])
     membership = store.read(tables.COMPOSITE_MEMBERSHIP, composite_id, [year])
@@ -219,7 +220,7 @@ def composite_monthly_returns(
 @asset(
     key=ANNUAL_STATISTICS, group_name=GROUP, partitions_def=composite_years, kinds={"iceberg", "python"},
     owners=[PERFORMANCE], pool=POOL,
-    deps=[AssetDep(COMPOSITE_MONTHLY, partition_mapping=years_back(3)), PORTFOLIO_MONTHLY, MEMBERSHIP,
+    deps=[COMPOSITE_MONTHLY, PORTFOLIO_MONTHLY, MEMBERSHIP,
           AssetDep(DAILY_VALUES, partition_mapping=AllPartitionMapping())],
     check_specs=[AssetCheckSpec("firm_assets_cover_composite", asset=ANNUAL_STATISTICS, blocking=True,
                                 description="total firm assets are at least the composite's assets")],
@@ -234,9 +235,8 @@ def composite_annual_statistics(
     from mesh_assets.gips import annual_statistics
     from mesh_assets.gips.quality import firm_assets_cover_composite
 
-    composite_id, year = split_key(context.partition_key)
     reads = _reads(warehouse)
-    composite = reads.composite(composite_id)
+    composite_id, year, composite = requested(context, reads)
     store = _store(iceberg)
     history_years = list(range(max(_inception_year(composite), year - 2), year + 1))
     history = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, history_years)
@@ -272,8 +272,7 @@ def composite_annual_statistics(
 @asset(
     key=ANNUAL_REPORT, group_name=GROUP, partitions_def=composite_years, kinds={"pdf", "html"},
     owners=[COMPLIANCE], pool=POOL,
-    deps=[AssetDep(ANNUAL_STATISTICS, partition_mapping=years_back(10)),
-          AssetDep(COMPOSITE_MONTHLY, partition_mapping=years_back(10)), COMPOSITES, BENCHMARKS, PORTFOLIOS],
+    deps=[ANNUAL_STATISTICS, COMPOSITE_MONTHLY, COMPOSITES, BENCHMARKS, PORTFOLIOS],
     description="The GIPS composite report a compliance officer hands to a prospect: statistics of up to ten "
                 "years, a composite-vs-benchmark chart and the required disclosures, as PDF, HTML, CSV and JSON. "
                 "Materialize one composite-year from here, or run `mesh gips report --composite C --year Y`.",
@@ -288,9 +287,8 @@ def annual_report(
     from mesh_assets.gips.membership import MembershipPolicy
     from mesh_assets.gips.report.document import PRESENTED_YEARS, build_report
 
-    composite_id, year = split_key(context.partition_key)
     reads = _reads(warehouse)
-    composite = reads.composite(composite_id)
+    composite_id, year, composite = requested(context, reads)
     benchmark = reads.benchmark(composite["benchmark_id"])
     portfolios = reads.portfolios(composite_id)
     store = _store(iceberg, track=True)
@@ -298,8 +296,9 @@ def annual_report(
     statistics = store.read(tables.COMPOSITE_ANNUAL_STATISTICS, composite_id, presented)
     composite_monthly = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, presented)
     if year not in set(statistics["year"]):
-        raise ValueError(f"composite {composite_id} has no member in any month of {year}: there is no {year} "
-                         "report (a composite's first year is its first full month under management)")
+        raise Failure(description=f"Composite {composite_id} has no GIPS report for {year}: it had no member in any "
+                                  f"month of {year} (a composite's record starts with its first full month).",
+                      allow_retries=False, metadata={"composite_id": composite_id, "year": year, "user_error": True})
     if presented[0] == _inception_year(composite):  # the presented history starts at the composite's start
         composite = {**composite, "inception_date": str(composite_monthly["month_first_session"].min())}
     schedule = standard_fee_schedule(portfolios["fee_schedule"].tolist())
@@ -351,5 +350,5 @@ def render_files(report: dict) -> dict[str, tuple[bytes, str]]:
     }
 
 
-GIPS_ASSETS = [portfolio_monthly_returns, composite_membership, composite_monthly_returns,
+GIPS_ASSETS = [composite_definition, portfolio_monthly_returns, composite_membership, composite_monthly_returns,
                composite_annual_statistics, annual_report]

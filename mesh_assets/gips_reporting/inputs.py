@@ -45,18 +45,26 @@ class WarehouseReads:
 
     def composite(self, composite_id: str) -> dict[str, Any]:
         """The composite's reference row; ValueError naming it when unknown."""
-        cid = safe_id(composite_id, "composite")
-        rows = self.frame("silver.composites", f"""
-            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, description,
-                   min_portfolio_size, significant_cash_flow_pct
-            from silver.composites where composite_id = '{cid}'""", (
-            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
-            "description", "min_portfolio_size", "significant_cash_flow_pct"))
-        if rows.empty:
+        record = self.composite_or_none(composite_id)
+        if record is None:
             raise ValueError(f"composite {composite_id} is not in silver.composites: no GIPS figures can be computed")
+        return record
+
+    def composite_or_none(self, composite_id: str) -> dict[str, Any] | None:
+        """The composite's reference row, or None when the firm has no such composite."""
+        if not _SAFE_ID.match(composite_id):
+            return None
+        rows = self.frame("silver.composites", f"""
+            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, creation_date,
+                   description, min_portfolio_size, significant_cash_flow_pct
+            from silver.composites where composite_id = '{composite_id}'""", (
+            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
+            "creation_date", "description", "min_portfolio_size", "significant_cash_flow_pct"))
+        if rows.empty:
+            return None
         record = rows.iloc[0].to_dict()
         record["inception_date"] = pd.Timestamp(record["inception_date"]).date().isoformat()
-        record["creation_date"] = record["inception_date"]
+        record["creation_date"] = pd.Timestamp(record["creation_date"]).date().isoformat()
         return record
 
     def benchmark(self, benchmark_id: str) -> dict[str, Any]:
@@ -123,3 +131,62 @@ class WarehouseReads:
         if int(rows["portfolios"].iat[0]) == 0:
             raise ValueError(f"gold.portfolio_daily_values has no row for {day}: firm assets are unknown")
         return float(rows["firm_assets"].iat[0])
+
+
+@dataclass
+class FirmWideReads(WarehouseReads):
+    """The GIPS reads of every composite at once (one query per table and year), for the firm-wide book."""
+
+    def composites(self) -> pd.DataFrame:
+        """Every composite's reference row (dates as ISO strings)."""
+        rows = self.frame("silver.composites", """
+            select composite_id, composite_name, strategy, benchmark_id, currency, inception_date, creation_date,
+                   description, min_portfolio_size, significant_cash_flow_pct
+            from silver.composites order by composite_id""", (
+            "composite_id", "composite_name", "strategy", "benchmark_id", "currency", "inception_date",
+            "creation_date", "description", "min_portfolio_size", "significant_cash_flow_pct"))
+        for column in ("inception_date", "creation_date"):
+            rows[column] = [pd.Timestamp(d).date().isoformat() for d in rows[column]]
+        return rows
+
+    def benchmarks(self) -> pd.DataFrame:
+        """Every benchmark's reference row."""
+        return self.frame("silver.benchmarks", "select benchmark_id, benchmark_name, provider, currency "
+                          "from silver.benchmarks order by benchmark_id",
+                          ("benchmark_id", "benchmark_name", "provider", "currency"))
+
+    def all_portfolios(self) -> pd.DataFrame:
+        """Every portfolio that belongs to a composite, with its composite, fee schedule and dates."""
+        return self.frame("silver.portfolios", """
+            select portfolio_id, composite_id, discretionary, inception_date, termination_date, fee_schedule
+            from silver.portfolios where composite_id is not null order by portfolio_id""",
+            ("portfolio_id", "composite_id", "discretionary", "inception_date", "termination_date", "fee_schedule"))
+
+    def all_daily_returns(self, year: int) -> pd.DataFrame:
+        """Daily returns of every composite portfolio in ``year``."""
+        return self.frame(f"gold.daily_returns.{year}", f"""
+            select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.daily_return,
+                   d.return_status
+            from gold.daily_returns as d
+            inner join silver.portfolios as p on p.portfolio_id = d.portfolio_id
+            where p.composite_id is not null
+              and d.as_of_date between date '{year}-01-01' and date '{year}-12-31'
+            order by d.portfolio_id, d.as_of_date""", (
+            "portfolio_id", "as_of_date", "begin_value", "end_value", "external_flow", "daily_return",
+            "return_status"))
+
+    def all_benchmark_levels(self, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """Every benchmark's daily levels between ``first`` and ``last``."""
+        return self.frame(f"silver.benchmark_levels.{first.year}-{last.year}", f"""
+            select benchmark_id, level_date, level from silver.benchmark_levels
+            where level_date between date '{first.isoformat()}' and date '{last.isoformat()}'
+            order by benchmark_id, level_date""", ("benchmark_id", "level_date", "level"))
+
+    def firm_assets_by_day(self, year: int) -> dict[str, float]:
+        """Total firm assets (every portfolio) at the close of each day of ``year`` (ISO day -> amount)."""
+        rows = self.frame(f"gold.portfolio_daily_values.{year}", f"""
+            select as_of_date, sum(end_value) from gold.portfolio_daily_values
+            where as_of_date between date '{year}-01-01' and date '{year}-12-31' group by 1 order by 1""",
+            ("as_of_date", "firm_assets"))
+        return {pd.Timestamp(d).date().isoformat(): float(v) for d, v in zip(rows["as_of_date"],
+                                                                             rows["firm_assets"], strict=True)}

@@ -45,6 +45,31 @@ class GipsStore:
         properties = {"mesh.dagster.run_id": run_id} if run_id else {}
         return replace_partition_if_changed(self.iceberg.loader(spec), rows, PARTITION_COLUMN, key, properties)
 
+    def write_many(self, spec: TableSpec, frames: dict[tuple[str, int], pd.DataFrame],
+                   run_id: str | None = None) -> Any:
+        """Replace the rows of every ``(composite id, year)`` in ``frames`` (empty frames too), in one commit."""
+        import pyarrow as pa
+
+        from mesh_assets.lakehouse.snapshots import overwrite_partitions
+
+        parts = []
+        for (composite_id, year), frame in frames.items():
+            data = frame.copy()
+            data.insert(0, "year", year)
+            data.insert(0, "composite_id", composite_id)
+            data.insert(0, PARTITION_COLUMN, partition_value(composite_id, year))
+            parts.append(pa.Table.from_pandas(data.loc[:, spec.column_names], preserve_index=False).cast(spec.schema))
+        rows = pa.concat_tables(parts) if parts else spec.schema.empty_table()
+        properties = {"mesh.dagster.run_id": run_id} if run_id else {}
+        keys = [partition_value(c, y) for c, y in frames]
+        return overwrite_partitions(self.iceberg.loader(spec), rows, PARTITION_COLUMN, keys, properties)
+
+    def read_existing(self, spec: TableSpec, keys: list[tuple[str, int]]) -> pd.DataFrame:
+        """Rows of those ``(composite id, year)`` partitions that exist (no error for the others)."""
+        table = self.iceberg.table(spec)
+        frame = read_partitions(table, PARTITION_COLUMN, [partition_value(c, y) for c, y in keys]).to_pandas()
+        return frame.drop(columns=[PARTITION_COLUMN])
+
     def read(self, spec: TableSpec, composite_id: str, years: list[int]) -> pd.DataFrame:
         """Rows of the composite's ``years``; MissingPartitionError naming any year never materialized."""
         table = self.iceberg.table(spec)

@@ -21,7 +21,7 @@ from jobs.gips import run_gips_report
 from mesh_assets.firm import generate_firm
 from mesh_assets.gips import composite_return, link_returns
 from mesh_assets.gips_reporting import tables
-from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, composite_year_key
+from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
 from mesh_assets.gips_reporting.storage import GipsStore, MissingPartitionError
 from mesh_assets.trading_calendar import trading_days
 from tests.conftest import SMALL_SEED
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "gips"
 FIRM_END = dt.date(2026, 2, 20)
 YEARS = (2025, 2026)
-GIPS_ASSETS = {"portfolio_monthly_returns", "composite_membership", "composite_monthly_returns",
+GIPS_ASSETS = {"composite_definition", "portfolio_monthly_returns", "composite_membership", "composite_monthly_returns",
                "composite_annual_statistics", "annual_report"}
 GIPS_CHECKS = {"monthly_returns_plausible", "member_months_have_returns", "composite_assets_reconcile",
                "benchmark_series_complete", "firm_assets_cover_composite"}
@@ -221,7 +221,7 @@ def test_a_rerun_on_the_same_inputs_is_byte_identical_and_commits_nothing(gips):
     for name, content in before.items():
         assert (folder / name).read_bytes() == content, name
     for event in rerun.get_asset_materialization_events():
-        if event.asset_key.path[-1] != "annual_report":
+        if event.asset_key.path[-1] not in ("annual_report", "composite_definition"):
             assert event.materialization.metadata["committed"].value is False, event.asset_key
     report = report_json(gips, composite_id)
     snapshot_ids = report["inputs"]["gips"]["gips.composite_annual_statistics"]
@@ -241,7 +241,8 @@ def test_a_failing_blocking_check_stops_the_report(gips):
     assert not evaluation.passed and evaluation.metadata["violations"].value > 0
     assert evaluation.metadata["samples"].value and evaluation.metadata["bound"].value == 1e-6
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert materialized == {AssetKey(["gips", "portfolio_monthly_returns"])}  # nothing downstream ran
+    # nothing downstream of the failed check ran
+    assert materialized == {AssetKey(["gips", "composite_definition"]), AssetKey(["gips", "portfolio_monthly_returns"])}
 
 
 def test_unknown_composites_and_missing_years_are_named(gips):
@@ -253,18 +254,97 @@ def test_unknown_composites_and_missing_years_are_named(gips):
         store.read(tables.COMPOSITE_MONTHLY_RETURNS, "COMP-01", [2024, gips["year"]])
 
 
-def test_the_composite_sensor_registers_every_composite_once(gips):
-    from sensors.gips_composite_sensor import gips_composite_sensor
+def test_the_composite_sensor_registers_every_composite_and_year_once(gips):
+    from sensors.gips_composite_sensor import current_year, gips_composite_sensor
 
     iceberg = gips["world"]["defs"].resources["iceberg"]
     with instance_for_test() as instance:
         result = gips_composite_sensor(build_sensor_context(instance=instance, resources={"iceberg": iceberg}))
-        [request] = result.dynamic_partitions_requests
-        assert request.partitions_def_name == COMPOSITES_PARTITION_SET
-        assert sorted(request.partition_keys) == gips["composites"]
-        instance.add_dynamic_partitions(COMPOSITES_PARTITION_SET, list(request.partition_keys))
+        composites, years = result.dynamic_partitions_requests
+        assert composites.partitions_def_name == COMPOSITES_PARTITION_SET
+        assert sorted(composites.partition_keys) == gips["composites"]
+        # years from the earliest inception (the firm's first portfolio, 2025) to this year, none before
+        assert years.partitions_def_name == YEARS_PARTITION_SET
+        assert list(years.partition_keys) == [str(y) for y in range(YEARS[0], current_year() + 1)]
+        for request in result.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         again = gips_composite_sensor(build_sensor_context(instance=instance, resources={"iceberg": iceberg}))
         assert "3 composites" in again.skip_message
+
+
+def test_the_report_states_a_creation_date_of_its_own(gips):
+    world = gips["world"]
+    for composite_id in gips["composites"]:
+        [(created, funded)] = query(world, f"""
+            select c.creation_date, min(p.inception_date) from silver.composites c
+            join silver.portfolios p using (composite_id) where composite_id = '{composite_id}' group by 1""")
+        report = report_json(gips, composite_id)
+        assert report["composite"]["creation_date"] == created.isoformat()
+        assert created > funded  # a composite groups portfolios: it is created after its first one is funded
+        assert created != dt.date.fromisoformat(report["composite"]["inception_date"])
+
+
+def _launch(world, job: str, composite_id: str, year: int) -> tuple[str, subprocess.Popen]:
+    """Launch one composite-year the way the UI does: through the instance's run launcher (a separate run
+    process loading the code location from workspace.yaml), not execute_in_process. Returns the run id and
+    the launching `dagster job launch` process (launches run side by side)."""
+    import json
+    import os
+    import sys
+    import uuid
+
+    root = Path(__file__).resolve().parents[2]
+    run_id = str(uuid.uuid4())
+    tags = {"dagster/partition": f"{composite_id}|{year}", "dagster/partition/composite": composite_id,
+            "dagster/partition/year": str(year)}
+    env = {**os.environ, **world["env"], "DAGSTER_HOME": str(world["root"] / "dagster_home")}
+    launcher = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w",
+                                 str(root / "workspace.yaml"), "-j", job, "--tags", json.dumps(tags),
+                                 "--run-id", run_id], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+    return run_id, launcher
+
+
+def test_bad_requests_launched_through_the_run_launcher_fail_fast_with_one_sentence_and_no_retry(gips):
+    import time
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    world = gips["world"]
+    instance = world["instance"]
+    # the instance the CLI loads from DAGSTER_HOME: the world's storage, runs launched at once (no daemon)
+    (world["root"] / "dagster_home" / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "telemetry:\n  enabled: false\n")
+    requests = {("COMP-99", 2026): "Composite COMP-99 is not one of the firm's composites (silver.composites), so "
+                                   "there is no GIPS year 2026 for it.",
+                ("COMP-01", 2019): "Composite COMP-01 has no GIPS year 2019: its first portfolio was funded on "}
+    launched = {request: _launch(world, "gips_report", *request) for request in requests}
+    for _, launcher in launched.values():
+        assert launcher.wait(timeout=300) == 0, launcher.stderr.read()
+    runs = {request: run_id for request, (run_id, _) in launched.items()}
+    deadline = time.monotonic() + 240
+    for (composite_id, year), run_id in runs.items():
+        while not (run := instance.get_run_by_id(run_id)).is_finished:
+            assert time.monotonic() < deadline, f"run {run_id} did not finish"
+            time.sleep(0.5)
+        assert run.status == DagsterRunStatus.FAILURE
+        assert run.tags["dagster/retry_on_asset_or_op_failure"] == "false"  # the daemon does not retry it
+        records = instance.get_records_for_run(run_id).records
+        failures = [r.event_log_entry.dagster_event for r in records
+                    if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.is_step_failure]
+        [failure] = failures  # one step failed, once: the first, before any other started
+        assert failure.step_key == "gips__composite_definition"
+        data = failure.step_failure_data
+        assert data.error.cls_name == "Failure"
+        assert data.user_failure_data.description.startswith(requests[(composite_id, year)])
+        sentence = data.user_failure_data.description
+        assert sentence.count(". ") == 0 and composite_id in sentence and str(year) in sentence
+        started = [r for r in records if r.event_log_entry.dagster_event
+                   and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_START]
+        assert len(started) == 1
+        assert not [r for r in records if r.event_log_entry.dagster_event
+                    and r.event_log_entry.dagster_event.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
 
 
 def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
@@ -280,3 +360,55 @@ def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
     assert "gips_report.pdf" in result.output and f"{gips['composites'][-1]} {gips['year']}" in result.output
     with DagsterInstance.get() as instance:  # the runs are recorded in DAGSTER_HOME's instance
         assert gips["composites"][-1] in instance.get_dynamic_partitions(COMPOSITES_PARTITION_SET)
+
+
+def test_the_firm_wide_book_computes_every_composite_year_in_one_run_with_the_same_figures(gips):
+    """Last in this module: it rewrites the GIPS tables and reports the tests above read."""
+    import os
+    import sys
+    import time
+    import uuid
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    world = gips["world"]
+    instance = world["instance"]
+    store = GipsStore(world["defs"].resources["iceberg"])
+    keys = [(c, y) for c in gips["composites"] for y in YEARS]
+    columns = ["composite_id", "year", "gross_return", "net_return", "benchmark_return", "portfolios",
+               "composite_assets", "firm_assets", "dispersion", "composite_3yr_std"]
+    by_chain = store.read_existing(tables.COMPOSITE_ANNUAL_STATISTICS, keys)[columns].sort_values(
+        ["composite_id", "year"]).reset_index(drop=True)
+    chain_reports = {c: report_json(gips, c)["statistics"] for c in gips["composites"]}
+    assert len(by_chain) == len(keys)
+
+    (world["root"] / "dagster_home" / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "telemetry:\n  enabled: false\n")
+    root = Path(__file__).resolve().parents[2]
+    run_id = str(uuid.uuid4())
+    tags = {"dagster/asset_partition_range_start": str(YEARS[0]), "dagster/asset_partition_range_end": str(YEARS[-1])}
+    env = {**os.environ, **world["env"], "DAGSTER_HOME": str(world["root"] / "dagster_home")}
+    subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(root / "workspace.yaml"),
+                    "-j", "gips_book", "--tags", json.dumps(tags), "--run-id", run_id],
+                   cwd=root, env=env, check=True, capture_output=True, timeout=300)
+    deadline = time.monotonic() + 300
+    while not (run := instance.get_run_by_id(run_id)).is_finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert run.status == DagsterRunStatus.SUCCESS
+    records = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run_id).records
+               if r.event_log_entry.dagster_event]
+    assert [e.step_key for e in records if e.event_type == DagsterEventType.STEP_START] == ["gips__annual_book"]
+    [check] = [e.event_specific_data for e in records if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert check.passed, check.description
+
+    by_book = store.read_existing(tables.COMPOSITE_ANNUAL_STATISTICS, keys)[columns].sort_values(
+        ["composite_id", "year"]).reset_index(drop=True)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(by_book, by_chain, check_exact=False, rtol=1e-12)
+    for composite_id in gips["composites"]:
+        assert report_json(gips, composite_id)["statistics"] == chain_reports[composite_id]
+        files = {p.name for p in (gips["reports"] / composite_id / str(gips["year"])).iterdir()}
+        assert files == {"gips_report.pdf", "gips_report.html", "gips_report.json", "gips_statistics.csv"}

@@ -65,8 +65,12 @@ SESSIONS_BY_MONTH: dict[str, list[dt.date]] = {}
 for _session in SESSIONS:
     SESSIONS_BY_MONTH.setdefault(_session.strftime("%Y-%m"), []).append(_session)
 
-DISCLOSURE_TITLES = ("Definition of the firm", "Composite description", "Benchmark", "Fee schedule", "Currency",
-                     "Dispersion", "Membership policy", "Methodology")
+DISCLOSURE_TITLES = ("Compliance statement and verification status", "Definition of the firm",
+                     "Composite description", "Benchmark description", "Gross-of-fees returns", "Net-of-fees returns",
+                     "Currency", "Internal dispersion", "Fee schedule", "Composite creation date",
+                     "Composite inception date", "List of composite descriptions", "Policies available upon request",
+                     "Trading expenses", "Withholding taxes", "Minimum portfolio size and significant cash flows",
+                     "Three-year ex-post standard deviation", "Calculation methodology")
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -1166,7 +1170,7 @@ def test_firm_assets_cover_composite_fails_on_missing_firm_assets():
 
 COMPOSITE = {"composite_id": "C-1", "composite_name": "US Large Cap Core", "description": "Discretionary US large "
              "cap equity portfolios.", "strategy": "US Large Cap Core", "currency": "USD",
-             "inception_date": "2023-01-02", "creation_date": "2023-01-02", "benchmark_id": "B-1"}
+             "inception_date": "2023-01-02", "creation_date": "2023-01-20", "benchmark_id": "B-1"}
 BENCHMARK = {"benchmark_id": "B-1", "benchmark_name": "S&P 500", "provider": "S&P Dow Jones Indices",
              "currency": "USD"}
 INPUTS = {"gips": {"composite_monthly_returns": 12, "composite_annual_statistics": 7},
@@ -1228,9 +1232,41 @@ def test_report_contains_the_required_disclosures():
         assert title in titles
     text = {d["title"]: d["text"] for d in report["disclosures"]}
     assert describe_schedule(parse_fee_schedule(TIERED)) in text["Fee schedule"]
-    assert POLICY.describe() == text["Membership policy"]
-    assert "S&P 500" in text["Benchmark"]
+    assert POLICY.describe() == text["Minimum portfolio size and significant cash flows"]
+    assert "S&P 500" in text["Benchmark description"]
+    assert "has not been independently verified" in text["Compliance statement and verification status"]
+    assert all(d["provision"].startswith("4.C") for d in report["disclosures"])
     assert "USD" in text["Currency"]
+
+
+def test_every_required_disclosure_is_in_the_pdf_text_html_and_json():
+    """Each GIPS 2020 Provision 4 disclosure (docs/gips_disclosures.md) is printed in full, with its provision."""
+    import shutil
+    import subprocess
+
+    from mesh_assets.gips.report.formatting import disclosure_heading
+    from mesh_assets.gips.report.html import render_html
+    from mesh_assets.gips.report.pdf import render_pdf
+
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.fail("`pdftotext` not found: install poppler-utils (make system-deps)")
+    report = build_report(**report_inputs())
+    pdf_text = subprocess.run([pdftotext, "-", "-"], input=render_pdf(report), capture_output=True,
+                              check=True).stdout.decode()
+    flat_pdf = " ".join(pdf_text.split())
+    html = render_html(report)
+    document = json.loads(report_json(report))
+    assert [d["title"] for d in document["disclosures"]] == [d["title"] for d in report["disclosures"]]
+    for disclosure in report["disclosures"]:
+        heading = disclosure_heading(disclosure)
+        assert f"{heading}. {disclosure['text']}" in flat_pdf, heading
+        assert heading in html, heading
+    for phrase in ("has not been independently verified", "available upon request", "trading expenses",
+                   "withholding taxes", "composite descriptions", "valuing investments, calculating performance and "
+                   "preparing GIPS Reports", "created on 2023-01-20", "inception date (the start of its performance "
+                   "record) is 2023-01-02"):
+        assert phrase in flat_pdf, phrase
 
 
 def test_report_presents_the_statistics_and_the_cumulative_series():

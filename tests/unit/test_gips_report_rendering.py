@@ -32,7 +32,7 @@ def sample_report() -> dict[str, Any]:
         "composite": {"composite_id": "CMP-01", "composite_name": "US Large Cap Core",
                       "description": "Fully discretionary US large cap equity portfolios benchmarked to the S&P 500.",
                       "strategy": "US Large Cap Core", "currency": "USD", "inception_date": "2026-08-05",
-                      "creation_date": "2026-08-05"},
+                      "creation_date": "2026-08-21"},
         "benchmark": {"benchmark_id": "BM-01", "benchmark_name": "S&P 500", "provider": "S&P Dow Jones Indices"},
         "report_year": 2026,
         "period_start": "2026-09-01",

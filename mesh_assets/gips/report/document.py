@@ -16,13 +16,8 @@ from mesh_assets.gips.annual_statistics import DISPERSION_MEASURES, RISK_MONTHS
 from mesh_assets.gips.composite_monthly import WEIGHTING_METHODS, cumulative_returns
 from mesh_assets.gips.fees import FeeTier, describe_schedule
 from mesh_assets.gips.membership import MembershipPolicy
+from mesh_assets.gips.report.disclosures import FIRM_DEFINITION, FIRM_NAME, VERIFIED_PERIODS, required_disclosures
 
-FIRM_NAME = "Investment Data Mesh Asset Management"
-FIRM_DEFINITION = (
-    f"{FIRM_NAME} (the Firm) is an independent investment adviser managing discretionary and "
-    "non-discretionary institutional equity portfolios. The Firm is defined as all portfolios managed by its "
-    "investment teams on the Investment Data Mesh platform; total firm assets include every portfolio it manages."
-)
 #: Years a GIPS report presents (at least five, building up to ten).
 PRESENTED_YEARS = 10
 
@@ -63,36 +58,20 @@ def build_report(
                                & (composite_monthly["month"] <= f"{report_year}-12")]
     cumulative = cumulative_returns(months)
     fees = [{"up_to": t.up_to, "bps": t.bps} for t in fee_schedule]
-    name = composite["composite_name"]
-    bench_name = benchmark["benchmark_name"]
-    disclosures = [
-        ("Compliance statement", f"{FIRM_NAME} claims compliance with the Global Investment Performance Standards "
-         "(GIPS®) and has prepared and presented this report in compliance with the GIPS standards. GIPS® is a "
-         "registered trademark of CFA Institute."),
-        ("Definition of the firm", FIRM_DEFINITION),
-        ("Composite description", f"{name}: {composite['description']} The composite was created on "
-         f"{composite['creation_date']}; its inception date is {composite['inception_date']}."),
-        ("Benchmark", f"The benchmark is the {bench_name} ({benchmark['provider']}), total return in "
-         f"{benchmark.get('currency') or composite['currency']}, chosen because it reflects the composite's "
-         f"{composite['strategy']} strategy."),
-        ("Fee schedule", f"The standard annual management fee schedule is {describe_schedule(fee_schedule)}. "
-         "Net-of-fee returns deduct each portfolio's actual tiered management fee, one twelfth of the annual "
-         "rate on the month's beginning value, at the end of every month."),
-        ("Currency", f"Valuations and returns are computed and stated in {composite['currency']}."),
-        ("Dispersion", f"Internal dispersion is the {DISPERSION_MEASURES[dispersion_measure]}. It is not "
-         "presented (n/m) when 5 or fewer portfolios were in the composite for the full year."),
-        ("Risk", f"The three-year annualised ex-post standard deviation uses the {RISK_MONTHS} monthly gross "
-         "returns of the composite and the benchmark ending at the year end; it is not presented (n/a) until 36 "
-         "monthly returns exist."),
-        ("Membership policy", policy.describe()),
-        ("Methodology", "Portfolios are valued daily at the NYSE close; external cash flows are booked at the "
-         "close, so daily returns are true time-weighted returns, linked geometrically into monthly returns. "
-         f"Composite returns are {WEIGHTING_METHODS[weighting_method]}. Annual returns link the monthly "
-         "composite returns; returns for periods under one year are not annualised."),
-    ]
+    methodology_text = (
+        "Portfolios are valued daily at the NYSE close; external cash flows are booked at the close, so daily "
+        "returns are true time-weighted returns, linked geometrically into monthly returns. Composite returns are "
+        f"{WEIGHTING_METHODS[weighting_method]}. Annual returns link the monthly composite returns; returns for "
+        "periods under one year are not annualised.")
+    disclosures = required_disclosures(
+        composite=composite, benchmark=benchmark, fee_schedule_text=describe_schedule(fee_schedule),
+        dispersion_text=(f"Internal dispersion is the {DISPERSION_MEASURES[dispersion_measure]}. It is not "
+                         "presented (n/m) when 5 or fewer portfolios were in the composite for the full year."),
+        risk_months=RISK_MONTHS, membership_text=policy.describe(), methodology_text=methodology_text)
     report = {
         "title": "GIPS Composite Report",
-        "firm": {"name": FIRM_NAME, "definition": FIRM_DEFINITION},
+        "firm": {"name": FIRM_NAME, "definition": FIRM_DEFINITION, "verified": VERIFIED_PERIODS is not None,
+                 "verified_periods": VERIFIED_PERIODS},
         "composite": {k: composite[k] for k in ("composite_id", "composite_name", "description", "strategy",
                                                 "currency", "inception_date", "creation_date")},
         "benchmark": {k: benchmark[k] for k in ("benchmark_id", "benchmark_name", "provider")},
@@ -103,7 +82,7 @@ def build_report(
         "membership_policy": policy.as_dict(),
         "statistics": rows,
         "cumulative": cumulative.to_dict(orient="records"),
-        "disclosures": [{"title": t, "text": x} for t, x in disclosures],
+        "disclosures": disclosures,
         "methodology": {
             "portfolio_returns": "daily true time-weighted returns r = (EMV - CF) / BMV - 1, linked by month",
             "composite_returns": WEIGHTING_METHODS[weighting_method],

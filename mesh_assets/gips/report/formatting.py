@@ -206,5 +206,12 @@ def methodology_items(report: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def disclosures(report: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-    """The report's disclosures, in order, each with ``title`` and ``text``."""
+    """The report's disclosures, in order, each with ``title`` and ``text`` (and ``provision``)."""
     return report.get("disclosures") or []
+
+
+def disclosure_heading(disclosure: Mapping[str, Any]) -> str:
+    """A disclosure's heading with its GIPS provision, e.g. ``"Currency (GIPS 4.C.7)"``."""
+    title = str(disclosure.get("title", ""))
+    provision = disclosure.get("provision")
+    return f"{title} (GIPS {provision})" if provision else title

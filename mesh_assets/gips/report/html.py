@@ -43,7 +43,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         firm_definition=report.get("firm", {}).get("definition"),
         table=formatting.statistics_table(report),
         chart_svg=Markup(cumulative_return_svg(report)),  # built by our code; its text nodes are XML-escaped
-        disclosures=formatting.disclosures(report),
+        disclosures=[(formatting.disclosure_heading(d), d.get("text", "")) for d in formatting.disclosures(report)],
         methodology=formatting.methodology_items(report),
         fingerprint=formatting.fingerprint(report),
     )

@@ -22,6 +22,7 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 
 from mesh_assets.gips.report.chart import AXIS_COLOR, COMPOSITE_COLOR, GRID_COLOR, cumulative_return_drawing
 from mesh_assets.gips.report.formatting import (
+    disclosure_heading,
     disclosures,
     document_title,
     fingerprint,
@@ -136,7 +137,7 @@ def _disclosures(report: Mapping[str, Any]) -> list[Any]:
     (ReportLab's balanced two-column layout re-wraps every paragraph while it searches for the split:
     it made a PDF ten times slower, 1 s instead of 0.1 s.)"""
     flowables: list[Any] = []
-    items = [Paragraph(f"<b>{_text(d.get('title', ''))}.</b> {_text(d.get('text', ''))}", _STYLES["body"])
+    items = [Paragraph(f"<b>{_text(disclosure_heading(d))}.</b> {_text(d.get('text', ''))}", _STYLES["body"])
              for d in disclosures(report)]
     if items:
         flowables += [Paragraph("Disclosures", _STYLES["h2"]), *items]
