@@ -17,10 +17,20 @@ class DemoReport:
     """What the demo materialized and how the checks went."""
 
     runs: list[str] = field(default_factory=list)
-    materializations: dict[str, int] = field(default_factory=dict)
+    materializations: dict[str, int] = field(default_factory=dict)  # asset -> materializations
+    partitions: dict[str, set[str]] = field(default_factory=dict)  # partitioned asset -> partitions materialized
     checks_passed: list[str] = field(default_factory=list)
     checks_failed: list[tuple[str, str, str]] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
+
+
+def materialized_line(report: DemoReport, key: str) -> str:
+    """How the demo reports an asset: its partitions if it is partitioned, else how often it was built."""
+    if key in report.partitions:
+        count = len(report.partitions[key])
+        return f"materialized {key} ({count} partition{'s' if count != 1 else ''})"
+    times = report.materializations[key]
+    return f"materialized {key}" + (f" ({times} times)" if times > 1 else "")
 
 
 def collect(result, report: DemoReport) -> None:
@@ -29,6 +39,8 @@ def collect(result, report: DemoReport) -> None:
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
         report.materializations[key] = report.materializations.get(key, 0) + 1
+        if event.partition is not None:
+            report.partitions.setdefault(key, set()).add(event.partition)
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.passed:

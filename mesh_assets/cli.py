@@ -104,8 +104,10 @@ def demo(
                 published = _publication(instance, sessions[-1], report)
     finally:
         salesforce.stop()
-    for key, count in sorted(report.materializations.items()):
-        console.print(f"  materialized {key} ({count} partition(s))" if count > 1 else f"  materialized {key}")
+    from jobs.demo import materialized_line
+
+    for key in sorted(report.materializations):
+        console.print(f"  {materialized_line(report, key)}")
     console.print(f"[green]{len(report.checks_passed)} checks passed[/]")
     for name, severity, description in report.checks_failed:
         console.print(f"[yellow]{severity}[/] {name}: {description}")
