@@ -36,7 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 #: the audit sensor every 5 s, the end-of-day schedule every minute.
 MONITORING = {"poll_interval_seconds": 2, "free_slots_after_run_end_seconds": 3}
 SETTINGS = {"MESH_AUDIT_SENSOR_INTERVAL_S": "5", "MESH_EOD_CRON": "* * * * *"}
-WORLD_TIMEOUT = 600
+WORLD_TIMEOUT = 1200
+#: The world's own two runs (scaffolding every role reads) run their steps in the run worker, as a person may
+#: choose in the launchpad: on 2 busy cores a process per step costs minutes. The runs the roles launch
+#: themselves (GIPS, the CDC sensor's, the schedule's) use their jobs' own executors.
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 def instance_yaml(home: Path) -> dict[str, Any]:
@@ -69,18 +73,29 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
 
 
+VALID = """query($job: PipelineSelector!, $config: RunConfigData) {
+  isPipelineConfigValid(pipeline: $job, mode: "default", runConfigData: $config) { __typename } }"""
+
+
+def world_run_config(gql: GraphQL, job: str) -> dict:
+    """:data:`IN_PROCESS` if ``job``'s executor offers that choice, else no run config."""
+    valid = gql(VALID, job={"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "pipelineName": job},
+                config=IN_PROCESS)["isPipelineConfigValid"]["__typename"]
+    return IN_PROCESS if valid == "PipelineConfigValidationValid" else {}
+
+
 LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message stack } } }"""
 BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill {
   status isAssetBackfill runs { runId status tags { key value } } error { message } } } }"""
 
 
-def launch_eod_backfill(gql: GraphQL, days: list[str]) -> str:
+def launch_eod_backfill(gql: GraphQL, days: list[str], run_config: dict | None = None) -> str:
     """The end-of-day job's backfill over ``days``, as the UI's Materialize -> Launch backfill submits it."""
     data = gql(LAUNCH_BACKFILL, params={
         "selector": {"partitionSetName": "eod_batch_partition_set",
                      "repositorySelector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}},
-        "partitionNames": days,
+        "partitionNames": days, "runConfigData": run_config,
     })["launchPartitionBackfill"]
     assert data["__typename"] == "LaunchBackfillSuccess", data
     return data["backfillId"]
@@ -131,9 +146,10 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
     try:
         _wait_until_loaded(webserver, url, logs / "webserver.err")
         gql = GraphQL(url)
-        sources = gql.wait(gql.launch("bronze_sources"), timeout=WORLD_TIMEOUT)
+        sources = gql.wait(gql.launch("bronze_sources", run_config=world_run_config(gql, "bronze_sources")),
+                           timeout=WORLD_TIMEOUT)
         assert sources["status"] == "SUCCESS", (sources, gql.failure_message(sources["runId"]))
-        backfill_id = launch_eod_backfill(gql, days)
+        backfill_id = launch_eod_backfill(gql, days, world_run_config(gql, "eod_batch"))
         backfill = finished_backfill(gql, backfill_id, WORLD_TIMEOUT)
         assert daemon.poll() is None, (logs / "daemon.err").read_text()[-4000:]
         yield {"url": url, "gql": gql, "env": env, "days": days, "manifest": manifest, "firm": small_firm,

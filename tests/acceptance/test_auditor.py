@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from tests.acceptance.graphql import LOCATION, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
+# the first test of the session also waits for the shared world (tests/acceptance/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeout(1800)]
 
 NAV = ("gold", "performance", "nav_history")
 CHECK = "every_fund_has_nav"  # partitioned by trading day, like the NAV history it checks

@@ -12,7 +12,8 @@ import pytest
 
 from tests.acceptance.graphql import repository
 
-pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
+# the first test of the session also waits for the shared world (tests/acceptance/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeout(1800)]
 
 ADD_PARTITION = """mutation($key: String!, $name: String!, $repo: RepositorySelector!) {
   addDynamicPartition(partitionKey: $key, partitionsDefName: $name, repositorySelector: $repo) { __typename } }"""

@@ -6,7 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
+# the first test of the session also waits for the shared world (tests/acceptance/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeout(1800)]
 
 
 def _key(node: dict) -> str:

@@ -8,7 +8,8 @@ import pytest
 
 from tests.acceptance.graphql import repository, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
+# the first test of the session also waits for the shared world (tests/acceptance/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeout(1800)]
 
 SCHEDULE = "eod_batch_schedule"
 NEW_YORK = ZoneInfo("America/New_York")
