@@ -2,12 +2,16 @@
 asset has its group, kinds and owners, and nothing floats unconnected."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 # the first test of the session also waits for the shared world (tests/acceptance/conftest.py)
 pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeout(1800)]
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _key(node: dict) -> str:
@@ -18,8 +22,16 @@ def test_every_asset_is_reachable_from_a_source_and_none_is_an_orphan(mesh):
     nodes = {_key(n): n for n in mesh["gql"].asset_nodes()}
     parents = {k: {"/".join(d["path"]) for d in n["dependencyKeys"]} for k, n in nodes.items()}
     children = {k: {"/".join(d["path"]) for d in n["dependedByKeys"]} for k, n in nodes.items()}
-    # sources: what the mesh reads and does not build (Kafka topics, vendor files) or assets reading nothing
+    # Sources: the Kafka topics (external assets), the bronze loaders of vendor files and APIs, and the dbt
+    # seeds (CSV files in the repository). An asset reading nothing else must be one of them.
+    seed_files = {path.stem.split("_", 1)[1] for path in (REPO / "dbt_project" / "seeds").glob("*.csv")}
+    seeds = {k for k in nodes if k.split("/")[0] == "silver" and k.rsplit("/", 1)[1] in seed_files}
+    assert len(seeds) == len(seed_files)
     roots = {k for k in nodes if not parents[k]}
+    not_sources = sorted(k for k in roots if nodes[k]["groupName"] not in ("sources", "bronze") and k not in seeds)
+    assert not_sources == [], f"assets that read from no source: {not_sources}"
+    assert {k for k in roots if nodes[k]["groupName"] == "sources"} == {
+        k for k in nodes if not nodes[k]["isExecutable"]}  # the topics: declared, never built by the mesh
     reached, frontier = set(roots), list(roots)
     while frontier:
         here = frontier.pop()
