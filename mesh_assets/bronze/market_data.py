@@ -35,7 +35,6 @@ from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
 
-
 @dataclass(frozen=True)
 class DailyDelivery:
     """A vendor feed delivered as one CSV per trading day."""

@@ -20,7 +20,8 @@ def test_every_dbt_test_of_the_project_says_what_it_asserts():
     assert all(said.values())
     nav = said["test.investment_mesh.assert_nav_is_sum_of_valuations"]
     assert nav.startswith("NAV of a portfolio-day equals the market value of its valued positions")
-    not_null = next(s for uid, s in said.items() if uid.startswith("test.investment_mesh.not_null_gold_positions_quantity"))
+    prefix = "test.investment_mesh.not_null_gold_positions_quantity"
+    not_null = next(s for uid, s in said.items() if uid.startswith(prefix))
     assert not_null.startswith("dbt test not_null on gold_positions.quantity")
 
 
