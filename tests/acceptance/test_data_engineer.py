@@ -3,6 +3,7 @@ asset has its group, kinds and owners, and nothing floats unconnected."""
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -12,6 +13,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.acceptance, pytest.mark.timeo
 
 
 REPO = Path(__file__).resolve().parents[2]
+DEAD_LETTERS = "bronze/aladdin/dead_letters"
 
 
 def _key(node: dict) -> str:
@@ -56,13 +58,16 @@ def test_every_asset_has_a_group_kinds_and_owners(mesh):
     assert {"bronze", "silver", "gold", "gips"} <= groups
 
 
-def test_the_ui_lists_every_group_with_its_assets(mesh, page):
-    nodes = mesh["gql"].asset_nodes()
-    groups = sorted({n["groupName"] for n in nodes})
-    page.goto("/assets?view=folder")
-    page.goto("/asset-groups")
-    expect(page.locator('[class*="AssetNode_assetName"]').first).to_be_visible(timeout=60_000)
-    for group in groups:
-        expect(page.locator(f'foreignObject.group [data-tooltip="{group}"]').first).to_be_attached()
-    dead = page.locator('[class*="AssetNode_assetName"]').filter(has_text=re.compile("^dead_letters$"))
-    assert dead.count() >= 1
+def test_the_ui_draws_the_dead_letters_downstream_of_the_kafka_topics(mesh, page):
+    nodes = {_key(n): n for n in mesh["gql"].asset_nodes()}
+    parents = sorted("/".join(p["path"]) for p in nodes[DEAD_LETTERS]["dependencyKeys"])
+    assert parents, "dead letters have no upstream asset"
+    groups = sorted({nodes[k]["groupName"] for k in [DEAD_LETTERS, *parents]})
+    selection = f'+key:"{DEAD_LETTERS}"'  # the asset and its direct parents, as typed in the UI's search
+    expanded = ",".join(f"global@global:{group}" for group in groups)
+    page.goto(f"/asset-groups~{quote(selection, safe='')}/?expanded={expanded}")
+    names = page.locator('[class*="AssetNode_assetName"]')
+    expect(names).to_have_count(1 + len(parents))
+    for key in [DEAD_LETTERS, *parents]:
+        expect(names.filter(has_text=re.compile(f"^{re.escape(key.rsplit('/', 1)[1])}$"))).to_be_visible()
+    expect(page.locator("path[marker-end]")).to_have_count(len(parents))  # one edge from each topic
