@@ -84,6 +84,5 @@ def test_the_daemon_launches_the_schedules_run(mesh):
         # queued by the schedule, launched by the daemon's run coordinator
         wait_for(lambda: gql.run(run_id)["status"] not in ("QUEUED", "NOT_STARTED"), 120, "the run to be launched")
         gql(TERMINATE, runId=run_id)  # today is outside the small firm's history: no need to build it
-        gql.wait(run_id, timeout=120)
     finally:
         gql(STOP, selector=_selector())
