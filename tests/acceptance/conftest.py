@@ -111,6 +111,17 @@ def finished_backfill(gql: GraphQL, backfill_id: str, timeout: float) -> dict:
     return wait_for(probe, timeout, f"backfill {backfill_id}", interval=2.0)
 
 
+DAEMONS = """{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }"""
+
+
+def daemons_healthy(gql: GraphQL, daemon: subprocess.Popen, logs: Path) -> bool:
+    """Every required daemon (scheduler, sensors, run queue, backfills, monitoring, retries) heartbeats."""
+    if daemon.poll() is not None:
+        pytest.fail(f"dagster-daemon exited with {daemon.returncode}:\n{(logs / 'daemon.err').read_text()[-4000:]}")
+    statuses = gql(DAEMONS)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
+
+
 @pytest.fixture(scope="session")
 def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The running world (see the module docstring): URLs, GraphQL client, environment, ids of what was built."""
@@ -142,10 +153,14 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
     url = f"http://127.0.0.1:{port}"
     webserver = _start([str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
                         "-w", str(REPO / "workspace.yaml")], env, logs, "webserver")
-    daemon = _start([str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env, logs, "daemon")
+    daemon = None
     try:
+        # the webserver creates the fresh SQLite storage; a daemon started alongside would race it
         _wait_until_loaded(webserver, url, logs / "webserver.err")
+        daemon = _start([str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env, logs,
+                        "daemon")
         gql = GraphQL(url)
+        wait_for(lambda: daemons_healthy(gql, daemon, logs), 180, "the daemon's heartbeats", interval=2)
         sources = gql.wait(gql.launch("bronze_sources", run_config=world_run_config(gql, "bronze_sources")),
                            timeout=WORLD_TIMEOUT)
         assert sources["status"] == "SUCCESS", (sources, gql.failure_message(sources["runId"]))
@@ -157,7 +172,8 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
                "produced": produced, "backfill": {**backfill, "id": backfill_id}, "sources_run": sources,
                "daemon": daemon, "webserver": webserver}
     finally:
-        _stop(daemon)
+        if daemon is not None:
+            _stop(daemon)
         _stop(webserver)
 
 
