@@ -5,6 +5,7 @@ same materializations and check history afterwards.
 """
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,8 +136,11 @@ def run_publication(
     collect(result, report)
     revisions = [dict(e.materialization.metadata)["revisions"].value for e in result.get_asset_materialization_events()]
     step("salesforce_contract_sensor tick, then entitlement_reconcile: contracts -> ADX data grants")
-    tick = salesforce_contract_sensor(build_sensor_context(instance=instance, resources={
-        "salesforce": defs.resources["salesforce"], "iceberg": defs.resources["iceberg"]}))
+    context = build_sensor_context(instance=instance, resources={
+        "salesforce": defs.resources["salesforce"], "iceberg": defs.resources["iceberg"]})
+    # its INFO lines belong in the daemon's tick log; here the step line above says what happens
+    context.log.setLevel(logging.WARNING)
+    tick = salesforce_contract_sensor(context)
     summary: dict[str, Any] = {"revisions": sum(len(r) for r in revisions)}
     for request in tick.run_requests or []:
         with library_output(log):
