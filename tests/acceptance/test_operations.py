@@ -77,8 +77,8 @@ def _source_positions(mesh) -> Counter:
     """(topic, partition, offset) of every row in bronze trades, cash flows and dead letters."""
     from pyiceberg.catalog.sql import SqlCatalog
 
-    lakehouse = mesh["data"] / "lakehouse"
-    catalog = SqlCatalog("acceptance", uri=f"sqlite:///{lakehouse / 'catalog.db'}",
+    lakehouse = mesh["data"] / "lakehouse"  # the local catalog (resources/environment.py), named "mesh"
+    catalog = SqlCatalog("mesh", uri=f"sqlite:///{lakehouse / 'catalog.db'}",
                          warehouse=f"file://{lakehouse / 'warehouse'}")
     seen: Counter = Counter()
     for table in ("bronze.aladdin_trades", "bronze.aladdin_cash_flows", "bronze.aladdin_dead_letters"):
