@@ -98,18 +98,23 @@ def demo(
     # the local Salesforce-compatible server, seeded from the firm: every Salesforce read and write of the
     # demo goes through simple-salesforce over HTTPS, as against the real org
     salesforce = start_server(data_dir() / "salesforce", export_dir=target / "salesforce")
+    library_log = data_dir() / "logs" / "demo.log"  # dbt's own log lines (a launched run keeps them per step)
+    library_log.unlink(missing_ok=True)
     os.environ.update(salesforce.client_environment())
     try:
         with DagsterInstance.get() as instance:
-            report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"))
+            report = run_end_of_day(sessions[0], sessions[-1], instance, lambda s: console.print(f"[cyan]>[/] {s}"),
+                                    log=library_log)
             if not report.failed_steps:
                 _gips_reports(instance, int(sessions[-1][:4]), report)
             if not report.failed_steps:
-                published = _publication(instance, sessions[-1], report)
+                published = _publication(instance, sessions[-1], report, library_log)
     finally:
         salesforce.stop()
-    for key, count in sorted(report.materializations.items()):
-        console.print(f"  materialized {key} ({count} partition(s))" if count > 1 else f"  materialized {key}")
+    from jobs.demo import materialized_line
+
+    for key in sorted(report.materializations):
+        console.print(f"  {materialized_line(report, key)}")
     console.print(f"[green]{len(report.checks_passed)} checks passed[/]")
     for name, severity, description in report.checks_failed:
         console.print(f"[yellow]{severity}[/] {name}: {description}")
@@ -120,6 +125,7 @@ def demo(
                       f"granted, {published.get('revoked', 0)} revoked) in {adx / 'grants.db'}")
     console.print(f"\nFirm landing zone: {target}\nIceberg lakehouse: {data_dir() / 'lakehouse'}\n"
                   f"Warehouse:         {data_dir() / 'warehouse.duckdb'} (silver.*, gold.*)\n"
+                  f"dbt's log:         {library_log}\n"
                   f"Dagster instance:  {Path(os.environ['DAGSTER_HOME']) / '.data' / 'dagster'}\n"
                   "Open the UI:       make dev   (then http://127.0.0.1:3000)")
     for failure in report.failed_steps:
@@ -128,12 +134,13 @@ def demo(
         raise typer.Exit(1)
 
 
-def _publication(instance, day: str, report) -> dict:
+def _publication(instance, day: str, report, log: Path) -> dict:
     """ADX revisions of the last session, then the entitlement reconcile (grants from Salesforce contracts)."""
     from jobs.demo import run_publication
     from mesh_assets.definitions import build_definitions
 
-    return run_publication(day, build_definitions(), instance, report, lambda s: console.print(f"[cyan]>[/] {s}"))
+    return run_publication(day, build_definitions(), instance, report, lambda s: console.print(f"[cyan]>[/] {s}"),
+                           log=log)
 
 
 def _gips_reports(instance, year: int, report) -> None:

@@ -30,6 +30,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dagster import (
@@ -47,6 +48,11 @@ from dagster import (
     sensor,
     serialize_value,
 )
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from mesh_assets.audit.records import CheckEvaluation, check_results_rows
 from mesh_assets.audit.tables import CHECK_RESULTS
@@ -54,6 +60,7 @@ from mesh_assets.audit.writer import append_new_evaluations
 from resources.iceberg import IcebergCatalogResource
 
 DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_INTERVAL_S = 60
 #: A tick stops starting new batches after this long (Dagster's sensor timeout is 60 s by default);
 #: a backlog (the first tick on a busy instance) drains over the next ticks.
 TICK_BUDGET_SECONDS = 20.0
@@ -64,6 +71,11 @@ WRITER_KEY = "mesh.audit.writer"
 def batch_size() -> int:
     """Evaluations read and appended per commit: ``MESH_AUDIT_BATCH_SIZE`` (default 5,000)."""
     return int(os.environ.get("MESH_AUDIT_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+
+
+def interval_seconds() -> int:
+    """Minimum seconds between ticks: ``MESH_AUDIT_SENSOR_INTERVAL_S`` (default 60)."""
+    return int(os.environ.get("MESH_AUDIT_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S))
 
 
 def plain_metadata_value(value: MetadataValue) -> Any:
@@ -80,23 +92,37 @@ def plain_metadata_value(value: MetadataValue) -> Any:
         return str(raw)
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What an evaluation's run says about it: its code location and the partition (or range) it ran for."""
+
+    code_location: str | None = None
+    partition_key: str | None = None
+
+
 def evaluation_from_entry(
-    storage_id: int, entry: EventLogEntry, code_locations: Mapping[str, str | None]
+    storage_id: int, entry: EventLogEntry, runs: Mapping[str, RunFacts], location: str | None = None
 ) -> CheckEvaluation:
-    """The plain record of one ``ASSET_CHECK_EVALUATION`` event (only the check's metadata is kept)."""
+    """The plain record of one ``ASSET_CHECK_EVALUATION`` event (only the check's metadata is kept).
+
+    The partition is the evaluation's own, else its run's partition or range of partitions
+    (``first...last``); the code location is the run's, else ``location`` (the code location archiving it,
+    which defined the check: runs executed in process have no origin).
+    """
     event = entry.dagster_event
     data = event.event_specific_data if event is not None else None
     if not isinstance(data, AssetCheckEvaluation):
         raise TypeError(f"event {storage_id} of run {entry.run_id} is not an asset check evaluation: {event}")
     target = data.target_materialization_data
+    run = runs.get(entry.run_id, RunFacts())
     return CheckEvaluation(
         event_storage_id=storage_id,
         run_id=entry.run_id,
         job_name=entry.job_name,
-        code_location=code_locations.get(entry.run_id),
+        code_location=run.code_location or location,
         asset_key=data.asset_key.to_user_string(),
         check_name=data.check_name,
-        partition_key=data.partition,
+        partition_key=data.partition or run.partition_key,
         passed=data.passed,
         severity=data.severity.value,
         blocking=data.blocking,
@@ -108,24 +134,43 @@ def evaluation_from_entry(
     )
 
 
-def code_locations(instance: DagsterInstance, run_ids: Sequence[str]) -> dict[str, str | None]:
-    """Code location of each run (``None`` for runs executed in process, or runs deleted since)."""
+def run_partition(tags: Mapping[str, str]) -> str | None:
+    """The partition a run was launched for (``dagster/partition``), or its range as ``first...last``."""
+    if tags.get(PARTITION_NAME_TAG):
+        return tags[PARTITION_NAME_TAG]
+    first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if first and last:
+        return first if first == last else f"{first}...{last}"
+    return None
+
+
+def run_facts(instance: DagsterInstance, run_ids: Sequence[str]) -> dict[str, RunFacts]:
+    """Code location (``None`` for runs executed in process) and partition of each run still in the instance."""
     runs = instance.get_runs(filters=RunsFilter(run_ids=sorted(set(run_ids))))
-    return {run.run_id: run.remote_job_origin.location_name if run.remote_job_origin else None for run in runs}
+    return {run.run_id: RunFacts(run.remote_job_origin.location_name if run.remote_job_origin else None,
+                                 run_partition(run.tags)) for run in runs}
 
 
-def read_evaluations(instance: DagsterInstance, after_storage_id: int, limit: int) -> list[CheckEvaluation]:
+def read_evaluations(
+    instance: DagsterInstance, after_storage_id: int, limit: int, location: str | None = None
+) -> list[CheckEvaluation]:
     """The next ``limit`` asset-check evaluations after ``after_storage_id``, in storage-id order."""
     entries = instance.event_log_storage.get_logs_for_all_runs_by_log_id(
         after_cursor=after_storage_id, dagster_event_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=limit
     )
     if not entries:
         return []
-    locations = code_locations(instance, [entry.run_id for entry in entries.values()])
-    return [evaluation_from_entry(storage_id, entry, locations) for storage_id, entry in sorted(entries.items())]
+    runs = run_facts(instance, [entry.run_id for entry in entries.values()])
+    return [evaluation_from_entry(storage_id, entry, runs, location) for storage_id, entry in sorted(entries.items())]
 
 
-@sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+def sensor_location(context: SensorEvaluationContext) -> str | None:
+    """The code location this sensor runs in (``None`` when evaluated outside one, e.g. in a test)."""
+    origin = context.code_location_origin
+    return origin.location_name if origin is not None else None
+
+
+@sensor(minimum_interval_seconds=interval_seconds(), default_status=DefaultSensorStatus.RUNNING,
         description="Archives every asset-check evaluation in the Iceberg table audit.check_results, exactly once.")
 def audit_check_results_sensor(context: SensorEvaluationContext, iceberg: IcebergCatalogResource):
     """Append the evaluations after the cursor to ``audit.check_results``, one commit per batch; the cursor
@@ -136,7 +181,7 @@ def audit_check_results_sensor(context: SensorEvaluationContext, iceberg: Iceber
     read = appended = commits = 0
     first = cursor
     while True:
-        evaluations = read_evaluations(context.instance, cursor, limit)
+        evaluations = read_evaluations(context.instance, cursor, limit, sensor_location(context))
         if not evaluations:
             break
         rows = check_results_rows(evaluations, ingested_at=dt.datetime.now(dt.UTC))

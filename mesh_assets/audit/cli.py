@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mesh_assets.audit.export import ExportFormat
+from mesh_assets.audit.export import DateBasis, ExportFormat
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -44,14 +44,19 @@ def check_results_table() -> Table | None:
 
 @audit_app.command("export")
 def export(
-    start: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD (UTC, included)")],
-    end: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD (UTC, included)")],
+    start: Annotated[str, typer.Option("--from", help="first business day, YYYY-MM-DD (included)")],
+    end: Annotated[str, typer.Option("--to", help="last business day, YYYY-MM-DD (included)")],
     out: Annotated[Path, typer.Option("--out", help="file to write (replaced if it exists)")],
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or parquet")] = ExportFormat.csv,
     asset: Annotated[list[str] | None, typer.Option("--asset", help="asset key a/b/c (repeat; default: all)")] = None,
+    basis: Annotated[DateBasis, typer.Option(
+        "--by", help="business: the days the checks were about (partition); evaluated: the UTC days they ran")
+    ] = DateBasis.business,
 ) -> None:
-    """Write every asset-check evaluation made between --from and --to (whole UTC days) to --out, and print
-    how many rows it holds. Evaluations outlive their assets: wiped assets and deleted runs are included."""
+    """Write every asset-check evaluation about the business days --from..--to (a check on a day's partition,
+    a composite-year or a run's range of days; a check whose partition names no date counts on the UTC day it
+    ran) to --out, and print how many rows it holds. `--by evaluated` selects by when the checks ran instead.
+    Evaluations outlive their assets: wiped assets and deleted runs are included."""
     from mesh_assets.audit.export import read_check_results, write_extract
 
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -62,6 +67,7 @@ def export(
         typer.echo("audit.check_results does not exist yet: audit_check_results_sensor has not recorded any "
                    "check evaluation", err=True)
         raise typer.Exit(1)
-    rows = read_check_results(table, first, last, asset)
+    rows = read_check_results(table, first, last, asset, basis)
     write_extract(rows, out, fmt)
-    typer.echo(f"{rows.num_rows} check evaluations from {first} to {last} written to {out} ({fmt.value})")
+    typer.echo(f"{rows.num_rows} check evaluations from {first} to {last} ({basis.value} days) written to {out} "
+               f"({fmt.value})")

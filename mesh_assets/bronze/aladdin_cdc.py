@@ -207,7 +207,9 @@ def _ingest_topic(
                   group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "kafka"}, skippable=True,
                   deps=[TOPIC_KEYS["aladdin.cash_flows"]]),
         AssetSpec(DEAD_LETTERS_KEY, description="CDC records that failed parsing or their topic contract, with reason.",
-                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg"}),
+                  group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg"},
+                  # the same step writes it from the same topics: a record that fails lands here
+                  deps=[TOPIC_KEYS[topic] for topic in sorted(ASSET_OF_TOPIC)]),
     ],
     pool="aladdin_cdc",
 )

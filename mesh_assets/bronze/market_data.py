@@ -34,10 +34,6 @@ from mesh_assets.partitions import trading_day_partitions
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
-# Single-run backfills are what we want for daily deliveries (one commit per range); Dagster still
-# labels the parameter beta. Silence that label only, not other warnings.
-warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
-
 
 @dataclass(frozen=True)
 class DailyDelivery:
@@ -95,9 +91,15 @@ def load_deliveries(delivery: DailyDelivery, days: list[str], landing: LandingZo
 def delivery_asset(delivery: DailyDelivery):
     """The daily-partitioned bronze asset of ``delivery``."""
 
-    @asset(key=delivery.key, partitions_def=trading_day_partitions, backfill_policy=BackfillPolicy.single_run(),
-           group_name="bronze", owners=[MARKET_DATA], kinds=set(delivery.kinds), description=delivery.description,
-           pool="iceberg_bronze")
+    # Single-run backfills are what we want for daily deliveries (one commit per range); Dagster still
+    # labels the parameter beta. Silence that label here only, not other warnings and not process-wide.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
+        decorate = asset(key=delivery.key, partitions_def=trading_day_partitions,
+                         backfill_policy=BackfillPolicy.single_run(), group_name="bronze", owners=[MARKET_DATA],
+                         kinds=set(delivery.kinds), description=delivery.description, pool="iceberg_bronze")
+
+    @decorate
     def _delivery(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                   landing: LandingZoneResource) -> MaterializeResult:
         import pyarrow.compute as pc

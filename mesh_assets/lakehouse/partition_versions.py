@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mesh_assets.lakehouse.first_load import deleting_nothing_is_expected
 from mesh_assets.lakehouse.retry import commit_with_retry
 from mesh_assets.lakehouse.summary_keys import CONTENT_HASH_KEY, PARTITIONS_KEY
 
@@ -76,7 +77,7 @@ def replace_partition_if_changed(
         if current_hash == digest:
             return PartitionVersion(name, partition, snapshot_id, digest, rows.num_rows, False)
         summary = {**(snapshot_properties or {}), PARTITIONS_KEY: partition, CONTENT_HASH_KEY: digest}
-        with table.transaction() as tx:
+        with table.transaction() as tx, deleting_nothing_is_expected():  # a first version replaces nothing
             tx.delete(delete_filter=EqualTo(column, partition), snapshot_properties=summary)
             if conformed.num_rows:
                 tx.append(conformed, snapshot_properties=summary)

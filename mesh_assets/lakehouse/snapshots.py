@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
+from mesh_assets.lakehouse.first_load import deleting_nothing_is_expected
 from mesh_assets.lakehouse.retry import commit_with_retry
 from mesh_assets.lakehouse.summary_keys import PARTITIONS_KEY, SOURCE_HASH_KEY
 
@@ -72,7 +73,7 @@ def overwrite_partitions(
         from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
         conformed = rows.cast(table.schema().as_arrow())
-        with table.transaction() as tx:
+        with table.transaction() as tx, deleting_nothing_is_expected():  # a first load replaces nothing
             tx.delete(delete_filter=In(column, set(keys)), snapshot_properties=summary)
             with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
                 # pyiceberg splits a table into partitions by filtering the whole table once per
@@ -100,7 +101,7 @@ def replace_if_changed(
     def attempt(table: Table, number: int) -> WriteOutcome:
         if table.properties.get(SOURCE_HASH_KEY) == source_sha256 and table.current_snapshot() is not None:
             return WriteOutcome(_name(table), False, table.current_snapshot().snapshot_id, 0, number)
-        with table.transaction() as tx:
+        with table.transaction() as tx, deleting_nothing_is_expected():  # the first load of an empty table
             tx.overwrite(rows.cast(table.schema().as_arrow()),
                          snapshot_properties={**(snapshot_properties or {}), SOURCE_HASH_KEY: source_sha256})
             tx.set_properties({SOURCE_HASH_KEY: source_sha256})

@@ -19,6 +19,7 @@ from dagster import (
     MetadataValue,
 )
 
+from mesh_assets.silver_gold.dbt_test_details import describe_test
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
 from resources.warehouse import WarehouseResource
@@ -148,6 +149,7 @@ def run_dbt(
         counts = row_counts(warehouse, built, window)
         snapshots_after = bronze_snapshot_ids(iceberg, manifest, selected_ids)
         expected_checks = set(context.selected_asset_check_keys)
+        test_results = _run_results_by_id(invocation)
         for event in events:
             if isinstance(event, AssetMaterialization):
                 reads = sorted(source_tables(manifest, unique_id_by_key[event.asset_key]))
@@ -159,9 +161,12 @@ def run_dbt(
                 yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
             elif isinstance(event, AssetCheckEvaluation):
                 if event.asset_check_key in expected_checks:
+                    unique_id = event.metadata.get("unique_id")
+                    described, details = describe_test(manifest, test_results, warehouse, unique_id.value) \
+                        if unique_id is not None else (None, {})
                     yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
-                                           severity=event.severity, metadata=event.metadata,
-                                           description=event.description)
+                                           severity=event.severity, metadata={**event.metadata, **details},
+                                           description=event.description or described)
             else:
                 yield event
         if not invocation.is_successful():
@@ -190,6 +195,14 @@ def _audit_metadata(count: Mapping[str, Any], dbt_vars: Mapping[str, Any], reads
         if changed:
             metadata["bronze_changed_during_run"] = MetadataValue.json(changed)
     return metadata
+
+
+def _run_results_by_id(invocation: Any) -> dict[str, Any]:
+    """dbt's ``run_results.json`` of the invocation, by node unique id (empty if dbt wrote none)."""
+    try:
+        return {r["unique_id"]: r for r in invocation.get_artifact("run_results.json")["results"]}
+    except Exception:
+        return {}
 
 
 def _failures(invocation: Any) -> list[str]:

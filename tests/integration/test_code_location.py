@@ -84,6 +84,19 @@ def test_local_instance_config_loads_with_queue_pools_and_retries(tmp_path, monk
         assert concurrency.pool_config.default_pool_limit == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert str(Path(instance.root_directory).resolve()).startswith(str(tmp_path.resolve()))
+        assert instance.run_retries_retry_on_asset_or_op_failure is False  # only crashed runs, as deployed
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0  # a killed run's slot
+
+
+def test_local_and_production_instances_retry_alike():
+    import yaml
+
+    local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    deployed = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    assert local["run_retries"] == deployed["run_retries"]
+    assert local["run_monitoring"]["free_slots_after_run_end_seconds"] <= deployed["run_monitoring"][
+        "free_slots_after_run_end_seconds"]
 
 
 def test_aws_environment_fails_fast_naming_missing_variables(monkeypatch):

@@ -45,6 +45,8 @@ def test_the_whole_graph_materializes_and_every_error_check_passes(world):
     evaluations = check_evaluations(eod)
     dbt_checks = [n for n in evaluations if "unique" in n or "relationships" in n]
     assert len(dbt_checks) > 20  # dbt tests arrive as Dagster asset checks
+    dbt_tests = [e for e in evaluations.values() if "unique_id" in e.metadata]  # dagster-dbt's checks
+    assert len(dbt_tests) > 20 and all(e.metadata["asserts"].value and e.description for e in dbt_tests)
     errors = {n: e.description for n, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"}
     assert not errors, errors
     for name in ("gold/performance/nav_history:every_fund_has_nav",

@@ -249,3 +249,26 @@ def test_collection_update_reports_each_record_and_a_bad_one_does_not_stop_the_o
     after = {c["Id"]: c for c in resource.records("Contract", ["Id", "SystemModstamp", "ADX_Provisioned__c"])}
     before = {c["Id"]: c["SystemModstamp"] for c in contracts}
     assert all(after[i]["ADX_Provisioned__c"] is True and after[i]["SystemModstamp"] > before[i] for i in ids)
+
+
+def test_stopping_with_a_client_still_connected_logs_no_error(small_firm: Path, tmp_path: Path) -> None:
+    import logging
+
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.ERROR)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    info = start_server(tmp_path / "salesforce", small_firm / "salesforce", page_size=PAGE_SIZE)
+    errors = Kept()
+    logging.getLogger("uvicorn.error").addHandler(errors)  # uvicorn's loggers do not propagate to the root
+    try:
+        client = raw_client(info)  # simple-salesforce keeps its HTTPS connection alive, as the demo's resource does
+        assert client.query("SELECT Id FROM Account LIMIT 1")["records"]
+        info.stop()
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(errors)
+    assert errors.messages == []

@@ -65,3 +65,14 @@ def test_day_bounds_cover_whole_utc_days() -> None:
     assert (start.isoformat(), end.isoformat()) == ("2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00")
     with pytest.raises(ValueError, match="before it starts"):
         day_bounds(dt.date(2026, 2, 1), dt.date(2026, 1, 1))
+
+
+def test_an_evaluation_without_a_partition_takes_its_runs_partition_or_range() -> None:
+    from sensors.audit_sensor import run_partition
+
+    assert run_partition({"dagster/partition": "2026-09-01"}) == "2026-09-01"
+    assert run_partition({"dagster/asset_partition_range_start": "2026-09-01",
+                          "dagster/asset_partition_range_end": "2026-09-30"}) == "2026-09-01...2026-09-30"
+    assert run_partition({"dagster/asset_partition_range_start": "2026-09-01",
+                          "dagster/asset_partition_range_end": "2026-09-01"}) == "2026-09-01"
+    assert run_partition({"mesh/offset-range": "aladdin.trades-3-0-100"}) is None

@@ -11,6 +11,7 @@ A data folder holds::
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -74,6 +75,25 @@ class ServerInfo:
         self.stop()
 
 
+class _NothingCancelled(logging.Filter):
+    """Drops uvicorn's "Cancel 0 running task(s), timeout graceful shutdown exceeded" (logged as ERROR).
+
+    A client that keeps its HTTPS connection alive (simple-salesforce's session) holds the shutdown for
+    ``timeout_graceful_shutdown``; uvicorn then reports cancelling tasks even when there are none.
+    Cancelling real tasks is still reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        return not (message.startswith("Cancel %s running task(s)") and record.args and record.args[0] == 0)
+
+
+def _quiet_idle_shutdown() -> None:
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NothingCancelled) for f in uvicorn_error.filters):
+        uvicorn_error.addFilter(_NothingCancelled())
+
+
 def start_server(
     data_dir: Path,
     export_dir: Path | None = None,
@@ -117,6 +137,7 @@ def start_server(
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
+    _quiet_idle_shutdown()  # after uvicorn.Config: it (re)configures its loggers
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"salesforce-{bound}", daemon=True)
     thread.start()
