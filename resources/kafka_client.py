@@ -301,8 +301,10 @@ def _explained(exc: Exception, bootstrap_servers: str, settings: KafkaClientSett
         elif settings.sasl_mechanism == MSK_IAM:
             hint = "; check the task role's kafka-cluster:Connect permission and AWS_REGION"
         reason = re.split(r"(?:Error|Exception):\s*", str(exc).strip())[-1].strip(" ()")[:300]
+        # one wording whichever way kafka-python surfaced the refusal (an error response or closed sockets)
+        what = "the TLS handshake failed" if "certificate" in str(exc) else "the broker refused the login"
         return KafkaAuthenticationFailed(
-            f"could not log in to the Kafka broker {bootstrap_servers} ({settings.describe()}): {reason}{hint}"
+            f"could not log in to the Kafka broker {bootstrap_servers} ({settings.describe()}): {what} ({reason}){hint}"
         )
     return exc
 

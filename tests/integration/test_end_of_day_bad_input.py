@@ -106,8 +106,11 @@ def test_the_batch_does_not_crash_and_builds_every_table(corrupted):
     """Every asset step succeeds; only the blocking checks that found the bad rows fail their steps."""
     result = corrupted["result"]
     failed_steps = {e.step_key for e in result.all_events if e.is_step_failure}
-    assert failed_steps == {"gold__holdings__valuations_every_position_valued",
-                            "gold__performance__daily_returns_returns_within_bounds"}
+    assert failed_steps == {"gold_daily"}  # the gold dbt step, which evaluates its blocking checks after dbt
+    failed_checks = {(e.asset_key.to_user_string(), e.check_name)
+                     for e in result.get_asset_check_evaluations() if not e.passed and e.blocking}
+    assert failed_checks == {("gold/holdings/valuations", "every_position_valued"),
+                             ("gold/performance/daily_returns", "returns_within_bounds")}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"silver/aladdin/trades", "gold/holdings/positions", "gold/holdings/valuations",
             "gold/performance/nav_history", "gold/quality/unvalued_positions"} <= materialized
