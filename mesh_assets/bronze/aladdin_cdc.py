@@ -74,17 +74,24 @@ def columnar_rows_table(batch: "ColumnarBatch", spec: tables.TableSpec, batch_id
     return bronze_rows(batch.rows, batch.extra_columns, spec, batch_id, ingested_at)
 
 
+def _position_columns(records: list) -> dict[str, list]:
+    """Where each record was read (topic, partition, offset, broker timestamp) and its key, as columns."""
+    return {
+        "source_topic": [r.topic for r in records],
+        "source_partition": [r.partition for r in records],
+        "source_offset": [r.offset for r in records],
+        "source_timestamp_ms": [r.timestamp_ms for r in records],
+        "record_key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
+    }
+
+
 def dead_letter_table(dead: list[DeadLetter], batch_id: str, ingested_at: dt.datetime):
     """Arrow rows of dead letters: position, key, raw bytes and reason."""
     import pyarrow as pa
 
     return pa.Table.from_pydict(
         {
-            "source_topic": [d.record.topic for d in dead],
-            "source_partition": [d.record.partition for d in dead],
-            "source_offset": [d.record.offset for d in dead],
-            "source_timestamp_ms": [d.record.timestamp_ms for d in dead],
-            "record_key": [d.record.key.decode("utf-8", "replace") if d.record.key else None for d in dead],
+            **_position_columns([d.record for d in dead]),
             "raw_value": [d.record.value for d in dead],
             "reason_code": [d.reason_code for d in dead],
             "reason": [d.reason for d in dead],
@@ -101,11 +108,7 @@ def skips_table(skips: list[Skip], batch_id: str, ingested_at: dt.datetime):
 
     return pa.Table.from_pydict(
         {
-            "source_topic": [s.record.topic for s in skips],
-            "source_partition": [s.record.partition for s in skips],
-            "source_offset": [s.record.offset for s in skips],
-            "source_timestamp_ms": [s.record.timestamp_ms for s in skips],
-            "record_key": [s.record.key.decode("utf-8", "replace") if s.record.key else None for s in skips],
+            **_position_columns([s.record for s in skips]),
             "kind": [s.kind for s in skips],
             "ingested_at": pa.array([ingested_at] * len(skips), tables.arrow_type("timestamp")),
             "batch_id": [batch_id] * len(skips),
