@@ -122,7 +122,8 @@ def daemons_healthy(gql: GraphQL, daemon: subprocess.Popen, logs: Path) -> bool:
     return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
 
 
-@pytest.fixture(scope="session")
+# package scope: the webserver and daemon stop once the acceptance tests are done, not at the end of the session
+@pytest.fixture(scope="package")
 def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The running world (see the module docstring): URLs, GraphQL client, environment, ids of what was built."""
     import datetime as dt
@@ -177,7 +178,9 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
         _stop(webserver)
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API keeps an event loop running in this thread while it is open, which
+# breaks every later asyncio.run() (Dagster's GraphQL client) of the session
+@pytest.fixture(scope="module")
 def ui(mesh):
     """A headless Debian Chromium on the world's webserver (the UI tests' browser settings)."""
     from playwright.sync_api import sync_playwright
