@@ -323,6 +323,8 @@ def main() -> None:
     parser.add_argument("--cdc-rate", type=int, default=10_000, help="cdc: producer events per second")
     parser.add_argument("--cdc-minutes", type=float, default=5.0, help="cdc: how long the producer runs")
     parser.add_argument("--cdc-partitions", type=int, default=6, help="cdc: partitions of the CDC topics")
+    parser.add_argument("--cdc-pool-slots", type=int, default=0, help="cdc: slots of the aladdin_cdc pool (set "
+                        "through GraphQL like `dagster instance concurrency set`; 0: as configured)")
     parser.add_argument("--cdc-drain-s", type=float, default=180.0, help="cdc: wait at most this long for bronze "
                         "to catch up after the producer stops")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, instance)")
@@ -376,7 +378,7 @@ def main() -> None:
             results.append(platform.backfill_path("gips_all", args.gips_job, keys))
         if "cdc" in paths:
             results.append(user_paths_cdc.cdc_path(platform, bootstrap, args.cdc_partitions, args.cdc_rate,
-                                                   args.cdc_minutes, args.cdc_drain_s))
+                                                   args.cdc_minutes, args.cdc_drain_s, args.cdc_pool_slots))
     finally:
         platform.stop()
         if "cdc" in paths and "MESH_KAFKA_BOOTSTRAP" in env:

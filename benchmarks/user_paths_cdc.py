@@ -39,6 +39,7 @@ RATE_GOAL = 10_000
 
 START_SENSOR = """mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
   ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+SET_SLOTS = """mutation($pool: String!, $limit: Int!) { setConcurrencyLimit(concurrencyKey: $pool, limit: $limit) }"""
 STOP_SENSOR = """mutation($selector: SensorSelector!) { resetSensor(sensorSelector: $selector) { __typename } }"""
 
 
@@ -238,9 +239,12 @@ def bare_read(bootstrap: str, partitions: int) -> dict:
 
 
 def cdc_path(platform: Any, bootstrap: str, partitions: int, rate: int, minutes: float,
-             drain_s: float) -> dict[str, Any]:
-    """Turn the sensor on, produce at ``rate`` for ``minutes``, sample the lag every second; the figures."""
+             drain_s: float, pool_slots: int = 0) -> dict[str, Any]:
+    """Turn the sensor on, produce at ``rate`` for ``minutes``, sample the lag every second; the figures.
+    ``pool_slots``: slots of the ``aladdin_cdc`` pool, set through GraphQL as an operator does (0: as configured)."""
     load_before = list(os.getloadavg())
+    if pool_slots:
+        platform.client._execute(SET_SLOTS, {"pool": "aladdin_cdc", "limit": pool_slots})
     selector = {"repositoryLocationName": "investment_data_mesh", "repositoryName": "__repository__",
                 "sensorName": SENSOR}
     sampler = LagSampler(bootstrap)
@@ -273,7 +277,8 @@ def cdc_path(platform: Any, bootstrap: str, partitions: int, rate: int, minutes:
     runs = run_figures(platform.instance, began)
     bare = bare_read(bootstrap, partitions)
     result = {
-        "path": "cdc", "partitions": partitions, "offered_rate": rate, "minutes": minutes, "producer": produced,
+        "path": "cdc", "partitions": partitions, "aladdin_cdc_pool_slots": pool_slots or "as configured",
+        "offered_rate": rate, "minutes": minutes, "producer": produced,
         "sustained_commit_rate_events_per_s": _round(sustained),
         "lag_events": {"p50": _percentile(events, 50), "p99": _percentile(events, 99),
                        "max": max(events, default=None)},
