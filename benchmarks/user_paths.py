@@ -320,13 +320,9 @@ def main() -> None:
                         help="launch the full history as an asset backfill (launchPartitionBackfill: the daemon splits "
                              "it into runs) instead of one eod_batch run over the range (what a single-run backfill "
                              "of the job launches)")
-    parser.add_argument("--cdc-rate", type=int, default=10_000, help="cdc: producer events per second")
-    parser.add_argument("--cdc-minutes", type=float, default=5.0, help="cdc: how long the producer runs")
-    parser.add_argument("--cdc-partitions", type=int, default=6, help="cdc: partitions of the CDC topics")
-    parser.add_argument("--cdc-pool-slots", type=int, default=0, help="cdc: slots of the aladdin_cdc pool (set "
-                        "through GraphQL like `dagster instance concurrency set`; 0: as configured)")
-    parser.add_argument("--cdc-drain-s", type=float, default=180.0, help="cdc: wait at most this long for bronze "
-                        "to catch up after the producer stops")
+    import user_paths_cdc
+
+    user_paths_cdc.add_arguments(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, instance)")
     args = parser.parse_args()
     paths = args.paths.split(",")
@@ -343,8 +339,6 @@ def main() -> None:
 
     manifest = generate_firm(tmp / "firm", scale=args.scale, seed=args.seed)
     if "cdc" in paths:
-        import user_paths_cdc
-
         bootstrap = user_paths_cdc.start_broker(tmp)
         env["MESH_KAFKA_BOOTSTRAP"] = os.environ["MESH_KAFKA_BOOTSTRAP"] = bootstrap
         user_paths_cdc.prepare(bootstrap, args.cdc_partitions)

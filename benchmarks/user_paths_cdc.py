@@ -43,6 +43,17 @@ SET_SLOTS = """mutation($pool: String!, $limit: Int!) { setConcurrencyLimit(conc
 STOP_SENSOR = """mutation($selector: SensorSelector!) { resetSensor(sensorSelector: $selector) { __typename } }"""
 
 
+def add_arguments(parser: Any) -> None:
+    """The ``--cdc-*`` options of ``benchmarks/user_paths.py``."""
+    parser.add_argument("--cdc-rate", type=int, default=10_000, help="cdc: producer events per second")
+    parser.add_argument("--cdc-minutes", type=float, default=5.0, help="cdc: how long the producer runs")
+    parser.add_argument("--cdc-partitions", type=int, default=6, help="cdc: partitions of the CDC topics")
+    parser.add_argument("--cdc-pool-slots", type=int, default=0, help="cdc: slots of the aladdin_cdc pool (set "
+                        "through GraphQL like `dagster instance concurrency set`; 0: as configured)")
+    parser.add_argument("--cdc-drain-s", type=float, default=180.0, help="cdc: wait at most this long for bronze "
+                        "to catch up after the producer stops")
+
+
 def start_broker(work: Path) -> str:
     """A fresh local Kafka broker on a free port under ``work``; its bootstrap servers."""
     from mesh_assets.local import kafka_broker
