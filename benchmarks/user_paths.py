@@ -20,12 +20,14 @@ Paths, in order (each needs the ones before it): ``bronze_sources``; ``eod_full_
 of the firm's history as one ``eod_batch`` run over the range, what a single-run backfill of the job
 launches; ``--eod-asset-backfill`` launches it as an asset backfill instead); ``eod_daily`` (the scheduled day: the last
 trading day, one partition); ``gips_one`` (one partition of ``--gips-job``); ``gips_all`` (every
-partition of ``--gips-job`` as one backfill). The Aladdin CDC path through the daemon at a fixed
-producer rate is not here yet (issue 23): ``benchmarks/cdc_ingest.py`` measures the ingest itself. The GIPS paths take
+partition of ``--gips-job`` as one backfill); ``cdc`` (Aladdin CDC through the daemon: ``aladdin_cdc_sensor``
+turned on through GraphQL over a real Kafka broker, a producer at ``--cdc-rate`` events/s for ``--cdc-minutes``,
+the lag sampled every second from Iceberg's committed positions: ``benchmarks/user_paths_cdc.py``; with
+``cdc`` among the paths the code location reaches that broker through ``MESH_KAFKA_BOOTSTRAP``). The GIPS paths take
 the job and partition names as arguments, so a different GIPS partitioning plugs in unchanged.
 
 Goals (issue 23, 2 cores): eod_daily <= 25 s (small), gips_one <= 6 s, every run's wall <= 1.3x
-its summed step work.
+its summed step work; cdc sustains >= 10K events/s with lag p99 <= 30 s.
 """
 
 from __future__ import annotations
@@ -318,6 +320,9 @@ def main() -> None:
                         help="launch the full history as an asset backfill (launchPartitionBackfill: the daemon splits "
                              "it into runs) instead of one eod_batch run over the range (what a single-run backfill "
                              "of the job launches)")
+    import user_paths_cdc
+
+    user_paths_cdc.add_arguments(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, instance)")
     args = parser.parse_args()
     paths = args.paths.split(",")
@@ -333,6 +338,10 @@ def main() -> None:
     from mesh_assets.trading_calendar import trading_days
 
     manifest = generate_firm(tmp / "firm", scale=args.scale, seed=args.seed)
+    if "cdc" in paths:
+        bootstrap = user_paths_cdc.start_broker(tmp)
+        env["MESH_KAFKA_BOOTSTRAP"] = os.environ["MESH_KAFKA_BOOTSTRAP"] = bootstrap
+        user_paths_cdc.prepare(bootstrap, args.cdc_partitions)
     days = [d.isoformat() for d in trading_days(dt.date.fromisoformat(manifest["start_date"]),
                                                  dt.date.fromisoformat(manifest["end_date"]))]
     platform = Platform(home, env)
@@ -361,8 +370,13 @@ def main() -> None:
             results.append(platform.run_path("gips_one", args.gips_job, {"dagster/partition": one}))
         if "gips_all" in paths:
             results.append(platform.backfill_path("gips_all", args.gips_job, keys))
+        if "cdc" in paths:
+            results.append(user_paths_cdc.cdc_path(platform, bootstrap, args.cdc_partitions, args.cdc_rate,
+                                                   args.cdc_minutes, args.cdc_drain_s, args.cdc_pool_slots))
     finally:
         platform.stop()
+        if "cdc" in paths and "MESH_KAFKA_BOOTSTRAP" in env:
+            user_paths_cdc.stop_broker(tmp)
         for line in results:
             print(json.dumps(line))
         if not args.keep:

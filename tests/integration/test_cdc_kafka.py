@@ -232,3 +232,34 @@ def test_broker_restart_mid_stream_resumes_with_no_gap(cdc, monkeypatch):
         instance=cdc["instance"], raise_on_error=False)
     contiguity = [e for e in check.get_asset_check_evaluations() if e.check_name == "offset_contiguity"]
     assert contiguity and all(e.passed for e in contiguity)
+
+
+def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_letters_and_skips(cdc):
+    from pyiceberg.expressions import EqualTo
+
+    from mesh_assets.bronze.aladdin_cdc_checks import cdc_checks
+    from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges, latest_summary_value
+
+    # one run of the sensor's request for trades partition 0 (the whole partition: malformed records, tombstones)
+    request = next(r for r in evaluate_sensor(cdc, None).run_requests if r.run_key.startswith("aladdin.trades-0-"))
+    assert run_request(cdc, request).success
+    check = next(c for c in cdc_checks("aladdin.trades")
+                 if next(iter(c.check_specs)).name == "row_count_matches_source")
+    resources = {k: cdc["defs"].resources[k] for k in ("iceberg", "cdc_source")}
+    trades = iceberg(cdc).table(tables.TRADES)
+    _, encoded = latest_summary_value(trades, RANGES_KEY)
+    batch = decode_ranges(encoded)
+    green = check(**resources)
+    assert green.passed, green.description
+    meta = {k: v.value for k, v in green.metadata.items()}
+    assert meta["records_in_ranges"] == sum(len(r) for r in batch)
+    assert meta["table_rows"] + meta["dead_letters_in_ranges"] + meta["skips_in_ranges"] == meta["records_in_ranges"]
+    # one row of the latest batch lost: the check names its range
+    victim = batch[0]
+    landed = [o for p, o in zip(*(trades.scan(selected_fields=("source_partition", "source_offset")).to_arrow()
+                                  .to_pydict().values()), strict=True)
+              if p == victim.partition and victim.start <= o < victim.end]
+    trades.delete(EqualTo("source_partition", victim.partition) & EqualTo("source_offset", max(landed)))
+    red = check(**resources)
+    assert not red.passed
+    assert victim.label() in str(red.metadata["mismatches"].value)

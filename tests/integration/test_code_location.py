@@ -82,6 +82,8 @@ def test_local_instance_config_loads_with_queue_pools_and_retries(tmp_path, monk
         assert concurrency.run_queue_config.max_concurrent_runs == 4
         assert concurrency.run_queue_config.tag_concurrency_limits[0]["key"] == "mesh/topic-partition"
         assert concurrency.pool_config.default_pool_limit == 1
+        # the next CDC run's worker starts while the previous range holds the one `aladdin_cdc` slot
+        assert concurrency.run_queue_config.op_concurrency_slot_buffer == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert str(Path(instance.root_directory).resolve()).startswith(str(tmp_path.resolve()))
         assert instance.run_retries_retry_on_asset_or_op_failure is False  # only crashed runs, as deployed
