@@ -303,7 +303,7 @@ def test_an_assets_check_history_is_visible(ui_world, page):
         r.querySelector('[title]').getAttribute('title'), r.querySelector('span > span').textContent])"""))
     assert set(shown) == set(verdicts)
     # An unpartitioned check shows its latest verdict. A partitioned one (every_fund_has_nav) is shown for
-    # its latest partition (tests/integration/test_partitioned_check_history.py checks it day by day).
+    # its latest partition (tests/acceptance/test_auditor.py checks it day by day).
     for name, passed in verdicts.items():
         if asset_graph.get(AssetCheckKey(NAV, name)).partitions_def is None:
             assert shown[name] == ("Succeeded" if passed else "Failed"), (name, shown[name])
