@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -30,6 +29,7 @@ import pytest
 import yaml
 
 from tests.acceptance.graphql import LOCATION, REPOSITORY, GraphQL, wait_for
+from tests.support.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 #: Settings that make the world's clocks fast: monitoring every 2 s, a finished run's slots freed after 3 s,
@@ -60,17 +60,6 @@ def _start(command: list[str], env: dict[str, str], logs: Path, name: str) -> su
     with (logs / f"{name}.out").open("wb") as stdout, (logs / f"{name}.err").open("wb") as stderr:
         # its own process group: the process and the code server it spawns are stopped together
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 VALID = """query($job: PipelineSelector!, $config: RunConfigData) {
@@ -174,8 +163,8 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
                "daemon": daemon, "webserver": webserver}
     finally:
         if daemon is not None:
-            _stop(daemon)
-        _stop(webserver)
+            stop_process_group(daemon)
+        stop_process_group(webserver)
 
 
 # module scope: Playwright's sync API keeps an event loop running in this thread while it is open, which

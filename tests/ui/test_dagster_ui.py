@@ -10,7 +10,6 @@ asset's checks and the report's materialization. Screenshots go to ``test-artifa
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from jobs.gips import run_gips_report
 from resources.settings import overridden_environment as environment
+from tests.support.processes import stop_process_group
 from tests.support.warehouse import query
 
 pytestmark = pytest.mark.integration
@@ -136,13 +136,7 @@ def webserver(ui_world, tmp_path_factory):
         _wait_until_loaded(process, url, logs / "stderr.log")
         yield {"url": url, "logs": logs}
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_process_group(process)
 
 
 @pytest.fixture(scope="module")
