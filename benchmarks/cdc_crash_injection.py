@@ -2,7 +2,7 @@
 
 `uv run python benchmarks/cdc_crash_injection.py [--crashes 500] [--scale small|medium] [--max-records 5]`
 starts its own Kafka broker, replays the firm's capture into fresh topics, runs the crash harness
-(mesh_assets/local/crash_harness.py) and prints JSON: batches, crashes by point, wall time, rows lost
+(mesh_dev/crash_harness.py) and prints JSON: batches, crashes by point, wall time, rows lost
 and duplicated (both must be 0).
 """
 
@@ -14,10 +14,10 @@ import time
 import uuid
 from pathlib import Path
 
-from mesh_assets.firm import generate_firm
-from mesh_assets.lakehouse import tables
-from mesh_assets.local import cdc_producer, crash_harness
-from mesh_assets.local import kafka_broker as broker
+from mesh_assets.lib.lakehouse import tables
+from mesh_dev.firm import generate_firm
+from mesh_dev.local import cdc_producer, crash_harness
+from mesh_dev.local import kafka_broker as broker
 
 
 def reconcile(firm: Path, iceberg, manifest: dict) -> dict:

@@ -2,12 +2,12 @@
 
 Run by hand (not in CI): ``uv run python benchmarks/cdc_ingest.py [--events 600000] [--batch-sizes 1000,10000,100000]``.
 
-In one process, against its own local broker (:mod:`mesh_assets.local.kafka_broker`, started on a free port in
+In one process, against its own local broker (:mod:`mesh_dev.local.kafka_broker`, started on a free port in
 a temporary data folder and stopped at the end):
 
 1. synthesizes ``--events`` valid trade CDC events (Debezium envelopes like the firm's, ~400-byte values) as a
    capture file and produces it to a fresh topic ``aladdin.trades`` (``--partitions`` partitions) with
-   :func:`mesh_assets.local.cdc_producer.produce_capture`;
+   :func:`mesh_dev.local.cdc_producer.produce_capture`;
 2. (a) bare kafka-python consume throughput of the whole topic (assign all partitions, seek to the beginning,
    poll until every end offset is reached), each in a fresh Python process, for a few fetch settings; the best
    variant again right before and right after each batch size (the machine's speed drifts); the best bare run
@@ -57,14 +57,14 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from mesh_assets.local import cdc_producer, kafka_broker  # noqa: E402
+from mesh_dev.local import cdc_producer, kafka_broker  # noqa: E402
 
 TOPIC = "aladdin.trades"
 
 #: What changed in the measured path since the first figures (issue 9); the work measured is the same:
 #: same events, read by offset range + parse + validate + both Iceberg commits inside ``ingest_topic``.
 CHANGES = [
-    "parse: ColumnarParser (mesh_assets/cdc/columnar.py) parses ~16K-record units as one JSON-lines buffer with "
+    "parse: ColumnarParser (mesh_assets/lib/cdc/columnar.py) parses ~16K-record units as one JSON-lines buffer with "
     "pyarrow.json and validates with pyarrow.compute; records it cannot prove identical go through the unchanged "
     "per-record parse_batch (same rows, same dead letters and reasons)",
     "read: resources.kafka.read_chunks reads in a background thread and hands columnar chunks (no SourceRecord per "
@@ -86,14 +86,14 @@ CHANGES = [
     "undeclared fields cost ~20% of the JSON parse",
     "commit: pyiceberg rebuilt and deep-copied the pending table metadata on each of ~17 reads per append "
     "(cost grows with snapshot history: ~0.25 s CPU per commit at 200 snapshots); "
-    "mesh_assets/lakehouse/transactions.py memoizes it per (base metadata, staged updates); same commit",
+    "mesh_assets/lib/lakehouse/transactions.py memoizes it per (base metadata, staged updates); same commit",
     "commit: one catalog load per commit attempt (tables.table_loader) instead of namespace check + existence "
     "check (a load) + load + load",
     "parse: units of 8K records (were 16K): same CPU or less (cache), half the parse left after the last chunk",
     "unchanged: both commits still happen (dead letters first, even when empty), positions in the same commits",
     # third round
     "commit: each parsed unit is written to a staged Parquet data file while the batch is still read "
-    "(mesh_assets/lakehouse/staged_file.py, mesh_assets/bronze/staged_rows.py); the rows commit only adds the "
+    "(mesh_assets/lib/lakehouse/staged_file.py, mesh_assets/bronze/staged_rows.py); the rows commit only adds the "
     "finished file (~0.03 s instead of ~0.27 s after the last record of a 100K batch); a partly committed range "
     "or an evolved schema falls back to the plain append",
     "read: the helper keeps its consumer between reads (resources.kafka.ConsumerPool): no new connection, "
@@ -109,7 +109,7 @@ CHANGES = [
     "bare runs right before and after each batch size, the ceiling is the best bare run of the whole benchmark; "
     "CPU per event of the ingesting process and of the reader helper",
     # fifth round
-    "parse: units start at 1,024 records and double up to 8K (mesh_assets.cdc.columnar.FIRST_UNIT_RECORDS), and "
+    "parse: units start at 1,024 records and double up to 8K (mesh_assets.lib.cdc.columnar.FIRST_UNIT_RECORDS), and "
     "the helper's frames grow from 250 records: the parser starts ~45 ms into a 100K read instead of ~140 ms "
     "(it waited for a full unit with nothing else to do)",
     "read: the first fetch of a read is 1 MiB per partition (was 256 KiB): a partition whose next producer batch "
@@ -252,7 +252,7 @@ def helper_start(bootstrap: str) -> dict:
     ``warm_read_s``: the same read through the running helper (consumer start only). A process that
     ingests once pays about the difference once; the ingest runs below reuse the running helper.
     """
-    from mesh_assets.cdc import OffsetRange
+    from mesh_assets.lib.cdc import OffsetRange
     from resources import kafka, kafka_reader_process
 
     kafka_reader_process.shutdown()
@@ -289,7 +289,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def batch_ranges(next_offsets: dict[int, int], ends: dict[int, int], per_partition: int):
     """The next batch: up to ``per_partition`` offsets of every partition that has some left."""
-    from mesh_assets.cdc import OffsetRange
+    from mesh_assets.lib.cdc import OffsetRange
 
     ranges = []
     for partition in sorted(ends):
@@ -305,7 +305,7 @@ def ingest_run(
 ) -> dict:
     """Sequential ``ingest_topic`` batches of about ``batch_size`` records into a fresh warehouse."""
     from mesh_assets.bronze.aladdin_cdc import ingest_topic
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.lakehouse import tables
     from resources.cdc_source import CdcSourceResource
     from resources.iceberg import IcebergCatalogResource
 
@@ -427,9 +427,10 @@ def _profile_summary(profiler: cProfile.Profile, busy_s: float, top: int = 25) -
     buckets = {
         "read wait (resources.kafka.read_chunks)": ("resources/kafka.py", ("read_chunks", "read_ranges")),
         "parse (ColumnarParser.add/finish; per-record parse_batch inside)": (
-            "mesh_assets/cdc/columnar.py", ("add", "finish")),
+            "mesh_assets/lib/cdc/columnar.py", ("add", "finish")),
         "rows_table (arrow build)": ("mesh_assets/bronze/aladdin_cdc.py", ("columnar_rows_table", "rows_table")),
-        "append_exactly_once (iceberg commits)": ("mesh_assets/lakehouse/exactly_once.py", ("append_exactly_once",)),
+        "append_exactly_once (iceberg commits)": (
+            "mesh_assets/lib/lakehouse/exactly_once.py", ("append_exactly_once",)),
     }  # fmt: skip
     split = {}
     for label, (file_end, funcs) in buckets.items():

@@ -22,10 +22,10 @@ import time
 import uuid
 from pathlib import Path
 
-from mesh_assets.cdc.records import OffsetRange
-from mesh_assets.firm import generate_firm
-from mesh_assets.local import cdc_producer
-from mesh_assets.local import kafka_broker as broker
+from mesh_assets.lib.cdc.records import OffsetRange
+from mesh_dev.firm import generate_firm
+from mesh_dev.local import cdc_producer
+from mesh_dev.local import kafka_broker as broker
 
 
 def _lose_and_add(bootstrap: str, prefix: str) -> None:
@@ -47,7 +47,7 @@ def _lose_and_add(bootstrap: str, prefix: str) -> None:
 
 def _pure_walk_ms() -> float:
     from mesh_assets.bronze.cdc_stall import last_commit_ms
-    from mesh_assets.cdc.records import TopicPartition
+    from mesh_assets.lib.cdc.records import TopicPartition
 
     commits = [(10_000 - i, [OffsetRange("aladdin.trades", i % 4, i, i + 1)]) for i in range(10_000)]
     commits[-1] = (0, [OffsetRange("aladdin.trades", 9, 0, 1)])
@@ -84,9 +84,9 @@ def measure(bootstrap: str, prefix: str, root: Path, rounds: int) -> dict:
     from dagster import DagsterInstance, build_sensor_context
 
     from mesh_assets.bronze.aladdin_cdc import committed_for_topic
-    from mesh_assets.cdc import CONTRACTS
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.cdc import CONTRACTS
+    from mesh_assets.lib.lakehouse import tables
     from sensors.aladdin_cdc_sensor import aladdin_cdc_sensor
 
     defs = build_definitions()

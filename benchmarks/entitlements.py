@@ -136,8 +136,8 @@ def setup(work: Path, seed: int):
     from dagster import AssetKey, Definitions, define_asset_job
 
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.firm import generate_firm
-    from mesh_assets.local.salesforce_server.runner import start_server
+    from mesh_dev.firm import generate_firm
+    from mesh_dev.local.salesforce_server.runner import start_server
 
     firm = work / "firm"
     generate_firm(firm, scale="small", seed=seed)

@@ -43,7 +43,7 @@ def run_scale(scale: str, seed: int) -> dict:
                            "MESH_FIRM_DIR": str(tmp_path / "firm"), "DAGSTER_HOME": str(tmp_path / "home"),
                            "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
         (tmp_path / "home").mkdir()
-        from mesh_assets.firm import generate_firm
+        from mesh_dev.firm import generate_firm
 
         t0 = time.perf_counter()
         manifest = generate_firm(tmp_path / "firm", scale=scale, seed=seed)
@@ -53,7 +53,7 @@ def run_scale(scale: str, seed: int) -> dict:
         from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
         from mesh_assets.definitions import build_definitions
-        from mesh_assets.trading_calendar import trading_days
+        from mesh_assets.lib.trading_calendar import trading_days
 
         days = trading_days(dt.date.fromisoformat(manifest["start_date"]), dt.date.fromisoformat(manifest["end_date"]))
         defs = build_definitions()

@@ -36,7 +36,7 @@ def run_scale(scale: str, seed: int) -> dict:
         os.environ.update({"MESH_ENV": "local", "MESH_DATA_DIR": str(tmp_path / "data"),
                            "MESH_FIRM_DIR": str(tmp_path / "firm"), "DAGSTER_HOME": str(tmp_path / "home")})
         (tmp_path / "home").mkdir()
-        from mesh_assets.firm import generate_firm
+        from mesh_dev.firm import generate_firm
 
         t0 = time.perf_counter()
         manifest = generate_firm(tmp_path / "firm", scale=scale, seed=seed)
@@ -45,9 +45,9 @@ def run_scale(scale: str, seed: int) -> dict:
 
         from dagster import DagsterInstance
 
-        from jobs.demo import run_bronze
-        from mesh_assets.lakehouse import tables
-        from mesh_assets.trading_calendar import trading_days
+        from mesh_assets.lib.lakehouse import tables
+        from mesh_assets.lib.trading_calendar import trading_days
+        from mesh_dev.demo import run_bronze
 
         days = trading_days(dt.date.fromisoformat(manifest["start_date"]), dt.date.fromisoformat(manifest["end_date"]))
         instance = DagsterInstance.ephemeral()

@@ -11,7 +11,7 @@ and some terminating mid-history, rare external flows of which many are large), 
 returns of about N(0.0004, 0.01) around their composite's benchmark, and daily levels of 10 benchmarks. The frames
 have the shapes and dtypes the assets read from the warehouse (ids as strings, dates as ``datetime.date``).
 
-Then the work the ``gips`` assets do (``mesh_assets/gips_reporting/assets.py``) is timed stage by stage:
+Then the work the ``gips`` assets do (``mesh_assets/gips/assets.py``) is timed stage by stage:
 portfolio monthly returns (one vectorised call over every portfolio and year; the per composite-year calls the
 assets make are timed too, for comparison, outside the total), split into composite-years, then per composite and
 year: membership, benchmark and composite monthly returns, the check verdicts, annual statistics (firm assets from
@@ -42,9 +42,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mesh_assets import gips
-from mesh_assets._nyse_closures import FIRST_DAY, LAST_DAY
-from mesh_assets.firm.reference import (
+from mesh_assets.lib import gips
+from mesh_assets.lib._nyse_closures import FIRST_DAY, LAST_DAY
+from mesh_assets.lib.gips import quality
+from mesh_assets.lib.gips.fees import standard_fee_schedule
+from mesh_assets.lib.trading_calendar import trading_days
+from mesh_dev.firm.reference import (
     BENCHMARKS,
     COMPOSITE_VARIANTS,
     FEE_SCHEDULES,
@@ -52,9 +55,6 @@ from mesh_assets.firm.reference import (
     SIGNIFICANT_CASH_FLOW_PCTS,
     STRATEGIES,
 )
-from mesh_assets.gips import quality
-from mesh_assets.gips.fees import standard_fee_schedule
-from mesh_assets.trading_calendar import trading_days
 
 CALENDAR_FIRST = dt.date.fromisoformat(FIRST_DAY)
 CALENDAR_LAST = dt.date.fromisoformat(LAST_DAY)
@@ -290,10 +290,10 @@ def prepare(data: dict, per_partition_monthly: bool, watch: Stopwatch) -> dict:
 def composite_work(cid: str) -> dict:
     """Everything the assets do for one composite: per year membership, composite monthly returns, checks and
     statistics, then its report for the latest year in four renderings. Runs in a worker process."""
-    from mesh_assets.gips.report.document import build_report
-    from mesh_assets.gips.report.html import render_html
-    from mesh_assets.gips.report.pdf import render_pdf
-    from mesh_assets.gips.report.serialize import report_json, statistics_csv
+    from mesh_assets.lib.gips.report.document import build_report
+    from mesh_assets.lib.gips.report.html import render_html
+    from mesh_assets.lib.gips.report.pdf import render_pdf
+    from mesh_assets.lib.gips.report.serialize import report_json, statistics_csv
 
     data, shared, out_dir = _SHARED["data"], _SHARED["prepared"], _SHARED["out_dir"]
     watch, verdicts = Stopwatch(), Verdicts()

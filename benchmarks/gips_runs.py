@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     from dagster import DagsterInstance
 
-    from mesh_assets.gips_reporting.partitions import YEARS_PARTITION_SET
+    from mesh_assets.gips.partitions import YEARS_PARTITION_SET
 
     with DagsterInstance.get() as instance:
         years = instance.get_dynamic_partitions(YEARS_PARTITION_SET)

@@ -7,7 +7,7 @@ end):
 
 1. builds a small warehouse (DuckDB file: ``silver.prices``, ``silver.trades``, ``gold.positions``,
    ``gold.nav_history`` for 1,000 portfolios and 3,000 securities) that the worker warms its reference book from;
-2. starts the real worker (``python -m mesh_assets.streaming.cli``, its own process, default settings) and
+2. starts the real worker (``python -m mesh_dev.stream_cli``, its own process, default settings) and
    waits until its health file says ready;
 3. for each rate: a producer process sends trade CDC events (Debezium envelopes, keyed by portfolio, ~1% priced
    more than 2% off the close) at that fixed rate for ``--seconds``; this process consumes ``trades.execution``
@@ -258,10 +258,10 @@ class Worker:
         self.log = (work / "worker.log").open("ab")
         options = ["--bootstrap", bootstrap, "--topic-prefix", prefix, "--warehouse", str(warehouse),
                    "--health-file", str(self.health), "--log-level", "WARNING"]
-        self.args = [sys.executable, "-m", "mesh_assets.streaming.cli", *options]
+        self.args = [sys.executable, "-m", "mesh_dev.stream_cli", *options]
         if profile is not None:  # cProfile of the hot (main) thread, one .prof per start
             self.args = [sys.executable, "-c", "import cProfile, os, runpy, sys; sys.argv = ['cli', *sys.argv[1:]]; "
-                         f"cProfile.run('runpy.run_module(\"mesh_assets.streaming.cli\", run_name=\"__main__\")', "
+                         f"cProfile.run('runpy.run_module(\"mesh_dev.stream_cli\", run_name=\"__main__\")', "
                          f"'{profile}.' + str(os.getpid()))", *options]
         self.env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(work / "data")}
         self.process: subprocess.Popen | None = None
@@ -331,8 +331,8 @@ def main() -> None:
                         help="cProfile the worker's hot thread into <this path>.<pid> (one file per start)")
     args = parser.parse_args()
 
-    from mesh_assets.local import kafka_broker
-    from mesh_assets.streaming.settings import CatalogSettings  # noqa: F401  (fail early if the worker is absent)
+    from mesh_dev.local import kafka_broker
+    from trade_worker.settings import CatalogSettings  # noqa: F401  (fail early if the worker is absent)
 
     work = Path(tempfile.mkdtemp(prefix="trade-path-bench-"))
     as_of = dt.date(2026, 11, 20)

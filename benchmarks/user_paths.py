@@ -299,8 +299,8 @@ def gips_partitions(platform: Platform, job: str) -> list[str]:
 
 def register_composites(platform: Platform) -> None:
     """Add the firm's composites to the GIPS composite partitions (what ``gips_composite_sensor`` does)."""
-    from mesh_assets.gips_reporting.inputs import WarehouseReads
-    from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET
+    from mesh_assets.gips.inputs import WarehouseReads
+    from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET
 
     warehouse = platform.definitions().resources["warehouse"]
     ids = WarehouseReads(warehouse).composite_ids() if hasattr(WarehouseReads, "composite_ids") else [
@@ -334,8 +334,8 @@ def main() -> None:
     env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(tmp / "data"), "MESH_FIRM_DIR": str(tmp / "firm"),
            "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     os.environ.update(env)
-    from mesh_assets.firm import generate_firm
-    from mesh_assets.trading_calendar import trading_days
+    from mesh_assets.lib.trading_calendar import trading_days
+    from mesh_dev.firm import generate_firm
 
     manifest = generate_firm(tmp / "firm", scale=args.scale, seed=args.seed)
     if "cdc" in paths:

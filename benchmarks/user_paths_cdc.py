@@ -1,6 +1,6 @@
 """The ``cdc`` path of ``benchmarks/user_paths.py``: Aladdin CDC through the daemon at a fixed producer rate.
 
-A real Kafka broker (:mod:`mesh_assets.local.kafka_broker`) is started before the webserver and the daemon,
+A real Kafka broker (:mod:`mesh_dev.local.kafka_broker`) is started before the webserver and the daemon,
 and the code location reaches it through ``MESH_KAFKA_BOOTSTRAP`` as a user configures it (README, "CDC from
 a real Kafka broker"). The CDC topics are created with ``--cdc-partitions`` partitions, the bronze tables
 before the clock. Then ``aladdin_cdc_sensor`` is turned on through GraphQL (``startSensor``, the UI's
@@ -56,7 +56,7 @@ def add_arguments(parser: Any) -> None:
 
 def start_broker(work: Path) -> str:
     """A fresh local Kafka broker on a free port under ``work``; its bootstrap servers."""
-    from mesh_assets.local import kafka_broker
+    from mesh_dev.local import kafka_broker
 
     for attempt in range(3):
         try:
@@ -71,15 +71,15 @@ def start_broker(work: Path) -> str:
 
 def stop_broker(work: Path) -> None:
     """Stop the broker started by :func:`start_broker`."""
-    from mesh_assets.local import kafka_broker
+    from mesh_dev.local import kafka_broker
 
     kafka_broker.stop(work / "kafka")
 
 
 def prepare(bootstrap: str, partitions: int) -> None:
     """The CDC topics on the broker and the bronze tables in the code location's catalog (before the clock)."""
-    from mesh_assets.lakehouse import tables
-    from mesh_assets.local import cdc_producer
+    from mesh_assets.lib.lakehouse import tables
+    from mesh_dev.local import cdc_producer
 
     cdc_producer.ensure_cdc_topics(bootstrap, partitions)
     iceberg = _iceberg()
@@ -159,7 +159,7 @@ def producer_main(bootstrap: str, rate: int, seconds: float) -> None:
 
     import cdc_ingest
 
-    from mesh_assets.local import cdc_producer
+    from mesh_dev.local import cdc_producer
     from resources.kafka_client import new_producer
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,7 +21,7 @@ from dagster import (
 
 from jobs.bronze import DAILY_DELIVERIES
 from jobs.executors import CHAIN
-from mesh_assets.trading_calendar import TIMEZONE, is_trading_day
+from mesh_assets.lib.trading_calendar import TIMEZONE, is_trading_day
 
 EOD_CRON = "0 18 * * 1-5"
 

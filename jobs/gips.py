@@ -8,7 +8,7 @@ from typing import Any
 from dagster import AssetSelection, define_asset_job
 
 from jobs.executors import CHAIN
-from mesh_assets.user_errors import UserError
+from mesh_assets.lib.user_errors import UserError
 
 #: The six assets of one composite-year, in order.
 COMPOSITE_YEAR_ASSETS = [["gips", name] for name in ("composite_definition", "portfolio_monthly_returns",
@@ -44,7 +44,7 @@ gips_book_job = define_asset_job(
 
 def register_partitions(instance: Any, composite_ids: list[str], inception_years: list[int], last_year: int) -> None:
     """Add the composites and the GIPS years up to ``last_year`` the instance does not have yet."""
-    from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, years_to_register
+    from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, years_to_register
 
     known = set(instance.get_dynamic_partitions(COMPOSITES_PARTITION_SET))
     if new := [c for c in composite_ids if c not in known]:
@@ -65,9 +65,9 @@ def run_gips_report(
     ``defs`` defaults to the code location's definitions for the current environment.
     """
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.gips.requests import gips_year_problem
-    from mesh_assets.gips_reporting.inputs import WarehouseReads
-    from mesh_assets.gips_reporting.partitions import composite_year_key
+    from mesh_assets.gips.inputs import WarehouseReads
+    from mesh_assets.gips.partitions import composite_year_key
+    from mesh_assets.lib.gips.requests import gips_year_problem
 
     defs = defs or build_definitions()
     reads = WarehouseReads(defs.resources["warehouse"])

@@ -13,9 +13,9 @@ from mesh_assets.adx.assets import defs as adx_defs
 from mesh_assets.bronze import defs as bronze_defs
 from mesh_assets.distribution.assets import defs as distribution_defs
 from mesh_assets.entitlements.assets import defs as entitlements_defs
-from mesh_assets.gips_reporting import defs as gips_defs
-from mesh_assets.silver_gold import defs as silver_gold_defs
-from mesh_assets.streaming.assets import defs as streaming_defs
+from mesh_assets.gips import defs as gips_defs
+from mesh_assets.stream.assets import defs as streaming_defs
+from mesh_assets.warehouse import defs as silver_gold_defs
 from resources.environment import resources_for
 from sensors import defs as sensors_defs
 

@@ -11,8 +11,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 if TYPE_CHECKING:
-    from mesh_assets.adx.exchange import DataGrant, Exchange, PublishedRevision
-    from mesh_assets.adx.product_files import ProductFiles
+    from resources.adx_exchange.exchange import DataGrant, Exchange, PublishedRevision
+    from resources.adx_exchange.product_files import ProductFiles
 
 BACKENDS = ("local", "aws")
 
@@ -29,7 +29,7 @@ def _aws_exchange(
     """One ``AwsExchange`` per process and configuration, so its data set ids are listed once."""
     import boto3
 
-    from mesh_assets.adx.aws_exchange import AwsExchange
+    from resources.adx_exchange.aws_exchange import AwsExchange
 
     return AwsExchange(
         client=boto3.client("dataexchange", region_name=region, endpoint_url=dataexchange_endpoint_url),
@@ -58,7 +58,7 @@ class AdxResource(ConfigurableResource):
     def exchange(self) -> Exchange:
         """The backend: ``LocalExchange`` or ``AwsExchange`` (boto3 clients built here, not at import)."""
         if self.backend == "local":
-            from mesh_assets.adx.local_exchange import LocalExchange
+            from resources.adx_exchange.local_exchange import LocalExchange
 
             if not self.root:
                 raise ValueError("AdxResource backend 'local' needs root (the folder of revisions and grants)")

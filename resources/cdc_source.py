@@ -9,13 +9,13 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
+from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk, SourceRecord
 
 
 @cache
 def _capture(path: Path, mtime_ns: int) -> tuple[SourceRecord, ...]:
     """Records of one capture file in file order (cached per file version)."""
-    from mesh_assets.cdc.capture import read_capture
+    from mesh_assets.lib.cdc.capture import read_capture
 
     return tuple(read_capture(path))
 

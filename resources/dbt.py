@@ -79,7 +79,7 @@ class DbtWarehouseResource(ConfigurableResource):
         """Start ``dbt <args>`` (dagster-dbt's invocation, streaming events) with this configuration."""
         from dagster_dbt import DbtCliResource
 
-        from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
+        from mesh_assets.warehouse.project import DBT_PROJECT_DIR
 
         if self.duckdb_path:
             from pathlib import Path

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
-    from mesh_assets.lakehouse.tables import TableSpec
+    from mesh_assets.lib.lakehouse.tables import TableSpec
 
 
 @cache
@@ -61,7 +61,7 @@ class IcebergCatalogResource(ConfigurableResource):
 
     def table(self, spec: TableSpec) -> Table:
         """The table of ``spec``, created with its namespace on first use."""
-        from mesh_assets.lakehouse.tables import ensure_table
+        from mesh_assets.lib.lakehouse.tables import ensure_table
 
         return ensure_table(self.catalog(), spec)
 

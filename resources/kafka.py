@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
+from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk, SourceRecord
 from resources.kafka_client import KafkaClientSettings, client_settings, new_consumer
 
 

@@ -16,8 +16,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 if TYPE_CHECKING:
-    from mesh_assets.distribution.events import DistributionEvent
-    from mesh_assets.distribution.ledger import Delivery, TopicRead
+    from mesh_assets.lib.distribution.events import DistributionEvent
+    from mesh_assets.lib.distribution.ledger import Delivery, TopicRead
 
 BACKENDS = ("kafka", "outbox")
 #: kafka-python's error code for a topic created by someone else between our list and our create.
@@ -71,7 +71,7 @@ def produce(bootstrap: str, topic: str, events: Sequence[DistributionEvent], tim
     """Send ``events`` keyed by fund through an idempotent producer (``acks='all'``) and wait for every ack."""
     from kafka.errors import KafkaError
 
-    from mesh_assets.distribution.ledger import Delivery
+    from mesh_assets.lib.distribution.ledger import Delivery
     from resources.kafka_client import new_producer
 
     if not events:
@@ -126,7 +126,7 @@ class KafkaPublisherResource(ConfigurableResource):
         """The next offset per partition: where a publication starting now would write."""
         if self._backend_is_kafka():
             return {p: end for p, (_, end) in log_bounds(self._bootstrap(), self.broker_topic(topic)).items()}
-        from mesh_assets.distribution import outbox
+        from mesh_assets.lib.distribution import outbox
 
         return outbox.end_offsets(self._outbox(topic))
 
@@ -136,14 +136,14 @@ class KafkaPublisherResource(ConfigurableResource):
         Partitions missing from ``starts`` are read from their log start; a start the broker no longer
         holds (retention) is read from the log start and reported in ``truncated``.
         """
-        from mesh_assets.distribution import outbox
-        from mesh_assets.distribution.ledger import read_events
+        from mesh_assets.lib.distribution import outbox
+        from mesh_assets.lib.distribution.ledger import read_events
 
         if not self._backend_is_kafka():
             path = self._outbox(topic)
             first, end = int((starts or {}).get(outbox.PARTITION, 0)), outbox.end_offsets(path)[outbox.PARTITION]
             return read_events(outbox.read_records(path, topic, starts), {outbox.PARTITION: (first, end)})
-        from mesh_assets.cdc.records import OffsetRange
+        from mesh_assets.lib.cdc.records import OffsetRange
         from resources.kafka import read_ranges
 
         ranges, truncated = {}, {}
@@ -167,7 +167,7 @@ class KafkaPublisherResource(ConfigurableResource):
             return produce(self._bootstrap(), self.broker_topic(topic), events, float(self.timeout_s))
         import time
 
-        from mesh_assets.distribution import outbox
+        from mesh_assets.lib.distribution import outbox
 
         return outbox.append_unique(self._outbox(topic), events, int(time.time() * 1000))
 
@@ -182,7 +182,7 @@ class KafkaPublisherResource(ConfigurableResource):
         return self.bootstrap_servers
 
     def _outbox(self, topic: str) -> Path:
-        from mesh_assets.distribution.outbox import outbox_path
+        from mesh_assets.lib.distribution.outbox import outbox_path
 
         if not self.outbox_dir:
             raise ValueError("the outbox publisher backend needs outbox_dir (the folder of <topic>.jsonl files)")

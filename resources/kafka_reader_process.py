@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mesh_assets.cdc.records import OffsetRange, RecordChunk
+from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk
 from resources.kafka import KafkaRangeError
 from resources.kafka_client import KafkaClientSettings
 
@@ -37,7 +37,7 @@ _HEADER = struct.Struct("<BQ")
 CHUNKS, DONE, ERROR = 0, 1, 2
 #: Records the helper gathers before it sends a frame (a frame costs a pickle and two pipe writes). The first
 #: chunk of a read goes at once and the next frames grow from :data:`FIRST_FRAME_RECORDS`: the parent's parser
-#: starts on small units (``mesh_assets.cdc.columnar.FIRST_UNIT_RECORDS``) as soon as the first records exist.
+#: starts on small units (``mesh_assets.lib.cdc.columnar.FIRST_UNIT_RECORDS``) as soon as the first records exist.
 FRAME_RECORDS = 2_000
 FIRST_FRAME_RECORDS = 250
 #: Extra seconds the parent waits for a frame beyond the read's own timeout before it gives up on the helper.

@@ -63,7 +63,7 @@ def cdc_retry_policy():
     """How the CDC sensor retries a failing range: ``MESH_CDC_MAX_ATTEMPTS`` (default 5 failures for the same
     reason, then it stops asking), ``MESH_CDC_RETRY_BACKOFF_S`` (default 30: wait 30 s, 60 s, 120 s, ... after
     each failure) and ``MESH_CDC_RETRY_BACKOFF_MAX_S`` (default 1800, the longest wait)."""
-    from mesh_assets.cdc.retry_policy import RetryPolicy
+    from mesh_assets.lib.cdc.retry_policy import RetryPolicy
 
     return RetryPolicy(
         max_attempts=int(os.environ.get("MESH_CDC_MAX_ATTEMPTS", "5")),

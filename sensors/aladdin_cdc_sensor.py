@@ -4,7 +4,7 @@ It reads only log-end offsets from Kafka and committed positions from the Iceber
 payload. Ranges start at the committed position (contiguous: no gap, no overlap), are capped in
 size, and a partition with a run in flight gets no new request. Run keys are the range itself,
 ``aladdin.trades-3-1200-2200``; a range whose run failed is requested again as ``...#retry1``, after an
-exponential backoff (:mod:`mesh_assets.cdc.retry_policy`, ``MESH_CDC_RETRY_BACKOFF_S``). After
+exponential backoff (:mod:`mesh_assets.lib.cdc.retry_policy`, ``MESH_CDC_RETRY_BACKOFF_S``). After
 ``MESH_CDC_MAX_ATTEMPTS`` failures for the same reason the sensor stops asking for that partition's range
 (the other partitions keep flowing) and reports the ERROR check ``range_retries_exhausted``; it also
 reports ``partition_stalled`` (:mod:`mesh_assets.bronze.cdc_stall_checks`). The cursor is described in
@@ -33,9 +33,9 @@ from mesh_assets.bronze.cdc_stall_checks import (
     partition_stalled_verdict,
     retries_verdict,
 )
-from mesh_assets.cdc import CONTRACTS, TopicPartition
-from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
-from mesh_assets.cdc.retry_policy import decide
+from mesh_assets.lib.cdc import CONTRACTS, TopicPartition
+from mesh_assets.lib.cdc.microbatch_plan import lag_by_partition, plan_microbatches
+from mesh_assets.lib.cdc.retry_policy import decide
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 from resources.settings import cdc_retry_policy, cdc_stall_after_s

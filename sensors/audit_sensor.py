@@ -2,7 +2,7 @@
 
 Dagster keeps check history with the asset: wiping the asset drops it from the UI and the check APIs,
 deleting a run drops its events, and the instance promises no retention. Auditors need it for years,
-so this sensor archives it in an append-only Iceberg table (``mesh_assets/audit``). It launches no
+so this sensor archives it in an append-only Iceberg table (``mesh_assets/lib/audit``). It launches no
 run: each tick reads the next ``ASSET_CHECK_EVALUATION`` records after its cursor and appends them.
 
 Exactly once, in two halves:
@@ -10,7 +10,7 @@ Exactly once, in two halves:
 - the cursor (the last event storage id archived) is returned to Dagster only after the Iceberg
   commit succeeded, so nothing is ever skipped;
 - the append keeps only evaluations the table does not hold yet, keyed by ``(event_storage_id,
-  run_id)`` (``mesh_assets/audit/writer.py``), so when a tick commits and then dies before its cursor
+  run_id)`` (``mesh_assets/lib/audit/writer.py``), so when a tick commits and then dies before its cursor
   is saved, the next tick reads the same records again and appends none of them.
 
 Reading: ``event_log_storage.get_logs_for_all_runs_by_log_id`` (what Dagster's own run-retry daemon
@@ -54,9 +54,9 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from mesh_assets.audit.records import CheckEvaluation, check_results_rows
-from mesh_assets.audit.tables import CHECK_RESULTS
-from mesh_assets.audit.writer import append_new_evaluations
+from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows
+from mesh_assets.lib.audit.tables import CHECK_RESULTS
+from mesh_assets.lib.audit.writer import append_new_evaluations
 from resources.iceberg import IcebergCatalogResource
 
 DEFAULT_BATCH_SIZE = 5_000

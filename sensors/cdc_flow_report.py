@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dagster import AssetCheckEvaluation
 
 from mesh_assets.bronze.cdc_stall_checks import RECHECK_S, evaluation
-from mesh_assets.cdc.records import TopicPartition
-from mesh_assets.quality import Verdict
+from mesh_assets.lib.cdc.records import TopicPartition
+from mesh_assets.lib.quality import Verdict
 
 EPOCH_KEY = "_retry_epoch_s"
 WAITING_KEY = "_waiting_since_ms"

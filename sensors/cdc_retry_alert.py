@@ -18,7 +18,7 @@ from mesh_assets.bronze.cdc_range_attempts import (
     parse_label,
     recent_failed_runs,
 )
-from mesh_assets.cdc.retry_policy import decide, first_line
+from mesh_assets.lib.cdc.retry_policy import decide, first_line
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, DagsterRun

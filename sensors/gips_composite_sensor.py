@@ -7,7 +7,7 @@ import datetime as dt
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from mesh_assets.gips_reporting.partitions import (
+from mesh_assets.gips.partitions import (
     COMPOSITES_PARTITION_SET,
     YEARS_PARTITION_SET,
     composites,
@@ -40,7 +40,7 @@ def current_year() -> int:
     """The calendar year in New York (the current year is a GIPS year to date)."""
     from zoneinfo import ZoneInfo
 
-    from mesh_assets.trading_calendar import TIMEZONE
+    from mesh_assets.lib.trading_calendar import TIMEZONE
 
     return dt.datetime.now(ZoneInfo(TIMEZONE)).year
 

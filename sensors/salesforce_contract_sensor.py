@@ -53,7 +53,7 @@ def poll_changes(
     """
     from mesh_assets.bronze.salesforce import ACCOUNTS, CONTRACTS, records_table
     from mesh_assets.entitlements.contract_cursor import ContractCursor, advance, query_since
-    from mesh_assets.lakehouse.snapshots import append_new_keys
+    from mesh_assets.lib.lakehouse.snapshots import append_new_keys
 
     overlap = overlap_seconds()
     stored = orjson.loads(cursor_json) if cursor_json else {}

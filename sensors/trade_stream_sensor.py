@@ -29,7 +29,7 @@ from dagster import (
     sensor,
 )
 
-from mesh_assets.streaming.assets import (
+from mesh_assets.stream.assets import (
     ALERT_RATE_CHECK,
     ALERTS_KEY,
     ENRICHED_KEY,
@@ -50,7 +50,7 @@ def interval_s() -> int:
 
 
 def _check_evaluation(name: str, verdict, snapshot_id: int | None) -> AssetCheckEvaluation:
-    from mesh_assets.check_results import to_check_result
+    from mesh_assets.shared.check_results import to_check_result
 
     result = to_check_result(verdict, snapshot_id=str(snapshot_id))
     return AssetCheckEvaluation(

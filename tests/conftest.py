@@ -20,7 +20,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """The code location reads dbt's manifest: prepare it when pytest runs without `make test`."""
     import subprocess
 
-    from mesh_assets.silver_gold.project import DBT_PROJECT_DIR, MANIFEST_PATH
+    from mesh_assets.warehouse.project import DBT_PROJECT_DIR, MANIFEST_PATH
     from resources.dbt import dbt_executable
 
     if not MANIFEST_PATH.is_file():
@@ -32,7 +32,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def small_firm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small synthetic firm (seed 7), generated once per test run; treat it as read-only."""
-    from mesh_assets.firm import generate_firm
+    from mesh_dev.firm import generate_firm
 
     out = tmp_path_factory.mktemp("firm") / "small"
     generate_firm(out, scale="small", seed=SMALL_SEED)

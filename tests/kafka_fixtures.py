@@ -2,7 +2,7 @@
 
 Import it into a conftest (``from tests.kafka_fixtures import kafka_broker``). With env ``MESH_KAFKA_BOOTSTRAP``
 set, the tests use that broker and manage nothing; otherwise a broker is started from the Maven Central jars
-(:mod:`mesh_assets.local.kafka_broker`) on a free port in a temporary folder, and stopped at the end of the
+(:mod:`mesh_dev.local.kafka_broker`) on a free port in a temporary folder, and stopped at the end of the
 session (finalizer, ``atexit``, and on Linux a parent-death signal if pytest itself is killed).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mesh_assets.local import kafka_broker as broker
+from mesh_dev.local import kafka_broker as broker
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class SaslKafkaEndpoint:
 
     def environment(self, user: str, password: str | None = None) -> dict[str, str]:
         """The ``MESH_KAFKA_*`` settings of ``user`` (with ``password`` instead of the real one, if given)."""
-        from mesh_assets.local.kafka_broker_security import user_settings
+        from mesh_dev.local.kafka_broker_security import user_settings
 
         return user_settings(self.ca_file, user, self.users[user] if password is None else password).to_environment()
 
@@ -72,7 +72,7 @@ def sasl_kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sasl
     """A second real broker for the session, started with a SASL_SSL listener only (users made at format time)."""
     import secrets
 
-    from mesh_assets.local.kafka_broker_security import SaslSsl
+    from mesh_dev.local.kafka_broker_security import SaslSsl
 
     users = {name: secrets.token_urlsafe(16) for name in SASL_USERS}
     data_dir = tmp_path_factory.mktemp("kafka-sasl")

@@ -25,10 +25,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from mesh_assets.adx.products import PRODUCTS, ProductSpec
-from mesh_assets.check_results import to_check_result
-from mesh_assets.ownership import CLIENT_SERVICES
-from mesh_assets.partitions import trading_day_partitions
+from mesh_assets.lib.data_products.products import PRODUCTS, ProductSpec
+from mesh_assets.lib.ownership import CLIENT_SERVICES
+from mesh_assets.shared.check_results import to_check_result
+from mesh_assets.shared.partitions import trading_day_partitions
 from resources.adx import AdxResource
 from resources.warehouse import WarehouseResource
 
@@ -45,7 +45,7 @@ NAV_KEY = AssetKey(["gold", "performance", "nav_history"])
 
 class PublishConfig(Config):
     """Narrows what the PII scan may let through; the most it may allow is the code location's
-    ``MESH_PII_ALLOW_LIST`` (:mod:`mesh_assets.adx.pii_policy`). Unset: the settings' list as it is."""
+    ``MESH_PII_ALLOW_LIST`` (:mod:`mesh_assets.lib.pii.policy`). Unset: the settings' list as it is."""
 
     pii_allow_columns: list[str] | None = Field(default=None, description="columns never scanned (a subset of "
                                                 "MESH_PII_ALLOW_LIST's columns)")
@@ -72,8 +72,8 @@ def _nav_verdict(context: AssetExecutionContext, warehouse: WarehouseResource, d
 
     import pyarrow.compute as pc
 
-    from mesh_assets.quality import Verdict
-    from mesh_assets.trading_calendar import TIMEZONE
+    from mesh_assets.lib.quality import Verdict
+    from mesh_assets.lib.trading_calendar import TIMEZONE
 
     navs = warehouse.query(f"select distinct portfolio_id from gold.nav_history where as_of_date = date '{day}'")
     have = set(navs.column(0).to_pylist()) if navs.num_rows else set()
@@ -102,9 +102,9 @@ def _nav_verdict(context: AssetExecutionContext, warehouse: WarehouseResource, d
 def verdicts(context: AssetExecutionContext, spec: ProductSpec, rows, warehouse: WarehouseResource,
              config: PublishConfig, day: str) -> dict:
     """Every pre-publish check's verdict for the day's rows, by check name."""
-    from mesh_assets.adx.pii_policy import PiiAllowListError, effective_allow_list, permitted_allow_list
-    from mesh_assets.adx.pii_scan import pii_verdict, scan_table
-    from mesh_assets.adx.schema_contract import check_schema, null_keys_verdict
+    from mesh_assets.lib.data_products.schema_contract import check_schema, null_keys_verdict
+    from mesh_assets.lib.pii.policy import PiiAllowListError, effective_allow_list, permitted_allow_list
+    from mesh_assets.lib.pii.scan import pii_verdict, scan_table
 
     try:
         allow = effective_allow_list(permitted_allow_list(), config.pii_allow_columns, config.pii_allow_values,
@@ -125,7 +125,7 @@ def tenant_data_sets(spec: ProductSpec, tenants: list[str]) -> dict[str, str]:
 
     Raises ``InvalidTenantId`` / ``TenantNameCollision`` (both ``ValueError``) before anything is published.
     """
-    from mesh_assets.tenant_ids import refuse_name_collisions, validate_tenant_id
+    from mesh_assets.lib.tenant_ids import refuse_name_collisions, validate_tenant_id
 
     for tenant in tenants:
         validate_tenant_id(tenant, f"{spec.product}: a row of {spec.source_table}")
@@ -141,7 +141,7 @@ def publish_by_tenant(spec: ProductSpec, rows, day: str, adx: AdxResource) -> li
     """
     import pyarrow.compute as pc
 
-    from mesh_assets.adx.product_files import build_product_files
+    from resources.adx_exchange.product_files import build_product_files
 
     if spec.tenant_column is None:
         slices = [(None, rows)]

@@ -16,18 +16,18 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Material
 from pydantic import Field
 
 from mesh_assets.bronze.kafka_topics import TOPIC_KEYS
-from mesh_assets.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition
-from mesh_assets.cdc.envelope import DeadLetter, Skip
-from mesh_assets.cdc.microbatch_plan import lag_by_partition, plan_microbatches
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import committed_positions, encode_positions, total_records
-from mesh_assets.lakehouse.summary_keys import BATCH_ID_KEY, CONTRACT_VERSION_KEY, MAX_EVENT_TS_KEY
-from mesh_assets.ownership import DATA_PLATFORM
+from mesh_assets.lib.cdc import CONTRACTS, OffsetRange, ParsedBatch, TopicPartition
+from mesh_assets.lib.cdc.envelope import DeadLetter, Skip
+from mesh_assets.lib.cdc.microbatch_plan import lag_by_partition, plan_microbatches
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.positions import committed_positions, encode_positions, total_records
+from mesh_assets.lib.lakehouse.summary_keys import BATCH_ID_KEY, CONTRACT_VERSION_KEY, MAX_EVENT_TS_KEY
+from mesh_assets.lib.ownership import DATA_PLATFORM
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
 if TYPE_CHECKING:
-    from mesh_assets.cdc.columnar import ColumnarBatch
+    from mesh_assets.lib.cdc.columnar import ColumnarBatch
 
 TRADES_KEY = AssetKey(["bronze", "aladdin", "trades"])
 CASH_FLOWS_KEY = AssetKey(["bronze", "aladdin", "cash_flows"])
@@ -138,7 +138,7 @@ def ingest_topic(
     """Read, parse and commit ``ranges`` of ``topic``: dead letters first, then rows.
 
     Records are parsed into Arrow columns chunk by chunk while the next chunks are read
-    (:class:`mesh_assets.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``),
+    (:class:`mesh_assets.lib.cdc.columnar.ColumnarParser`: same rows and dead letters as ``parse_batch``),
     and each parsed unit is written to a staged data file of the bronze table meanwhile
     (:mod:`mesh_assets.bronze.staged_rows`): the rows commit adds that file.
     Python's cyclic garbage collector is paused meanwhile (:mod:`mesh_assets.bronze.collector_pause`).
@@ -155,10 +155,10 @@ def _ingest_topic(
     batch_id: str,
 ):
     from mesh_assets.bronze.staged_rows import StagedBronzeRows
-    from mesh_assets.cdc.columnar import ColumnarParser, rows_schema
-    from mesh_assets.lakehouse.exactly_once import add_optional_columns, append_exactly_once
-    from mesh_assets.lakehouse.fault_injection import crash_point
-    from mesh_assets.lakehouse.schema_evolution import evolve_to_spec
+    from mesh_assets.lib.cdc.columnar import ColumnarParser, rows_schema
+    from mesh_assets.lib.lakehouse.exactly_once import add_optional_columns, append_exactly_once
+    from mesh_assets.lib.lakehouse.fault_injection import crash_point
+    from mesh_assets.lib.lakehouse.schema_evolution import evolve_to_spec
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]

@@ -8,12 +8,12 @@ from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataV
 
 from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC, DEAD_LETTERS_KEY
 from mesh_assets.bronze.reference import REFERENCE_KEYS
-from mesh_assets.cdc import CONTRACTS, TopicPartition
-from mesh_assets.cdc.microbatch_plan import find_gaps, lag_by_partition
-from mesh_assets.check_results import to_check_result
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges
-from mesh_assets.quality import Verdict
+from mesh_assets.lib.cdc import CONTRACTS, TopicPartition
+from mesh_assets.lib.cdc.microbatch_plan import find_gaps, lag_by_partition
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.positions import RANGES_KEY, decode_ranges
+from mesh_assets.lib.quality import Verdict
+from mesh_assets.shared.check_results import to_check_result
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
@@ -71,7 +71,7 @@ def _positions_in_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec
 
 
 def _latest_commit_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec):
-    from mesh_assets.lakehouse.positions import latest_summary_value
+    from mesh_assets.lib.lakehouse.positions import latest_summary_value
 
     snapshot_id, encoded = latest_summary_value(iceberg.table(spec), RANGES_KEY)
     return snapshot_id, decode_ranges(encoded) if encoded else []
@@ -90,7 +90,7 @@ def cdc_checks(topic: str) -> list:
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
         import pyarrow.compute as pc
 
-        from mesh_assets.quality.rules import required_values
+        from mesh_assets.lib.quality.rules import required_values
 
         rows = _scan(iceberg, spec, [*POSITION_COLUMNS, "op", *required])
         rows = rows.filter(pc.not_equal(rows["op"], "t")).drop_columns(["op"])  # a truncate row has no image
@@ -99,7 +99,7 @@ def cdc_checks(topic: str) -> list:
     @asset_check(asset=asset_key, name="exactly_once_source_offsets", blocking=True,
                  description="No Kafka (topic, partition, offset) appears twice: nothing was duplicated.")
     def exactly_once_source_offsets(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import no_duplicates
+        from mesh_assets.lib.quality.rules import no_duplicates
 
         rows = _scan(iceberg, spec, POSITION_COLUMNS)
         return to_check_result(no_duplicates(rows, POSITION_COLUMNS), table=spec.identifier)
@@ -110,7 +110,7 @@ def cdc_checks(topic: str) -> list:
                  description=f"Every {', '.join(fks)} of {contract.table} exists in the reference data.")
     def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
         from mesh_assets.bronze.reference import REFERENCE_TABLES
-        from mesh_assets.quality.rules import known_values
+        from mesh_assets.lib.quality.rules import known_values
 
         rows = _scan(iceberg, spec, [*POSITION_COLUMNS, contract.key_field, *fks])
         verdicts = []
@@ -124,7 +124,7 @@ def cdc_checks(topic: str) -> list:
     @asset_check(asset=asset_key, name="row_count_matches_source",
                  description="The latest batch's rows + dead letters + tombstones equal the records in its ranges.")
     def row_count_matches_source(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import counts_match
+        from mesh_assets.lib.quality.rules import counts_match
 
         snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
         if not ranges:
@@ -169,9 +169,9 @@ def cdc_checks(topic: str) -> list:
     def cdc_freshness(iceberg: IcebergCatalogResource) -> AssetCheckResult:
         import datetime as dt
 
-        from mesh_assets.lakehouse.positions import latest_summary_value
-        from mesh_assets.lakehouse.summary_keys import MAX_EVENT_TS_KEY
-        from mesh_assets.trading_calendar import is_market_open
+        from mesh_assets.lib.lakehouse.positions import latest_summary_value
+        from mesh_assets.lib.lakehouse.summary_keys import MAX_EVENT_TS_KEY
+        from mesh_assets.lib.trading_calendar import is_market_open
 
         now = dt.datetime.now(dt.UTC)
         snapshot_id, newest = latest_summary_value(iceberg.table(spec), MAX_EVENT_TS_KEY)
@@ -219,7 +219,7 @@ def _pa_strings(values):
 
 
 def _contiguity_result(iceberg: IcebergCatalogResource, spec: tables.TableSpec) -> AssetCheckResult:
-    from mesh_assets.lakehouse.positions import committed_ranges_history
+    from mesh_assets.lib.lakehouse.positions import committed_ranges_history
 
     history = committed_ranges_history(iceberg.table(spec))
     problems = find_gaps([ranges for _, ranges in history])

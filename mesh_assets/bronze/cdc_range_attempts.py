@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from mesh_assets.cdc.records import OffsetRange, TopicPartition
-from mesh_assets.cdc.retry_policy import FailedAttempt, RangeDecision, RetryPolicy, decide
+from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lib.cdc.retry_policy import FailedAttempt, RangeDecision, RetryPolicy, decide
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mesh_assets.cdc.records import OffsetRange, TopicPartition
-from mesh_assets.quality import Verdict
+from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lib.quality import Verdict
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -55,8 +55,8 @@ def commits_with_times(table: Table) -> Iterable[tuple[int, list[OffsetRange]]]:
     """(commit time in epoch ms, ranges) of the table's exactly-once commits, newest first (metadata only)."""
     from pyiceberg.table.snapshots import ancestors_of
 
-    from mesh_assets.lakehouse.positions import decode_ranges
-    from mesh_assets.lakehouse.summary_keys import RANGES_KEY
+    from mesh_assets.lib.lakehouse.positions import decode_ranges
+    from mesh_assets.lib.lakehouse.summary_keys import RANGES_KEY
 
     for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
         summary = snapshot.summary

@@ -29,10 +29,10 @@ from dagster import (
 
 from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC
 from mesh_assets.bronze.cdc_stall import assess_partitions, commits_with_times, last_commit_ms, stall_verdict
-from mesh_assets.cdc.records import TopicPartition
-from mesh_assets.cdc.retry_policy import RangeDecision, RetryPolicy, first_line
-from mesh_assets.lakehouse import tables
-from mesh_assets.quality import Verdict
+from mesh_assets.lib.cdc.records import TopicPartition
+from mesh_assets.lib.cdc.retry_policy import RangeDecision, RetryPolicy, first_line
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.quality import Verdict
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
@@ -95,7 +95,7 @@ def evaluation(topic: str, check_name: str, verdict: Verdict) -> AssetCheckEvalu
 
 
 def _result(topic: str, check_name: str, verdict: Verdict) -> AssetCheckResult:
-    from mesh_assets.check_results import to_check_result
+    from mesh_assets.shared.check_results import to_check_result
 
     result = to_check_result(verdict, table=tables.CDC_TABLES[topic].identifier)
     return AssetCheckResult(asset_key=ASSET_OF_TOPIC[topic], check_name=check_name, passed=result.passed,

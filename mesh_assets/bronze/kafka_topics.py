@@ -6,7 +6,7 @@ by this code location, so the topics are declared, never materialized.
 
 from dagster import AssetKey, AssetSpec, Definitions
 
-from mesh_assets.ownership import DATA_PLATFORM
+from mesh_assets.lib.ownership import DATA_PLATFORM
 
 TOPIC_KEYS = {
     "aladdin.trades": AssetKey(["kafka", "aladdin_trades"]),

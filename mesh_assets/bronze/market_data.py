@@ -26,11 +26,11 @@ from dagster import (
 )
 
 from mesh_assets.bronze.reference import REFERENCE_KEYS, REFERENCE_TABLES
-from mesh_assets.check_results import missing_table_result, to_check_result
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.summary_keys import BATCH_ID_KEY, FILES_KEY, PARTITIONS_KEY
-from mesh_assets.ownership import MARKET_DATA
-from mesh_assets.partitions import trading_day_partitions
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.summary_keys import BATCH_ID_KEY, FILES_KEY, PARTITIONS_KEY
+from mesh_assets.lib.ownership import MARKET_DATA
+from mesh_assets.shared.check_results import missing_table_result, to_check_result
+from mesh_assets.shared.partitions import trading_day_partitions
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
@@ -104,7 +104,7 @@ def delivery_asset(delivery: DailyDelivery):
                   landing: LandingZoneResource) -> MaterializeResult:
         import pyarrow.compute as pc
 
-        from mesh_assets.lakehouse.snapshots import overwrite_partitions
+        from mesh_assets.lib.lakehouse.snapshots import overwrite_partitions
 
         days = list(context.partition_keys)
         rows, files, counts = load_deliveries(delivery, days, landing, context.run.run_id)
@@ -145,7 +145,7 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name=f"{delivery.value_column}_positive", blocking=True,
                  description=f"Every {delivery.value_column} in the latest deliveries is present and > 0.")
     def value_positive(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import positive_values
+        from mesh_assets.lib.quality.rules import positive_values
 
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         if snapshot_id is None:
@@ -156,7 +156,7 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="required_fields_present", blocking=True,
                  description=f"Rows carry {delivery.id_column} and {delivery.date_column}.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import required_values
+        from mesh_assets.lib.quality.rules import required_values
 
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         verdict = required_values(rows, [delivery.id_column, delivery.date_column], samples)
@@ -165,7 +165,7 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="known_ids", additional_deps=[REFERENCE_KEYS[delivery.reference]],
                  description=f"Every {delivery.id_column} exists in reference {delivery.reference}.")
     def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import known_values
+        from mesh_assets.lib.quality.rules import known_values
 
         ref = REFERENCE_TABLES[delivery.reference]
         known = set(iceberg.table(ref).scan(selected_fields=(delivery.id_column,)).to_arrow()[
@@ -177,7 +177,7 @@ def delivery_checks(delivery: DailyDelivery) -> list:
     @asset_check(asset=delivery.key, name="row_count_matches_source",
                  description="Rows per delivery day equal the data lines of that day's file.")
     def row_count_matches_source(iceberg: IcebergCatalogResource, landing: LandingZoneResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import counts_match
+        from mesh_assets.lib.quality.rules import counts_match
 
         snapshot_id, days, rows = latest_delivery_rows(iceberg, delivery)
         _, _, expected = load_deliveries(delivery, days, landing, "check")

@@ -17,9 +17,9 @@ from dagster import (
     asset_check,
 )
 
-from mesh_assets.check_results import to_check_result
-from mesh_assets.lakehouse.tables import BRONZE, Columns, TableSpec
-from mesh_assets.ownership import DATA_PLATFORM
+from mesh_assets.lib.lakehouse.tables import BRONZE, Columns, TableSpec
+from mesh_assets.lib.ownership import DATA_PLATFORM
+from mesh_assets.shared.check_results import to_check_result
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
@@ -95,7 +95,7 @@ def reference_asset(name: str):
     def _reference(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                    landing: LandingZoneResource) -> MaterializeResult:
         from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns
-        from mesh_assets.lakehouse.snapshots import replace_if_changed
+        from mesh_assets.lib.lakehouse.snapshots import replace_if_changed
 
         data = landing.read_bytes(path)
         digest = sha256_hex(data)
@@ -125,14 +125,14 @@ def reference_checks(name: str) -> list:
     @asset_check(asset=REFERENCE_KEYS[name], name="unique_key", blocking=True,
                  description=f"{key} identifies exactly one row.")
     def unique_key(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import no_duplicates
+        from mesh_assets.lib.quality.rules import no_duplicates
 
         return to_check_result(no_duplicates(_scan(iceberg, name), [key]))
 
     @asset_check(asset=REFERENCE_KEYS[name], name="required_fields_present", blocking=True,
                  description=f"Rows carry {', '.join(REQUIRED[name])}.")
     def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-        from mesh_assets.quality.rules import required_values
+        from mesh_assets.lib.quality.rules import required_values
 
         return to_check_result(required_values(_scan(iceberg, name), REQUIRED[name], samples))
 
@@ -145,7 +145,7 @@ def reference_checks(name: str) -> list:
             @asset_check(asset=REFERENCE_KEYS[name], name=f"known_{column}", additional_deps=[REFERENCE_KEYS[target]],
                          description=f"Every {column} exists in {target}.")
             def known(iceberg: IcebergCatalogResource) -> AssetCheckResult:
-                from mesh_assets.quality.rules import known_values
+                from mesh_assets.lib.quality.rules import known_values
 
                 target_key = _key_column(target)
                 known_ids = set(_scan(iceberg, target)[target_key].to_pylist())

@@ -14,10 +14,10 @@ from dagster import (
     asset_check,
 )
 
-from mesh_assets.check_results import to_check_result
-from mesh_assets.lakehouse.positions import total_records
-from mesh_assets.lakehouse.tables import BRONZE, TableSpec, arrow_type
-from mesh_assets.ownership import CLIENT_SERVICES
+from mesh_assets.lib.lakehouse.positions import total_records
+from mesh_assets.lib.lakehouse.tables import BRONZE, TableSpec, arrow_type
+from mesh_assets.lib.ownership import CLIENT_SERVICES
+from mesh_assets.shared.check_results import to_check_result
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
 
@@ -96,7 +96,7 @@ def salesforce_asset(obj: SalesforceObject):
            description=obj.description)
     def _salesforce(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                     salesforce: SalesforceResource) -> MaterializeResult:
-        from mesh_assets.lakehouse.snapshots import append_new_keys
+        from mesh_assets.lib.lakehouse.snapshots import append_new_keys
 
         records = salesforce.records(obj.sobject, list(obj.fields))
         rows = records_table(obj, records, context.run.run_id)
@@ -120,7 +120,7 @@ def _scan(iceberg: IcebergCatalogResource, obj: SalesforceObject):
              description="Accounts carry id, tenant id, AWS account id and SystemModstamp.")
 def accounts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Required account fields are present."""
-    from mesh_assets.quality.rules import required_values
+    from mesh_assets.lib.quality.rules import required_values
 
     return to_check_result(required_values(_scan(iceberg, ACCOUNTS), ACCOUNTS.required, ["id", "name"]))
 
@@ -129,7 +129,7 @@ def accounts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResul
              description="Contracts carry id, account, data product, status, start date and SystemModstamp.")
 def contracts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Required contract fields are present."""
-    from mesh_assets.quality.rules import required_values
+    from mesh_assets.lib.quality.rules import required_values
 
     return to_check_result(required_values(_scan(iceberg, CONTRACTS), CONTRACTS.required, ["id", "contract_number"]))
 
@@ -138,7 +138,7 @@ def contracts_required_fields(iceberg: IcebergCatalogResource) -> AssetCheckResu
              description="Every contract belongs to a known Salesforce account.")
 def contracts_known_accounts(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Contracts reference accounts that exist in bronze."""
-    from mesh_assets.quality.rules import known_values
+    from mesh_assets.lib.quality.rules import known_values
 
     known = set(_scan(iceberg, ACCOUNTS)["id"].to_pylist())
     verdict = known_values(_scan(iceberg, CONTRACTS), "account_id", known, ACCOUNTS.table.identifier,
@@ -150,7 +150,7 @@ def contracts_known_accounts(iceberg: IcebergCatalogResource) -> AssetCheckResul
              description="Status is Draft/Activated/Terminated/Expired and the data product is one we sell.")
 def contracts_valid_values(iceberg: IcebergCatalogResource) -> AssetCheckResult:
     """Contract status and data product are in their accepted values."""
-    from mesh_assets.quality.rules import within_allowed
+    from mesh_assets.lib.quality.rules import within_allowed
 
     rows = _scan(iceberg, CONTRACTS)
     status = within_allowed(rows, "status", CONTRACT_STATUSES, ["id", "status"])

@@ -1,8 +1,8 @@
 """Bronze rows written to a staged data file unit by unit, while the rest of the batch is still read.
 
-The parser hands over each unit's rows as soon as they are parsed (:class:`~mesh_assets.cdc.columnar.ColumnarParser`
+The parser hands over each unit's rows as soon as they are parsed (:class:`~mesh_assets.lib.cdc.columnar.ColumnarParser`
 ``on_rows``); here they are converted to the bronze table's schema and written to a
-:class:`~mesh_assets.lakehouse.staged_file.StagedDataFile`, so that the commit only adds a finished file.
+:class:`~mesh_assets.lib.lakehouse.staged_file.StagedDataFile`, so that the commit only adds a finished file.
 A unit carrying an additive field the table does not have yet stops the staging (the table's schema must
 evolve first): the commit then appends the batch's rows as usual.
 """
@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.staged_file import StagedDataFile
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.staged_file import StagedDataFile
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -47,10 +47,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from mesh_assets.check_results import to_check_result
-from mesh_assets.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS, DistributionTopic
-from mesh_assets.ownership import DATA_PLATFORM, PERFORMANCE
-from mesh_assets.partitions import trading_day_partitions
+from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS, DistributionTopic
+from mesh_assets.lib.ownership import DATA_PLATFORM, PERFORMANCE
+from mesh_assets.shared.check_results import to_check_result
+from mesh_assets.shared.partitions import trading_day_partitions
 from resources.kafka_publisher import KafkaPublisherResource
 from resources.warehouse import WarehouseResource
 
@@ -109,7 +109,7 @@ def _rows(warehouse: WarehouseResource, sql: str) -> list[dict[str, Any]]:
 def current_events(spec: Distribution, warehouse: WarehouseResource, day: str, prior: Mapping[str, Any],
                    source: Mapping[str, Any], published_at: str) -> list:
     """The day's events built from gold as it is now (``prior``: latest event per fund on the topic)."""
-    from mesh_assets.distribution.events import nav_events, performance_events
+    from mesh_assets.lib.distribution.events import nav_events, performance_events
 
     dt.date.fromisoformat(day)  # a partition key, never free text in SQL
     currencies = {r["portfolio_id"]: r["base_currency"]
@@ -165,7 +165,7 @@ def failed_gold_checks(instance: DagsterInstance, spec: Distribution, day: str) 
 def ledger_starts(instance: DagsterInstance, key: AssetKey, day: str, broker_topic: str) -> dict[int, int] | None:
     """Earliest start offset per partition over every attempt logged for ``day`` on ``broker_topic``
     (None when no attempt was ever logged)."""
-    from mesh_assets.distribution.ledger import merge_starts
+    from mesh_assets.lib.distribution.ledger import merge_starts
 
     starts, cursor = [], None
     while True:
@@ -206,7 +206,7 @@ def distribution_asset(spec: Distribution):
     )
     def _publish(context: AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource,
                  distribution_publisher: KafkaPublisherResource) -> MaterializeResult:
-        from mesh_assets.distribution.ledger import events_of_day, prior_events, read_events
+        from mesh_assets.lib.distribution.ledger import events_of_day, prior_events, read_events
 
         day, topic, publisher = context.partition_key, spec.topic.name, distribution_publisher
         blocked = failed_gold_checks(context.instance, spec, day)
@@ -269,8 +269,8 @@ def distribution_check(spec: Distribution):
                              "expected id and the same figures; no fund is published that gold lacks.")
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
                distribution_publisher: KafkaPublisherResource) -> AssetCheckResult:
-        from mesh_assets.distribution.ledger import events_of_day, verify_publication
-        from mesh_assets.quality import Verdict
+        from mesh_assets.lib.distribution.ledger import events_of_day, verify_publication
+        from mesh_assets.lib.quality import Verdict
 
         day, topic, publisher = context.partition_key, spec.topic.name, distribution_publisher
         broker_topic = publisher.broker_topic(topic)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mesh_assets.adx.exchange import DataGrant, Exchange
+    from resources.adx_exchange.exchange import DataGrant, Exchange
 
 APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
 

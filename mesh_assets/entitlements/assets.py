@@ -25,8 +25,8 @@ from dagster import (
     asset_check,
 )
 
-from mesh_assets.check_results import to_check_result
-from mesh_assets.ownership import CLIENT_SERVICES
+from mesh_assets.lib.ownership import CLIENT_SERVICES
+from mesh_assets.shared.check_results import to_check_result
 from resources.adx import AdxResource
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
@@ -41,8 +41,8 @@ ACTOR = "entitlement-reconciler"
 def entitlements_from_gold(warehouse: WarehouseResource, as_of: dt.date):
     """Desired grants (each on the reference tenant's data set, to the registered AWS account), unfulfilled
     and contradicted contracts, from ``gold.client_entitlements`` (see ``entitlements/boundary.py``)."""
-    from mesh_assets.adx.products import PRODUCTS
     from mesh_assets.entitlements.boundary import EntitlementRow, entitlements_within_boundary
+    from mesh_assets.lib.data_products.products import PRODUCTS
 
     rows = warehouse.query(
         "select contract_id, contract_number, account_id, client_id, tenant_id, aws_account_id, "
@@ -76,8 +76,8 @@ def reconcile(
     from mesh_assets.entitlements.decision_log import dead_letter_rows, event_rows, pending
     from mesh_assets.entitlements.reconcile import parse_grant_name, plan
     from mesh_assets.entitlements.tables import ENTITLEMENT_EVENTS, GRANT_DEAD_LETTERS
-    from mesh_assets.lakehouse.snapshots import append_new_keys
-    from mesh_assets.trading_calendar import TIMEZONE
+    from mesh_assets.lib.lakehouse.snapshots import append_new_keys
+    from mesh_assets.lib.trading_calendar import TIMEZONE
 
     as_of = now.astimezone(ZoneInfo(TIMEZONE)).date()
     bounded = entitlements_from_gold(warehouse, as_of)
@@ -177,7 +177,7 @@ def no_dead_letters_waiting(iceberg: IcebergCatalogResource) -> AssetCheckResult
     """Red while any failed call waits for its retry."""
     from mesh_assets.entitlements.decision_log import pending
     from mesh_assets.entitlements.tables import GRANT_DEAD_LETTERS
-    from mesh_assets.quality import Verdict
+    from mesh_assets.lib.quality import Verdict
 
     waiting = pending(iceberg.table(GRANT_DEAD_LETTERS).scan().to_arrow())
     samples = [{k: r[k] for k in ("decision", "contract_id", "data_set", "receiver_account", "error", "recorded_at")}
@@ -199,8 +199,8 @@ def every_grant_has_active_contract(warehouse: WarehouseResource, adx: AdxResour
 
     from mesh_assets.entitlements.apply import now_utc
     from mesh_assets.entitlements.reconcile import parse_grant_name
-    from mesh_assets.quality import Verdict
-    from mesh_assets.trading_calendar import TIMEZONE
+    from mesh_assets.lib.quality import Verdict
+    from mesh_assets.lib.trading_calendar import TIMEZONE
 
     bounded = entitlements_from_gold(warehouse, now_utc().astimezone(ZoneInfo(TIMEZONE)).date())
     wanted = {(g.contract_id, g.data_product, g.data_set, g.receiver_account) for g in bounded.grants}
@@ -232,8 +232,8 @@ def tenant_matches_reference_data(warehouse: WarehouseResource) -> AssetCheckRes
     from zoneinfo import ZoneInfo
 
     from mesh_assets.entitlements.apply import now_utc
-    from mesh_assets.quality import Verdict
-    from mesh_assets.trading_calendar import TIMEZONE
+    from mesh_assets.lib.quality import Verdict
+    from mesh_assets.lib.trading_calendar import TIMEZONE
 
     bounded = entitlements_from_gold(warehouse, now_utc().astimezone(ZoneInfo(TIMEZONE)).date())
     found = bounded.contradictions

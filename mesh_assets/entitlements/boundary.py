@@ -29,7 +29,7 @@ from mesh_assets.entitlements.reconcile import (
     is_aws_account_id,
     resolve_entitlements,
 )
-from mesh_assets.tenant_ids import InvalidTenantId, validate_tenant_id
+from mesh_assets.lib.tenant_ids import InvalidTenantId, validate_tenant_id
 
 #: Data sets of a tenant: ``tenant id -> {data product: ADX data set}``.
 TenantDataSets = Callable[[str], Mapping[str, str]]

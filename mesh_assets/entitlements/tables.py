@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mesh_assets.audit.tables import AUDIT
-from mesh_assets.lakehouse.tables import Columns, TableSpec
+from mesh_assets.lib.audit.tables import AUDIT
+from mesh_assets.lib.lakehouse.tables import Columns, TableSpec
 
 ENTITLEMENTS = "entitlements"
 

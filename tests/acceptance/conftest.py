@@ -117,8 +117,8 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
     """The running world (see the module docstring): URLs, GraphQL client, environment, ids of what was built."""
     import datetime as dt
 
-    from mesh_assets.local import cdc_producer
-    from mesh_assets.trading_calendar import trading_days
+    from mesh_assets.lib.trading_calendar import trading_days
+    from mesh_dev.local import cdc_producer
     from tests.ui.test_dagster_ui import _free_port, _wait_until_loaded
 
     root = tmp_path_factory.mktemp("acceptance")

@@ -47,7 +47,7 @@ def test_the_ui_shows_the_checks_verdict_per_day_never_skipped(mesh, page):
 def _graphql_rows(mesh) -> set[tuple]:
     """(run, asset, check, partition, passed) of every evaluation GraphQL shows about the firm's days: the
     evaluation's partition, else the run's partition or range (as the run's page shows it)."""
-    from mesh_assets.audit.business_dates import business_period, overlaps
+    from mesh_assets.lib.audit.business_dates import business_period, overlaps
 
     first, last = (dt.date.fromisoformat(d) for d in (mesh["days"][0], mesh["days"][-1]))
     assert last < dt.date.today()  # evaluations without a dated partition ran today: outside the firm's days

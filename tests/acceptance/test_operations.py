@@ -43,7 +43,7 @@ class Producer(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaProducer
 
-        from mesh_assets.local.cdc_producer import PRODUCER_CONFIG
+        from mesh_dev.local.cdc_producer import PRODUCER_CONFIG
 
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, client_id="acceptance-producer", **PRODUCER_CONFIG)
         try:
@@ -90,7 +90,7 @@ def _source_positions(mesh) -> Counter:
 
 
 def test_a_killed_cdc_run_is_recovered_without_a_person(mesh):
-    from mesh_assets.local import cdc_producer
+    from mesh_dev.local import cdc_producer
 
     gql, broker_topic = mesh["gql"], mesh["prefix"] + TOPIC
     topic = TOPIC  # bronze rows name the contract's topic; the broker's carries the world's prefix

@@ -10,9 +10,9 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from mesh_assets.adx.aws_exchange import AwsExchange
-from mesh_assets.adx.exchange import AdxGrantError, AdxPublishError, Exchange
-from mesh_assets.adx.product_files import build_product_files
+from resources.adx_exchange.aws_exchange import AwsExchange
+from resources.adx_exchange.exchange import AdxGrantError, AdxPublishError, Exchange
+from resources.adx_exchange.product_files import build_product_files
 
 pytestmark = pytest.mark.integration
 

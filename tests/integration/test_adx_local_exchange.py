@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mesh_assets.adx.exchange import AdxGrantError, Exchange
-from mesh_assets.adx.local_exchange import LocalExchange
-from mesh_assets.adx.product_files import build_product_files
+from resources.adx_exchange.exchange import AdxGrantError, Exchange
+from resources.adx_exchange.local_exchange import LocalExchange
+from resources.adx_exchange.product_files import build_product_files
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from dagster import materialize
 
 from mesh_assets.adx.assets import REVISION_ASSETS
-from mesh_assets.adx.products import PRODUCTS
+from mesh_assets.lib.data_products.products import PRODUCTS
 from resources.adx import AdxResource
 from resources.warehouse import WarehouseResource
 

@@ -33,10 +33,10 @@ from dagster import (
 from dagster._core.definitions.sensor_definition import SensorExecutionData
 from typer.testing import CliRunner
 
-from mesh_assets.audit.cli import audit_app
-from mesh_assets.audit.records import CheckEvaluation, check_results_rows
-from mesh_assets.audit.tables import CHECK_RESULTS, MAX_STORAGE_ID_KEY
-from mesh_assets.audit.writer import append_new_evaluations
+from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows
+from mesh_assets.lib.audit.tables import CHECK_RESULTS, MAX_STORAGE_ID_KEY
+from mesh_assets.lib.audit.writer import append_new_evaluations
+from mesh_dev.audit_cli import audit_app
 from resources.iceberg import IcebergCatalogResource
 from sensors.audit_sensor import audit_check_results_sensor
 

@@ -13,7 +13,7 @@ import json
 import pytest
 from dagster import AssetKey, build_resources, instance_for_test, materialize
 
-from mesh_assets.trading_calendar import trading_days
+from mesh_assets.lib.trading_calendar import trading_days
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from mesh_assets.trading_calendar import trading_days
+from mesh_assets.lib.trading_calendar import trading_days
 
 
 def manifest(firm: Path) -> dict:
@@ -107,7 +107,7 @@ def test_every_bronze_asset_materializes_and_every_error_check_passes(defs, load
 
 
 def test_cdc_lands_exactly_the_valid_events_and_dead_letters_hold_the_malformed(defs, loaded, small_firm):
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.lakehouse import tables
 
     m = manifest(small_firm)
     malformed = {(r["topic"], r["partition"], r["offset"]) for r in m["edge_cases"]["malformed_records"]}
@@ -128,7 +128,7 @@ def test_cdc_lands_exactly_the_valid_events_and_dead_letters_hold_the_malformed(
 
 
 def test_dead_letters_keep_raw_bytes_and_a_reason_naming_the_record(defs, loaded, small_firm):
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.lakehouse import tables
 
     dead = table_rows(defs, tables.DEAD_LETTERS).to_pylist()
     capture = {}
@@ -143,7 +143,7 @@ def test_dead_letters_keep_raw_bytes_and_a_reason_naming_the_record(defs, loaded
 
 
 def test_rematerializing_cdc_writes_nothing(defs, shared_instance, loaded):
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.lakehouse import tables
 
     before = {spec.identifier: table_rows(defs, spec).num_rows for spec in (tables.TRADES, tables.DEAD_LETTERS)}
     again = run_sources(defs, shared_instance)
@@ -156,7 +156,7 @@ def test_rematerializing_cdc_writes_nothing(defs, shared_instance, loaded):
 
 
 def test_rematerializing_a_price_partition_replaces_it(defs, shared_instance, loaded, small_firm):
-    from mesh_assets.lakehouse import tables
+    from mesh_assets.lib.lakehouse import tables
 
     day = sessions(small_firm)[10]
     before = table_rows(defs, tables.PRICES)
@@ -206,7 +206,7 @@ def test_non_positive_price_fails_the_price_check_naming_file_and_line(firm_copy
     assert sample["security_id"] == bad_security and sample["source_line"] == 3
     assert sample["source_file"].endswith(f"{day}.csv")
     # The bad row is kept in bronze (nothing lost), flagged by the check.
-    from mesh_assets.lakehouse.tables import PRICES
+    from mesh_assets.lib.lakehouse.tables import PRICES
 
     assert table_rows(defs, PRICES).num_rows == len(lines) - 1
 

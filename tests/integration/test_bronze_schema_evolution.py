@@ -11,11 +11,11 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.exactly_once import append_exactly_once
-from mesh_assets.lakehouse.positions import committed_positions
-from mesh_assets.lakehouse.schema_evolution import pending_changes
+from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk, SourceRecord
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
+from mesh_assets.lib.lakehouse.positions import committed_positions
+from mesh_assets.lib.lakehouse.schema_evolution import pending_changes
 
 pytestmark = pytest.mark.integration
 

@@ -3,11 +3,12 @@
 import json
 import uuid
 
-from mesh_assets.cdc.microbatch_plan import find_gaps
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.fault_injection import POINTS
-from mesh_assets.lakehouse.positions import committed_ranges_history
-from mesh_assets.local import cdc_producer, crash_harness
+from mesh_assets.lib.cdc.microbatch_plan import find_gaps
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.fault_injection import POINTS
+from mesh_assets.lib.lakehouse.positions import committed_ranges_history
+from mesh_dev import crash_harness
+from mesh_dev.local import cdc_producer
 
 
 def test_fifty_crashes_lose_and_duplicate_nothing(kafka_broker, small_firm, tmp_path):

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from mesh_assets.lakehouse import tables
-from mesh_assets.local import cdc_producer
+from mesh_assets.lib.lakehouse import tables
+from mesh_dev.local import cdc_producer
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRunStatus, build_sensor_context
 
-from mesh_assets.cdc import OffsetRange, TopicPartition
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import committed_positions
-from mesh_assets.local import cdc_producer
-from mesh_assets.local import kafka_broker as broker
+from mesh_assets.lib.cdc import OffsetRange, TopicPartition
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.positions import committed_positions
+from mesh_dev.local import cdc_producer
+from mesh_dev.local import kafka_broker as broker
 
 
 def capture(firm: Path) -> dict[tuple[str, int, int], dict]:
@@ -238,7 +238,7 @@ def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_le
     from pyiceberg.expressions import EqualTo
 
     from mesh_assets.bronze.aladdin_cdc_checks import cdc_checks
-    from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges, latest_summary_value
+    from mesh_assets.lib.lakehouse.positions import RANGES_KEY, decode_ranges, latest_summary_value
 
     # one run of the sensor's request for trades partition 0 (the whole partition: malformed records, tombstones)
     request = next(r for r in evaluate_sensor(cdc, None).run_requests if r.run_key.startswith("aladdin.trades-0-"))

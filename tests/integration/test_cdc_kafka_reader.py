@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_assets.cdc import OffsetRange
+from mesh_assets.lib.cdc import OffsetRange
 from resources import kafka, kafka_reader_process
 
 pytestmark = pytest.mark.integration
@@ -135,7 +135,7 @@ def test_closing_a_helper_read_early_kills_the_helper(topic):
 def test_the_helper_process_exits_when_its_parent_is_killed_even_if_a_forked_child_lives_on(topic):
     script = (
         "import os, sys, time\n"
-        "from mesh_assets.cdc import OffsetRange\n"
+        "from mesh_assets.lib.cdc import OffsetRange\n"
         "from resources import kafka, kafka_reader_process\n"
         f"chunks = kafka.read_chunks({topic['bootstrap']!r}, [OffsetRange({topic['name']!r}, 0, 0, 300)],\n"
         "                            prefetch_chunks=1, process=True)\n"

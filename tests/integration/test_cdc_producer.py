@@ -16,8 +16,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from typer.testing import CliRunner
 
-from mesh_assets.local import cdc_producer
-from mesh_assets.local.produce_cli import produce_cdc
+from mesh_dev.local import cdc_producer
+from mesh_dev.local.produce_cli import produce_cdc
 from tests.kafka_fixtures import KafkaEndpoint
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import time
 from dagster import AssetCheckEvaluation, AssetCheckKey, AssetCheckSeverity, build_run_status_sensor_context
 
 from mesh_assets.bronze.aladdin_cdc import TRADES_KEY
-from mesh_assets.cdc import TopicPartition
-from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import committed_positions
+from mesh_assets.lib.cdc import TopicPartition
+from mesh_assets.lib.lakehouse import tables
+from mesh_assets.lib.lakehouse.positions import committed_positions
 from tests.integration.test_alerting import Webhook, fast, webhook  # noqa: F401
 from tests.integration.test_cdc_kafka import cdc, evaluate_sensor, iceberg, run_request  # noqa: F401
 

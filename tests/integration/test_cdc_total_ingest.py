@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_assets.cdc.contracts import CONTRACTS
-from mesh_assets.cdc.records import OffsetRange, RecordChunk, SourceRecord
-from mesh_assets.lakehouse import tables
+from mesh_assets.lib.cdc.contracts import CONTRACTS
+from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk, SourceRecord
+from mesh_assets.lib.lakehouse import tables
 
 pytestmark = pytest.mark.integration
 

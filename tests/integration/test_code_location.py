@@ -140,7 +140,7 @@ def test_dbt_models_are_assets_named_after_their_tables_with_daily_partitions_an
     from dagster import AssetKey
 
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.partitions import trading_day_partitions
+    from mesh_assets.shared.partitions import trading_day_partitions
 
     defs = build_definitions()
     graph = defs.resolve_asset_graph()

@@ -22,7 +22,7 @@ from mesh_assets.distribution.assets import (
     current_events,
     defs,
 )
-from mesh_assets.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS
+from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS
 from resources.kafka_publisher import KafkaPublisherResource
 from resources.warehouse import WarehouseResource
 
@@ -244,7 +244,7 @@ def test_a_trading_day_publishes_itself_once_its_gold_is_in(instance):
 def test_nothing_is_published_for_a_day_whose_gold_failed_a_blocking_check(instance, tmp_path):
     from dagster import AssetCheckResult, asset
 
-    from mesh_assets.partitions import trading_day_partitions
+    from mesh_assets.shared.partitions import trading_day_partitions
 
     day = "2026-10-29"
     nav_key = NAV.sources["gold.nav_history"]

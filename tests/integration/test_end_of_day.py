@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from dagster import AssetKey
 
-from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
+from mesh_assets.warehouse.project import DBT_PROJECT_DIR
 from resources.dbt import dbt_executable
 from tests.conftest import SMALL_SEED
 from tests.support.eod_world import run_eod
@@ -142,7 +142,7 @@ def test_materializations_record_row_counts_and_the_window(world):
     assert metadata["dbt_vars"].value == {"start_date": world["days"][0], "end_date": world["days"][-1]}
     [trades] = [e for e in eod.get_asset_materialization_events()
                 if e.asset_key == AssetKey(["silver", "aladdin", "trades"])]
-    from mesh_assets.lakehouse.tables import TRADES
+    from mesh_assets.lib.lakehouse.tables import TRADES
 
     bronze = world["defs"].resources["iceberg"].table(TRADES)
     read = trades.materialization.metadata["bronze_snapshot_ids"].value

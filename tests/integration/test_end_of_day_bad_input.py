@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from mesh_assets.trading_calendar import trading_days
+from mesh_assets.lib.trading_calendar import trading_days
 from tests.conftest import SMALL_SEED
 from tests.support.firm_truth import firm_truth
 from tests.support.warehouse import query as warehouse_query
@@ -41,7 +41,7 @@ def corrupted(small_firm, tmp_path_factory):
     from dagster import instance_for_test
 
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.lakehouse.tables import TRADES
+    from mesh_assets.lib.lakehouse.tables import TRADES
 
     root = tmp_path_factory.mktemp("bad_input")
     firm = root / "firm"

@@ -34,7 +34,7 @@ CONTRACT_FIELDS = ["Id", "AccountId", "ContractNumber", "Data_Product__c", "Star
 def world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
     """Bronze reference + Salesforce and the dbt seeds/silver clients, with a live local Salesforce server."""
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.local.salesforce_server.runner import start_server
+    from mesh_dev.local.salesforce_server.runner import start_server
     root = tmp_path_factory.mktemp("entitlements")
     (root / "dagster_home").mkdir()
     server = start_server(root / "salesforce", export_dir=small_firm / "salesforce")

@@ -5,10 +5,10 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from mesh_assets.cdc.records import OffsetRange, TopicPartition
-from mesh_assets.lakehouse.exactly_once import OffsetGapError, append_exactly_once
-from mesh_assets.lakehouse.positions import POSITIONS_KEY, committed_positions, committed_ranges_history
-from mesh_assets.lakehouse.tables import DEAD_LETTERS, ensure_table
+from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lib.lakehouse.exactly_once import OffsetGapError, append_exactly_once
+from mesh_assets.lib.lakehouse.positions import POSITIONS_KEY, committed_positions, committed_ranges_history
+from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS, ensure_table
 
 TOPIC = "aladdin.trades"
 
@@ -99,7 +99,7 @@ def test_pyiceberg_commit_retry_is_disabled_on_every_table(load):
 
 
 def test_memoized_transaction_sees_every_staged_change_and_commits_like_pyiceberg(catalog, load):
-    from mesh_assets.lakehouse.transactions import transaction
+    from mesh_assets.lib.lakehouse.transactions import transaction
 
     append_exactly_once(load, [OffsetRange(TOPIC, 0, 0, 3)], rows([0, 1, 2]))
     table = load()
@@ -121,7 +121,7 @@ def test_memoized_transaction_sees_every_staged_change_and_commits_like_pyiceber
 
 
 def test_table_loader_creates_a_missing_table_once_then_only_loads_it(catalog):
-    from mesh_assets.lakehouse.tables import table_loader
+    from mesh_assets.lib.lakehouse.tables import table_loader
 
     load = table_loader(catalog, DEAD_LETTERS)
     assert not catalog.table_exists(DEAD_LETTERS.identifier)

@@ -18,12 +18,11 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
 
 from jobs.gips import run_gips_report
-from mesh_assets.firm import generate_firm
-from mesh_assets.gips import composite_return, link_returns
-from mesh_assets.gips_reporting import tables
-from mesh_assets.gips_reporting.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
-from mesh_assets.gips_reporting.storage import GipsStore, MissingPartitionError
-from mesh_assets.trading_calendar import trading_days
+from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
+from mesh_assets.gips.storage import GipsStore, MissingPartitionError
+from mesh_assets.lib.gips import composite_return, link_returns, tables
+from mesh_assets.lib.trading_calendar import trading_days
+from mesh_dev.firm import generate_firm
 from tests.conftest import SMALL_SEED
 from tests.support.eod_world import eod_world
 from tests.support.warehouse import query as warehouse_query
@@ -350,7 +349,7 @@ def test_bad_requests_launched_through_the_run_launcher_fail_fast_with_one_sente
 def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from mesh_assets.cli import app
+    from mesh_dev.cli import app
 
     for key, value in gips["world"]["env"].items():
         monkeypatch.setenv(key, value)

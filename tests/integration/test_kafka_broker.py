@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from mesh_assets.local import kafka_broker as broker
+from mesh_dev.local import kafka_broker as broker
 from tests.kafka_fixtures import KafkaEndpoint
 
 pytestmark = pytest.mark.integration

@@ -14,10 +14,10 @@ import uuid
 
 import pytest
 
-from mesh_assets.cdc import OffsetRange
-from mesh_assets.lakehouse import tables
-from mesh_assets.local import cdc_producer
-from mesh_assets.local import kafka_broker as broker
+from mesh_assets.lib.cdc import OffsetRange
+from mesh_assets.lib.lakehouse import tables
+from mesh_dev.local import cdc_producer
+from mesh_dev.local import kafka_broker as broker
 from resources import kafka as kafka_reader
 from resources.kafka_client import KafkaAuthenticationFailed, KafkaClientSettings, new_consumer
 from tests.integration.test_cdc_kafka import capture, evaluate_sensor, positions, run_request
@@ -86,9 +86,9 @@ def test_cdc_sensor_runs_and_the_reader_process_read_through_sasl_ssl(sasl_cdc):
 
 
 def test_trade_worker_consumes_and_publishes_through_sasl_ssl(sasl_kafka_broker, tmp_path, monkeypatch):
-    from mesh_assets.streaming.reference_source import DuckDbWarehouse
-    from mesh_assets.streaming.settings import CatalogSettings
-    from mesh_assets.streaming.worker import WorkerConfig
+    from trade_worker.reference_source import DuckDbWarehouse
+    from trade_worker.settings import CatalogSettings
+    from trade_worker.worker import WorkerConfig
 
     sasl = sasl_kafka_broker
     prefix = f"sw{uuid.uuid4().hex[:8]}."

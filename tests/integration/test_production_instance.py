@@ -112,7 +112,7 @@ def production(postgres: PostgresServer, small_firm: Path, tmp_path_factory: pyt
     from moto import mock_aws
 
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.trading_calendar import trading_days
+    from mesh_assets.lib.trading_calendar import trading_days
 
     root = tmp_path_factory.mktemp("production")
     home = root / "dagster_home"

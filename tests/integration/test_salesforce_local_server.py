@@ -21,7 +21,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from mesh_assets.local.salesforce_server import ServerInfo, start_server
+from mesh_dev.local.salesforce_server import ServerInfo, start_server
 from resources.salesforce import SalesforceRateLimited, SalesforceResource
 
 pytestmark = pytest.mark.integration

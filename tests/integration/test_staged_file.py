@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from mesh_assets.cdc.records import OffsetRange, TopicPartition
-from mesh_assets.lakehouse.exactly_once import append_exactly_once
-from mesh_assets.lakehouse.positions import committed_positions
-from mesh_assets.lakehouse.staged_file import StagedDataFile
-from mesh_assets.lakehouse.tables import DEAD_LETTERS, TableSpec, ensure_table
+from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
+from mesh_assets.lib.lakehouse.positions import committed_positions
+from mesh_assets.lib.lakehouse.staged_file import StagedDataFile
+from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS, TableSpec, ensure_table
 
 TOPIC = "aladdin.trades"
 
@@ -107,7 +107,7 @@ def test_only_repeating_columns_are_dictionary_encoded_and_the_rows_read_back_th
 
 
 def test_the_dictionary_choice_counts_distinct_values_and_writes_nested_columns_plain():
-    from mesh_assets.lakehouse.staged_file import dictionary_columns
+    from mesh_assets.lib.lakehouse.staged_file import dictionary_columns
 
     table = pa.table({
         "half_distinct": ["a", "a", "b", "b"], "mostly_distinct": ["a", "b", "c", "c"], "all_null": pa.nulls(4),

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from mesh_assets.adx.tenant_filters import load_filter_spec, tenant_schema_name
+from mesh_assets.lib.data_products.tenant_filters import load_filter_spec, tenant_schema_name
 
 pytestmark = pytest.mark.integration
 

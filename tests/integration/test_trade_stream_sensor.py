@@ -59,10 +59,10 @@ def _rows(spec, offsets: list[tuple[int, int]], alerts: dict[int, str]):
 def _commit(iceberg, ranges: dict[int, tuple[int, int]], alerts: dict[int, str], breakers: str = "closed",
             committed_at_ms: int | None = None):
     """One micro-batch committed as the worker commits it: rows + ranges + positions + stream stats."""
-    from mesh_assets.cdc.records import OffsetRange
-    from mesh_assets.lakehouse.exactly_once import append_exactly_once
-    from mesh_assets.lakehouse.summary_keys import STREAM_STATS_KEY
-    from mesh_assets.streaming.hot_table import ENRICHED_TRADES
+    from mesh_assets.lib.cdc.records import OffsetRange
+    from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
+    from mesh_assets.lib.lakehouse.summary_keys import STREAM_STATS_KEY
+    from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
 
     offsets = [(p, o) for p, (start, end) in ranges.items() for o in range(start, end)]
     now = committed_at_ms or int(time.time() * 1000)
@@ -80,8 +80,8 @@ def _commit(iceberg, ranges: dict[int, tuple[int, int]], alerts: dict[int, str],
 
 
 def _heartbeat(iceberg, committed_at_ms: int, breakers: str = "closed") -> None:
-    from mesh_assets.lakehouse.summary_keys import HEARTBEAT_PROPERTY
-    from mesh_assets.streaming.hot_table import ENRICHED_TRADES
+    from mesh_assets.lib.lakehouse.summary_keys import HEARTBEAT_PROPERTY
+    from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
 
     beat = {"worker_id": "test", "records": 0, "alerts": {}, "breakers": {"price_lookup": breakers,
             "producer": "closed"}, "lag_records": 0, "committed_at_ms": committed_at_ms}
@@ -121,8 +121,8 @@ def _checks(result) -> dict[str, AssetCheckEvaluation]:
 def test_sensor_reports_committed_batches_and_health_without_a_run(stream, monkeypatch):
     from dagster import instance_for_test
 
-    from mesh_assets.streaming import assets
-    from mesh_assets.streaming.assets import ALERTS_KEY, ENRICHED_KEY, EXECUTION_KEY
+    from mesh_assets.stream import assets
+    from mesh_assets.stream.assets import ALERTS_KEY, ENRICHED_KEY, EXECUTION_KEY
 
     _produce(stream["bootstrap"], stream["physical"], {0: 5, 1: 3})
     first = _commit(stream["iceberg"], {0: (0, 3), 1: (0, 2)}, {1: "price_deviation"})
@@ -212,9 +212,8 @@ def test_sensor_reports_what_the_real_worker_committed(tmp_path, kafka_broker): 
     """The worker enriches crafted trades and stops; the sensor then reports exactly its committed rows."""
     from dagster import instance_for_test
 
-    from mesh_assets.streaming.assets import ALERTS_KEY, ENRICHED_KEY, EXECUTION_KEY
-    from mesh_assets.streaming.hot_table import ENRICHED_TRADES
-    from mesh_assets.streaming.settings import CatalogSettings
+    from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
+    from mesh_assets.stream.assets import ALERTS_KEY, ENRICHED_KEY, EXECUTION_KEY
     from resources.cdc_source import CdcSourceResource
     from resources.iceberg import IcebergCatalogResource
     from tests.integration.test_trade_stream_worker import (
@@ -226,6 +225,7 @@ def test_sensor_reports_what_the_real_worker_committed(tmp_path, kafka_broker): 
         wait_committed,
     )
     from tests.integration.test_trade_stream_worker import config as worker_config
+    from trade_worker.settings import CatalogSettings
 
     prefix = f"tse{uuid.uuid4().hex[:8]}."
     uri, warehouse = f"sqlite:///{tmp_path}/lakehouse/catalog.db", f"file://{tmp_path}/lakehouse/warehouse"

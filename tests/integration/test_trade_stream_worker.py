@@ -21,13 +21,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mesh_assets.lakehouse.summary_keys import STREAM_STATS_KEY
-from mesh_assets.streaming.breakers import BreakerSettings
-from mesh_assets.streaming.health import read_health
-from mesh_assets.streaming.hot_table import ENRICHED_TRADES
-from mesh_assets.streaming.reference_source import DuckDbWarehouse
-from mesh_assets.streaming.settings import CatalogSettings
-from mesh_assets.streaming.worker import TradeStreamWorker, WorkerConfig
+from mesh_assets.lib.lakehouse.summary_keys import STREAM_STATS_KEY
+from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
+from trade_worker.breakers import BreakerSettings
+from trade_worker.health import read_health
+from trade_worker.reference_source import DuckDbWarehouse
+from trade_worker.settings import CatalogSettings
+from trade_worker.worker import TradeStreamWorker, WorkerConfig
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ class Trades:
     def __init__(self, bootstrap: str, prefix: str, partitions: int = 2) -> None:
         from kafka import KafkaProducer
 
-        from mesh_assets.local.kafka_broker import ensure_topics
+        from mesh_dev.local.kafka_broker import ensure_topics
 
         self.topic = f"{prefix}aladdin.trades"
         ensure_topics(bootstrap, {self.topic: partitions})
@@ -157,7 +157,7 @@ def commit_stats(catalog: CatalogSettings) -> list[dict]:
 
 def heartbeat(catalog: CatalogSettings) -> dict | None:
     """The hot table's ``mesh.stream.heartbeat`` property."""
-    from mesh_assets.lakehouse.summary_keys import HEARTBEAT_PROPERTY
+    from mesh_assets.lib.lakehouse.summary_keys import HEARTBEAT_PROPERTY
 
     table = catalog.catalog().load_table(ENRICHED_TRADES.identifier)
     text = table.properties.get(HEARTBEAT_PROPERTY)
@@ -297,12 +297,12 @@ def test_crafted_trades_come_out_enriched_with_the_right_alerts_and_positions(st
 
 
 def start_subprocess(stream, health: Path, log: Path) -> subprocess.Popen:
-    """``python -m mesh_assets.streaming.cli`` (what ``mesh stream-trades`` runs), waited for until ready."""
+    """``python -m mesh_dev.stream_cli`` (what ``mesh stream-trades`` runs), waited for until ready."""
     health.unlink(missing_ok=True)
     env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(stream["tmp"])}
     env.pop("MESH_KAFKA_TOPIC_PREFIX", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "mesh_assets.streaming.cli", "--bootstrap", stream["bootstrap"], "--topic-prefix",
+        [sys.executable, "-m", "mesh_dev.stream_cli", "--bootstrap", stream["bootstrap"], "--topic-prefix",
          stream["prefix"], "--warehouse", str(stream["warehouse"]), "--health-file", str(health),
          "--batch-rows", "25", "--batch-seconds", "0.2", "--heartbeat-s", "1", "--worker-id", "sub"],
         cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
@@ -381,7 +381,7 @@ def test_sigterm_mid_stream_then_restart_loses_and_duplicates_nothing(stream):
 @pytest.fixture
 def own_broker(tmp_path):
     """A broker of this test's own (restarting the session's would disturb the other tests)."""
-    from mesh_assets.local import kafka_broker as broker
+    from mesh_dev.local import kafka_broker as broker
 
     data_dir = tmp_path / "kafka"
     info = broker.start(data_dir, port=broker.find_free_port_pair(), wait_s=120, stop_at_exit=True)
@@ -392,7 +392,7 @@ def own_broker(tmp_path):
 
 
 def test_broker_restart_mid_stream_resumes_with_no_gap(stream, own_broker):
-    from mesh_assets.local import kafka_broker as broker
+    from mesh_dev.local import kafka_broker as broker
 
     bootstrap = own_broker.bootstrap_servers
     trades = Trades(bootstrap, stream["prefix"])
@@ -486,7 +486,7 @@ def test_price_breaker_opens_on_a_failing_warehouse_and_recovers_through_a_probe
 def test_producer_breaker_stops_consuming_while_outputs_cannot_be_delivered(stream):
     from kafka import KafkaAdminClient
 
-    from mesh_assets.local.kafka_broker import ensure_topics
+    from mesh_dev.local.kafka_broker import ensure_topics
 
     trades: Trades = stream["trades"]
     execution = f"{stream['prefix']}trades.execution"
@@ -532,9 +532,9 @@ def _hot_row(partition: int, offset: int) -> bytes:
 
 
 def test_a_killed_commit_process_is_restarted_and_the_replayed_batch_lands_exactly_once(tmp_path):
-    from mesh_assets.cdc.records import OffsetRange
-    from mesh_assets.lakehouse.tables import ensure_table
-    from mesh_assets.streaming.commit_process import CommitProcess
+    from mesh_assets.lib.cdc.records import OffsetRange
+    from mesh_assets.lib.lakehouse.tables import ensure_table
+    from trade_worker.commit_process import CommitProcess
 
     catalog = CatalogSettings.local(tmp_path)
     ensure_table(catalog.catalog(), ENRICHED_TRADES)

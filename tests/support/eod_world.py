@@ -36,7 +36,7 @@ def eod_world(small_firm: Path, root: Path) -> Iterator[dict[str, Any]]:
     from dagster import instance_for_test
 
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.trading_calendar import trading_days
+    from mesh_assets.lib.trading_calendar import trading_days
 
     (root / "dagster_home").mkdir(parents=True)
     manifest = json.loads((small_firm / "firm.json").read_text())

@@ -19,12 +19,12 @@ class FirmTruth:
 
 def firm_truth(scale: str, seed: int, end_date: dt.date) -> FirmTruth:
     """Re-run the generator's stages that decide what really happened, and value the book at the last close."""
-    from mesh_assets.firm.history_window import build_window
-    from mesh_assets.firm.market_data import build_market_data
-    from mesh_assets.firm.randomness import stage_rng
-    from mesh_assets.firm.reference import build_reference
-    from mesh_assets.firm.scales import get_scale
-    from mesh_assets.firm.trading import MICRO_PER_CENT, simulate_trading
+    from mesh_dev.firm.history_window import build_window
+    from mesh_dev.firm.market_data import build_market_data
+    from mesh_dev.firm.randomness import stage_rng
+    from mesh_dev.firm.reference import build_reference
+    from mesh_dev.firm.scales import get_scale
+    from mesh_dev.firm.trading import MICRO_PER_CENT, simulate_trading
 
     firm_scale = get_scale(scale)
     window = build_window(end_date, firm_scale.trading_days)

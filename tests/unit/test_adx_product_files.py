@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from mesh_assets.adx.product_files import build_product_files
+from resources.adx_exchange.product_files import build_product_files
 
 DAY = "2025-03-14"
 

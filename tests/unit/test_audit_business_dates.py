@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from mesh_assets.audit.business_dates import business_period, overlaps
+from mesh_assets.lib.audit.business_dates import business_period, overlaps
 
 D = dt.date
 

@@ -9,10 +9,10 @@ import json
 import pyarrow as pa
 import pytest
 
-from mesh_assets.audit.export import day_bounds
-from mesh_assets.audit.records import CheckEvaluation, check_results_rows, metadata_json
-from mesh_assets.audit.tables import CHECK_RESULTS
-from mesh_assets.audit.writer import new_rows
+from mesh_assets.lib.audit.export import day_bounds
+from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows, metadata_json
+from mesh_assets.lib.audit.tables import CHECK_RESULTS
+from mesh_assets.lib.audit.writer import new_rows
 
 AT = dt.datetime(2026, 3, 2, 18, 30, tzinfo=dt.UTC)
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesh_assets.cdc import SourceRecord, parse_batch
-from mesh_assets.cdc.columnar import ColumnarParser, parse_chunks, rows_schema
-from mesh_assets.cdc.contracts import CONTRACTS
-from mesh_assets.cdc.envelope import ENVELOPE_COLUMNS
-from mesh_assets.cdc.records import RecordChunk
+from mesh_assets.lib.cdc import SourceRecord, parse_batch
+from mesh_assets.lib.cdc.columnar import ColumnarParser, parse_chunks, rows_schema
+from mesh_assets.lib.cdc.contracts import CONTRACTS
+from mesh_assets.lib.cdc.envelope import ENVELOPE_COLUMNS
+from mesh_assets.lib.cdc.records import RecordChunk
 
 TRADES = CONTRACTS["aladdin.trades"]
 TRADE = {

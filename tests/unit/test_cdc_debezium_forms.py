@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from mesh_assets.cdc import SourceRecord, parse_batch
-from mesh_assets.cdc.contracts import CONTRACTS
+from mesh_assets.lib.cdc import SourceRecord, parse_batch
+from mesh_assets.lib.cdc.contracts import CONTRACTS
 
 TRADES = CONTRACTS["aladdin.trades"]
 TRADE = {

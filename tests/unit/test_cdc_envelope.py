@@ -5,8 +5,8 @@ import datetime as dt
 import orjson
 import pytest
 
-from mesh_assets.cdc import SourceRecord, parse_batch
-from mesh_assets.cdc.contracts import CONTRACTS
+from mesh_assets.lib.cdc import SourceRecord, parse_batch
+from mesh_assets.lib.cdc.contracts import CONTRACTS
 
 TRADE = {
     "trade_id": "T-00000001", "portfolio_id": "P-0001", "security_id": "S-00001", "side": "BUY",

@@ -3,8 +3,8 @@
 import pytest
 
 from mesh_assets.bronze.cdc_stall import assess_partitions, last_commit_ms, stall_verdict
-from mesh_assets.cdc.records import OffsetRange, TopicPartition
-from mesh_assets.cdc.retry_policy import FailedAttempt, RetryPolicy, decide, reason_signature
+from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
+from mesh_assets.lib.cdc.retry_policy import FailedAttempt, RetryPolicy, decide, reason_signature
 
 TP = TopicPartition("aladdin.trades", 1)
 LOST = "KafkaRangeError: aladdin.trades-1-0-{end}: offsets 0..4 are no longer on the broker (log starts at 5)"

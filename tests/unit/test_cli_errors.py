@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh_assets.cli_errors import CRASH_EXIT, USER_ERROR_EXIT, ErrorBoundaryTyper, debug_option
-from mesh_assets.user_errors import UserError
+from mesh_assets.lib.user_errors import UserError
+from mesh_dev.cli_errors import CRASH_EXIT, USER_ERROR_EXIT, ErrorBoundaryTyper, debug_option
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,19 +60,19 @@ def test_debug_shows_the_traceback():
 
 
 def test_the_installed_mesh_command_prints_one_line_for_a_bad_scale(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mesh_assets.cli", "generate", "--scale", "huge", "--out",
+    result = subprocess.run([sys.executable, "-m", "mesh_dev.cli", "generate", "--scale", "huge", "--out",
                              str(tmp_path / "firm")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == USER_ERROR_EXIT
     assert result.stderr.strip().splitlines() == [
         "error: unknown firm scale 'huge'; choose one of small, medium, large"]
     assert "Traceback" not in result.stdout + result.stderr
-    debug = subprocess.run([sys.executable, "-m", "mesh_assets.cli", "--debug", "generate", "--scale", "huge",
+    debug = subprocess.run([sys.executable, "-m", "mesh_dev.cli", "--debug", "generate", "--scale", "huge",
                             "--out", str(tmp_path / "firm")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "UserError" in debug.stderr
 
 
 def test_typer_is_the_boundary_class_of_every_mounted_subcommand():
-    from mesh_assets.cli import app
+    from mesh_dev.cli import app
 
     assert isinstance(app, ErrorBoundaryTyper)
     assert {g.name for g in app.registered_groups} >= {"gips", "audit", "kafka", "salesforce", "calendar"}

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
-from mesh_assets.trading_calendar import TRADING_DAYS_SEED, trading_days
+from mesh_assets.lib.trading_calendar import TRADING_DAYS_SEED, trading_days
+from mesh_assets.warehouse.project import DBT_PROJECT_DIR
 from resources.dbt import dbt_executable
 
 PROJECT = DBT_PROJECT_DIR

@@ -4,8 +4,8 @@ import json
 
 import duckdb
 
-from mesh_assets.silver_gold.dbt_test_details import assertion, describe_test
-from mesh_assets.silver_gold.project import MANIFEST_PATH
+from mesh_assets.warehouse.dbt_test_details import assertion, describe_test
+from mesh_assets.warehouse.project import MANIFEST_PATH
 from resources.warehouse import WarehouseResource
 
 

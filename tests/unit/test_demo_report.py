@@ -1,6 +1,6 @@
 """What `make demo` prints for each asset it materialized."""
 
-from jobs.demo import DemoReport, materialized_line
+from mesh_dev.demo import DemoReport, materialized_line
 
 
 def test_partitioned_assets_count_partitions_and_unpartitioned_ones_count_builds():
@@ -16,7 +16,7 @@ def test_partitioned_assets_count_partitions_and_unpartitioned_ones_count_builds
 def test_library_output_goes_to_the_log_not_the_terminal(tmp_path, capsys):
     import sys
 
-    from jobs.demo import library_output
+    from mesh_dev.demo import library_output
 
     log = tmp_path / "logs" / "demo.log"
     with library_output(log):

@@ -159,7 +159,7 @@ def test_the_code_location_role_covers_what_the_platform_calls():
     needed = {"glue:GetTable", "glue:UpdateTable", "s3:GetObject", "s3:PutObject", "athena:StartQueryExecution",
               "dataexchange:CreateRevision", "dataexchange:UpdateRevision", "dataexchange:CreateJob",
               "dataexchange:CreateDataGrant", "dataexchange:DeleteDataGrant", "lakeformation:GetDataAccess",
-              # every Data Exchange call of mesh_assets/adx/aws_exchange.py
+              # every Data Exchange call of resources/adx_exchange/aws_exchange.py
               "dataexchange:ListDataSets", "dataexchange:ListDataSetRevisions", "dataexchange:GetRevision",
               "dataexchange:DeleteRevision", "dataexchange:StartJob", "dataexchange:GetJob", "dataexchange:CancelJob",
               "dataexchange:ListDataGrants", "dataexchange:ListRevisionAssets",
@@ -210,7 +210,7 @@ def test_the_instance_reads_only_variables_the_ecs_tasks_set():
 
 
 def test_the_trade_stream_worker_runs_alone_and_stops_gracefully_on_ecs_and_kubernetes():
-    from mesh_assets.streaming.settings import AWS_STREAM_SETTINGS
+    from trade_worker.settings import AWS_STREAM_SETTINGS
 
     task = json.loads((DEPLOY / "ecs" / "stream-trades.json").read_text())
     [container] = task["containerDefinitions"]
@@ -235,7 +235,7 @@ def test_the_trade_stream_worker_runs_alone_and_stops_gracefully_on_ecs_and_kube
     assert '"mesh", "stream-trades"' in template
 
 
-# -- Data Exchange: the policy lists exactly what mesh_assets/adx/aws_exchange.py calls -------------------------
+# -- Data Exchange: the policy lists exactly what resources/adx_exchange/aws_exchange.py calls -------------------------
 
 #: IAM actions each Data Exchange API operation authorizes (Service Authorization Reference, "API operations
 #: defined by AWS Data Exchange"; TagResource for CreateRevision because the code tags the revision it creates).
@@ -277,7 +277,7 @@ def _dataexchange_operations() -> set[str]:
     handed to the paginator), as API operation names."""
     import ast
 
-    tree = ast.parse((ROOT / "mesh_assets" / "adx" / "aws_exchange.py").read_text())
+    tree = ast.parse((ROOT / "resources" / "adx_exchange" / "aws_exchange.py").read_text())
     methods = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
                and isinstance(node.value, ast.Attribute) and node.value.attr == "client"}
     return {"".join(part.title() for part in method.split("_")) for method in methods}

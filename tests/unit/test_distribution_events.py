@@ -8,8 +8,8 @@ import uuid
 import jsonschema
 import pytest
 
-from mesh_assets.cdc.records import SourceRecord
-from mesh_assets.distribution.events import (
+from mesh_assets.lib.cdc.records import SourceRecord
+from mesh_assets.lib.distribution.events import (
     EventBuildError,
     PriorEvent,
     content_hash,
@@ -17,8 +17,8 @@ from mesh_assets.distribution.events import (
     nav_events,
     performance_events,
 )
-from mesh_assets.distribution.ledger import events_of_day, prior_events, read_events, verify_publication
-from mesh_assets.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS
+from mesh_assets.lib.distribution.ledger import events_of_day, prior_events, read_events, verify_publication
+from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS
 
 DAY = "2026-10-30"
 SOURCE = {"tables": [{"table": "gold.nav_history", "asset_key": "gold/performance/nav_history", "run_id": "r-1",

@@ -6,9 +6,9 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from mesh_assets.distribution import outbox
-from mesh_assets.distribution.events import nav_events
-from mesh_assets.distribution.topics import NAV_INTRADAY
+from mesh_assets.lib.distribution import outbox
+from mesh_assets.lib.distribution.events import nav_events
+from mesh_assets.lib.distribution.topics import NAV_INTRADAY
 from resources.kafka_publisher import KafkaPublisherResource
 
 DAY = "2026-10-30"

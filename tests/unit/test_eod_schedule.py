@@ -36,7 +36,7 @@ def test_the_day_after_a_holiday_runs_and_weekends_never_tick():
 
 def test_the_schedule_targets_the_partition_of_the_job():
     from mesh_assets.definitions import build_definitions
-    from mesh_assets.partitions import trading_day_partitions
+    from mesh_assets.shared.partitions import trading_day_partitions
 
     assert build_definitions().resolve_job_def("eod_batch").partitions_def == trading_day_partitions
     keys = trading_day_partitions.get_partition_keys(current_time=dt.datetime(2026, 11, 28, tzinfo=NEW_YORK))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh_assets.firm import SCALES, generate_firm
-from mesh_assets.trading_calendar import is_trading_day
+from mesh_assets.lib.trading_calendar import is_trading_day
+from mesh_dev.firm import SCALES, generate_firm
 
 TOPIC_FILES = {
     "aladdin.trades": "aladdin/cdc/aladdin.trades.jsonl",
@@ -176,7 +176,7 @@ def test_different_seed_gives_a_different_firm(firm: Firm, other_seed_firm: Firm
 
 
 def test_generated_code_does_not_import_dagster() -> None:
-    code = "import sys, mesh_assets.firm; assert 'dagster' not in sys.modules"
+    code = "import sys, mesh_dev.firm; assert 'dagster' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from mesh_assets.gips.composite_returns import aggregate_composite_return, composite_return
-from mesh_assets.gips.dispersion import asset_weighted_dispersion, equal_weighted_dispersion
-from mesh_assets.gips.returns import annualize, link_returns, modified_dietz, time_weighted_return
-from mesh_assets.gips.risk import ex_post_standard_deviation
+from mesh_assets.lib.gips.composite_returns import aggregate_composite_return, composite_return
+from mesh_assets.lib.gips.dispersion import asset_weighted_dispersion, equal_weighted_dispersion
+from mesh_assets.lib.gips.returns import annualize, link_returns, modified_dietz, time_weighted_return
+from mesh_assets.lib.gips.risk import ex_post_standard_deviation
 
 CONTEXT = "portfolio P-0007, 2026-09"
 TIGHT = {"rel": 1e-12, "abs": 1e-12}

@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesh_assets.gips.annual_statistics import NOT_MEANINGFUL, AnnualStatistics, annual_statistics
-from mesh_assets.gips.benchmark_returns import benchmark_monthly_returns
-from mesh_assets.gips.composite_monthly import (
+from mesh_assets.lib.gips.annual_statistics import NOT_MEANINGFUL, AnnualStatistics, annual_statistics
+from mesh_assets.lib.gips.benchmark_returns import benchmark_monthly_returns
+from mesh_assets.lib.gips.composite_monthly import (
     COMPOSITE_MONTHLY_COLUMNS,
     composite_monthly_returns,
     cumulative_returns,
 )
-from mesh_assets.gips.composite_returns import aggregate_composite_return, composite_return
-from mesh_assets.gips.dispersion import asset_weighted_dispersion, equal_weighted_dispersion
-from mesh_assets.gips.fees import (
+from mesh_assets.lib.gips.composite_returns import aggregate_composite_return, composite_return
+from mesh_assets.lib.gips.dispersion import asset_weighted_dispersion, equal_weighted_dispersion
+from mesh_assets.lib.gips.fees import (
     FeeTier,
     annual_fee_rate,
     describe_schedule,
@@ -36,20 +36,20 @@ from mesh_assets.gips.fees import (
     net_of_fee,
     parse_fee_schedule,
 )
-from mesh_assets.gips.membership import MEMBERSHIP_COLUMNS, MembershipPolicy, composite_membership
-from mesh_assets.gips.monthly_returns import MONTHLY_COLUMNS, month_sessions, portfolio_monthly_returns
-from mesh_assets.gips.quality import (
+from mesh_assets.lib.gips.membership import MEMBERSHIP_COLUMNS, MembershipPolicy, composite_membership
+from mesh_assets.lib.gips.monthly_returns import MONTHLY_COLUMNS, month_sessions, portfolio_monthly_returns
+from mesh_assets.lib.gips.quality import (
     benchmark_series_complete,
     composite_assets_reconcile,
     firm_assets_cover_composite,
     member_months_have_returns,
     plausible_monthly_returns,
 )
-from mesh_assets.gips.report.document import build_report, input_fingerprint
-from mesh_assets.gips.report.serialize import STATISTICS_COLUMNS, report_json, statistics_csv
-from mesh_assets.gips.returns import link_returns
-from mesh_assets.gips.risk import ex_post_standard_deviation
-from mesh_assets.trading_calendar import trading_days
+from mesh_assets.lib.gips.report.document import build_report, input_fingerprint
+from mesh_assets.lib.gips.report.serialize import STATISTICS_COLUMNS, report_json, statistics_csv
+from mesh_assets.lib.gips.returns import link_returns
+from mesh_assets.lib.gips.risk import ex_post_standard_deviation
+from mesh_assets.lib.trading_calendar import trading_days
 
 TIGHT = {"rel": 1e-12, "abs": 1e-12}
 MILLION = 1_000_000.0
@@ -1244,9 +1244,9 @@ def test_every_required_disclosure_is_in_the_pdf_text_html_and_json():
     import shutil
     import subprocess
 
-    from mesh_assets.gips.report.formatting import disclosure_heading
-    from mesh_assets.gips.report.html import render_html
-    from mesh_assets.gips.report.pdf import render_pdf
+    from mesh_assets.lib.gips.report.formatting import disclosure_heading
+    from mesh_assets.lib.gips.report.html import render_html
+    from mesh_assets.lib.gips.report.pdf import render_pdf
 
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:

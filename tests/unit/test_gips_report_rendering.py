@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from mesh_assets.gips.report.chart import cumulative_return_svg
-from mesh_assets.gips.report.formatting import millions, percent, statistics_table
-from mesh_assets.gips.report.html import render_html
-from mesh_assets.gips.report.pdf import render_pdf
+from mesh_assets.lib.gips.report.chart import cumulative_return_svg
+from mesh_assets.lib.gips.report.formatting import millions, percent, statistics_table
+from mesh_assets.lib.gips.report.html import render_html
+from mesh_assets.lib.gips.report.pdf import render_pdf
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DISPERSION_NOTE = "not meaningful: 5 or fewer portfolios in the composite for the full year"

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from mesh_assets.firm.reference import CREATION_LAG_SESSIONS, creation_index
-from mesh_assets.gips.requests import gips_year_problem
-from mesh_assets.gips_reporting.partitions import composite_year_key, split_key, years_to_register
+from mesh_assets.gips.partitions import composite_year_key, split_key, years_to_register
+from mesh_assets.lib.gips.requests import gips_year_problem
+from mesh_dev.firm.reference import CREATION_LAG_SESSIONS, creation_index
 
 COMPOSITE = {"composite_id": "COMP-01", "inception_date": "2025-11-24"}
 THROUGH = dt.date(2026, 2, 20)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mesh_assets.adx.pii_policy import PiiAllowListError, effective_allow_list, permitted_allow_list
+from mesh_assets.lib.pii.policy import PiiAllowListError, effective_allow_list, permitted_allow_list
 
 SETTINGS = {
     "MESH_PII_ALLOW_LIST": json.dumps(

@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from mesh_assets.adx.pii_scan import (
+from mesh_assets.lib.pii.scan import (
     SAMPLES_PER_COLUMN_AND_KIND,
     PiiAllowList,
     PiiKind,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mesh_assets.quality.robust_outliers import MAD_TO_SIGMA, mad_outliers, robust_z_scores
+from mesh_assets.lib.quality.robust_outliers import MAD_TO_SIGMA, mad_outliers, robust_z_scores
 
 
 def test_robust_z_scores_by_hand():

@@ -9,8 +9,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mesh_assets.adx.products import PRODUCTS, product_for_data_set, product_spec
-from mesh_assets.adx.schema_contract import ProductSchema, check_schema, null_keys_verdict, parse_arrow_type
+from mesh_assets.lib.data_products.products import PRODUCTS, product_for_data_set, product_spec
+from mesh_assets.lib.data_products.schema_contract import (
+    ProductSchema,
+    check_schema,
+    null_keys_verdict,
+    parse_arrow_type,
+)
 
 SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "silver_data_products.csv"
 MODELS = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
@@ -159,6 +164,6 @@ def test_product_declarations_load_without_pyarrow() -> None:
     import subprocess
     import sys
 
-    code = "import sys, mesh_assets.adx.products; print('pyarrow' in sys.modules)"
+    code = "import sys, mesh_assets.lib.data_products.products; print('pyarrow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "False"

@@ -21,15 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mesh_assets.adx.assets import publish_by_tenant
-from mesh_assets.adx.products import NAV_HISTORY, PRODUCTS, ProductSpec
-from mesh_assets.adx.tenant_filters import (
-    Tenant,
-    TenantFilterError,
-    data_cells_filter_requests,
-    load_filter_spec,
-    tenant_schema_name,
-)
-from mesh_assets.adx.tenant_list import tenant_list_verdict
 from mesh_assets.entitlements.boundary import EntitlementRow, entitlements_within_boundary
 from mesh_assets.entitlements.reconcile import (
     ActualGrant,
@@ -40,15 +31,24 @@ from mesh_assets.entitlements.reconcile import (
     parse_grant_name,
     plan,
 )
-from mesh_assets.firm import identifiers
-from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
-from mesh_assets.tenant_ids import (
+from mesh_assets.lib.data_products.products import NAV_HISTORY, PRODUCTS, ProductSpec
+from mesh_assets.lib.data_products.tenant_filters import (
+    Tenant,
+    TenantFilterError,
+    data_cells_filter_requests,
+    load_filter_spec,
+    tenant_schema_name,
+)
+from mesh_assets.lib.data_products.tenant_list import tenant_list_verdict
+from mesh_assets.lib.tenant_ids import (
     TENANT_ID_PATTERN,
     InvalidTenantId,
     TenantNameCollision,
     is_valid_tenant_id,
     validate_tenant_id,
 )
+from mesh_assets.warehouse.project import DBT_PROJECT_DIR
+from mesh_dev.firm import identifiers
 
 AS_OF = dt.date(2026, 11, 23)
 FILTER_SPEC = load_filter_spec()

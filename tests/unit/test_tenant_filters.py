@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mesh_assets.adx.tenant_filters import (
+from mesh_assets.lib.data_products.tenant_filters import (
     SPEC_PATH,
     Tenant,
     TenantFilterError,
@@ -24,7 +24,7 @@ from mesh_assets.adx.tenant_filters import (
     tenant_schema_name,
     tenants_from_rows,
 )
-from mesh_assets.silver_gold.project import DBT_PROJECT_DIR
+from mesh_assets.warehouse.project import DBT_PROJECT_DIR
 
 CATALOG = "111122223333"
 TENANTS = [Tenant("tnt-0001", ("444455556666",)), Tenant("tnt-0002", ("777788889999", "123456789012"))]

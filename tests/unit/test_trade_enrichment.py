@@ -8,13 +8,13 @@ import time
 import orjson
 import pytest
 
-from mesh_assets.streaming.alerts import LIMIT_BREACH, PRICE_DEVIATION, STALE_PRICE
-from mesh_assets.streaming.breakers import PRICE_LOOKUP, Breakers, BreakerSettings
-from mesh_assets.streaming.enrichment import TradeEnricher
-from mesh_assets.streaming.micro_batch import MicroBatch, latency_figures, stream_stats
-from mesh_assets.streaming.price_lookup import GuardedPriceLookup
-from mesh_assets.streaming.reference_book import Close, ReferenceBook, ReferenceSnapshot
-from mesh_assets.streaming.trade_event import InvalidTrade, TradeEvent, decode_trade_event
+from trade_worker.alerts import LIMIT_BREACH, PRICE_DEVIATION, STALE_PRICE
+from trade_worker.breakers import PRICE_LOOKUP, Breakers, BreakerSettings
+from trade_worker.enrichment import TradeEnricher
+from trade_worker.micro_batch import MicroBatch, latency_figures, stream_stats
+from trade_worker.price_lookup import GuardedPriceLookup
+from trade_worker.reference_book import Close, ReferenceBook, ReferenceSnapshot
+from trade_worker.trade_event import InvalidTrade, TradeEvent, decode_trade_event
 
 TOPIC = "aladdin.trades"
 # Wednesday 2026-11-25; Thursday 26 is Thanksgiving (NYSE closed); Friday 27 trades.
@@ -245,7 +245,7 @@ def test_the_worker_and_its_cli_import_no_dagster():
     import subprocess
     import sys
 
-    code = ("import sys, mesh_assets.streaming.cli, mesh_assets.streaming.worker; "
+    code = ("import sys, mesh_dev.stream_cli, trade_worker.worker; "
             "sys.exit(1 if any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from mesh_assets import trading_calendar
-from mesh_assets._nyse_closures import FIRST_DAY, LAST_DAY
+from mesh_assets.lib import trading_calendar
+from mesh_assets.lib._nyse_closures import FIRST_DAY, LAST_DAY
 
 
 def test_generated_closures_equal_exchange_calendars():
@@ -22,7 +22,7 @@ def test_known_holidays_and_sessions():
 def test_partitions_are_trading_days_only():
     from dagster import PartitionKeyRange
 
-    from mesh_assets.partitions import trading_day_partitions
+    from mesh_assets.shared.partitions import trading_day_partitions
 
     keys = trading_day_partitions.get_partition_keys_in_range(PartitionKeyRange("2026-08-28", "2026-09-10"))
     expected = [d.isoformat() for d in trading_calendar.trading_days(dt.date(2026, 8, 28), dt.date(2026, 9, 10))]

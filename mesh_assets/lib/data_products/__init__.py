@@ -1,0 +1,2 @@
+"""ADX data products: their schemas, tenants and row filters.
+"""

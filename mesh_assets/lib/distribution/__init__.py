@@ -1,0 +1,2 @@
+"""Distribution over Kafka, pure side: topics, the event envelope, the ledger, the outbox.
+"""

@@ -1,0 +1,2 @@
+"""Dagster vocabulary shared by every domain: trading-day partitions and check results.
+"""

@@ -1,0 +1,2 @@
+"""The trade stream's Dagster side: the companion's runless materializations and checks.
+"""

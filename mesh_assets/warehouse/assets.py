@@ -1,0 +1,53 @@
+"""Silver and gold as dbt assets: the unpartitioned models, and the daily ones on NYSE partitions."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetExecutionContext, BackfillPolicy, multi_asset
+
+from mesh_assets.shared.partitions import trading_day_partitions
+from mesh_assets.warehouse.checks import build_checks
+from mesh_assets.warehouse.checks.in_step import run_checks, specs_for
+from mesh_assets.warehouse.dbt_run import run_dbt
+from mesh_assets.warehouse.dbt_specs import dbt_specs
+from mesh_assets.warehouse.project import load_manifest
+from resources.dbt import DbtWarehouseResource
+from resources.iceberg import IcebergCatalogResource
+from resources.warehouse import WarehouseResource
+
+#: One dbt process at a time writes the warehouse (a DuckDB file has one writer).
+WAREHOUSE_POOL = "warehouse"
+
+
+def build_dbt_assets() -> list[Any]:
+    """The two dbt multi-assets (the manifest is read here, not at import), each with the dbt tests and the
+    Python checks of its models evaluated in its step."""
+    manifest = load_manifest()
+    tables = dbt_specs(manifest, daily=False, partitions_def=None)
+    daily = dbt_specs(manifest, daily=True, partitions_def=trading_day_partitions)
+    checks = build_checks()
+    table_checks = [c for c in checks if c.spec.asset_key in tables.unique_id_by_key]
+    daily_checks = [c for c in checks if c.spec.asset_key in daily.unique_id_by_key]
+
+    @multi_asset(name="silver_gold_tables", specs=tables.assets, can_subset=True, pool=WAREHOUSE_POOL,
+                 check_specs=[*tables.checks, *specs_for(table_checks, set(tables.unique_id_by_key))])
+    def silver_gold_tables(
+        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource,
+        iceberg: IcebergCatalogResource,
+    ) -> Iterator[Any]:
+        """Silver (CDC applied, prices, closes, reference, contracts) and the unpartitioned gold tables."""
+        yield from run_dbt(context, dbt, warehouse, manifest, tables.unique_id_by_key, iceberg=iceberg)
+        yield from run_checks(context, warehouse, table_checks)
+
+    @multi_asset(name="gold_daily", specs=daily.assets, can_subset=True,
+                 check_specs=[*daily.checks, *specs_for(daily_checks, set(daily.unique_id_by_key))],
+                 partitions_def=trading_day_partitions, backfill_policy=BackfillPolicy.single_run(),
+                 pool=WAREHOUSE_POOL)
+    def gold_daily(
+        context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """The daily gold models for the partition's trading days (a range in one run for backfills)."""
+        yield from run_dbt(context, dbt, warehouse, manifest, daily.unique_id_by_key)
+        yield from run_checks(context, warehouse, daily_checks)
+
+    return [silver_gold_tables, gold_daily]

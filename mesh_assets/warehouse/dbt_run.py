@@ -1,0 +1,214 @@
+"""One ``dbt build`` inside a Dagster step: the selected models, vars from the partition window, and
+dbt's results turned into materializations (with row counts) and check results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+)
+
+from mesh_assets.warehouse.dbt_test_details import describe_test
+from resources.dbt import DbtWarehouseResource
+from resources.iceberg import IcebergCatalogResource
+from resources.warehouse import WarehouseResource
+
+
+def window_vars(context: AssetExecutionContext) -> dict[str, str]:
+    """``start_date``/``end_date`` of the run's partition range (one day, or a single-run backfill)."""
+    if context.assets_def.partitions_def is None or not context.has_partition_key_range:
+        return {}
+    keys = context.partition_key_range
+    return {"start_date": keys.start, "end_date": keys.end}
+
+
+def relation_of(key: AssetKey) -> str:
+    """``layer.table`` of a silver/gold asset key ``[layer, domain, table]``."""
+    layer, _domain, table = key.path
+    return f"{layer}.{table}"
+
+
+def row_counts(
+    warehouse: WarehouseResource, keys: list[AssetKey], window: Mapping[str, str], daily_column: str = "as_of_date"
+) -> dict[AssetKey, dict[str, int]]:
+    """Rows of each built table (and of the window's days, for daily tables), read after dbt exits."""
+    if not keys:
+        return {}
+    parts = []
+    for key in keys:
+        relation = relation_of(key)
+        window_count = (
+            f"sum(case when {daily_column} between date '{window['start_date']}' and date '{window['end_date']}' "
+            "then 1 else 0 end)" if window else "cast(null as bigint)"
+        )
+        parts.append(f"select '{relation}' as relation, count(*) as total_rows, {window_count} as window_rows "
+                     f"from {relation}")
+    result = warehouse.query(" union all ".join(parts)).to_pylist()
+    by_relation = {row["relation"]: row for row in result}
+    return {key: by_relation.get(relation_of(key), {}) for key in keys}
+
+
+def source_tables(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
+    """``schema.table`` of every dbt source (bronze Iceberg table) a node reads directly."""
+    parents = manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", [])
+    return {f"{manifest['sources'][p]['schema']}.{manifest['sources'][p]['name']}" for p in parents
+            if p.startswith("source.")}
+
+
+def bronze_snapshot_ids(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
+                        unique_ids: list[str]) -> dict[str, int | None]:
+    """Current snapshot id of every bronze Iceberg table the selected models read (directly)."""
+    if iceberg is None:
+        return {}
+    catalog = iceberg.catalog()
+    ids: dict[str, int | None] = {}
+    for identifier in sorted(set().union(*(source_tables(manifest, u) for u in unique_ids))):
+        snapshot = catalog.load_table(identifier).current_snapshot() if catalog.table_exists(identifier) else None
+        ids[identifier] = snapshot.snapshot_id if snapshot else None
+    return ids
+
+
+def ensure_worker_tables(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
+                         unique_ids: list[str]) -> list[str]:
+    """Create, empty, the tables long-lived workers write (not Dagster runs) that the selected models read.
+
+    ``stream.trades_enriched`` is written by the ``mesh stream-trades`` worker; a model reading it must build
+    (with no streamed rows) before the worker's first commit. Bronze tables are not created here: a missing
+    bronze table means a bronze asset was never materialized, and dbt should say so.
+    """
+    if iceberg is None:
+        return []
+    from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
+
+    read = set().union(*(source_tables(manifest, u) for u in unique_ids))
+    created = []
+    for spec in (ENRICHED_TRADES,):
+        if spec.identifier in read:
+            iceberg.table(spec)
+            created.append(spec.identifier)
+    return created
+
+
+def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str]) -> Iterator[Any]:
+    for raw in invocation.stream_raw_events():
+        info = raw.raw_event.get("info", {})
+        if info.get("level") == "error":
+            errors.append(info.get("msg", ""))
+        yield from raw.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator,
+                                               target_path=invocation.target_path)
+
+
+def run_dbt(
+    context: AssetExecutionContext,
+    dbt: DbtWarehouseResource,
+    warehouse: WarehouseResource,
+    manifest: Mapping[str, Any],
+    unique_id_by_key: Mapping[AssetKey, str],
+    extra_vars: Mapping[str, Any] | None = None,
+    iceberg: IcebergCatalogResource | None = None,
+) -> Iterator[Any]:
+    """``dbt build`` of the selected models with their tests.
+
+    Yields a materialization per built model (row counts, the window of days, the dbt vars, dbt's
+    timing, and, for models reading bronze, the Iceberg snapshot ids they read) and a check result per
+    dbt test. A failed model or error-severity test fails the step
+    after everything that did build has been reported, naming the failing nodes and their messages.
+    """
+    from mesh_assets.warehouse.translator import dagster_dbt_translator
+
+    window = window_vars(context)
+    dbt_vars = {**window, **(extra_vars or {})}
+    selected_ids = [unique_id_by_key[key] for key in context.selected_asset_keys]
+    selected = sorted(manifest["nodes"][u]["name"] for u in selected_ids)
+    if not selected:  # only Python checks of this step were selected: nothing for dbt to build
+        context.log.info("no dbt model selected: dbt does not run")
+        return
+    ensure_worker_tables(iceberg, manifest, selected_ids)
+    snapshots_before = bronze_snapshot_ids(iceberg, manifest, selected_ids)
+    # Unit tests (hand-built cases) run in the test suite, not in production builds.
+    args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
+            "--indirect-selection", "buildable", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
+    context.log.info(f"dbt {' '.join(args)}")
+    invocation = dbt.cli(args, manifest=manifest, dagster_dbt_translator=dagster_dbt_translator(),
+                         raise_on_error=False)
+    try:
+        errors: list[str] = []
+        events = list(_dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors))
+        built = [e.asset_key for e in events if isinstance(e, AssetMaterialization)]
+        counts = row_counts(warehouse, built, window)
+        snapshots_after = bronze_snapshot_ids(iceberg, manifest, selected_ids)
+        expected_checks = set(context.selected_asset_check_keys)
+        test_results = _run_results_by_id(invocation)
+        for event in events:
+            if isinstance(event, AssetMaterialization):
+                reads = sorted(source_tables(manifest, unique_id_by_key[event.asset_key]))
+                metadata = {
+                    **event.metadata,
+                    **_audit_metadata(counts.get(event.asset_key, {}), dbt_vars,
+                                      {t: snapshots_before.get(t) for t in reads}, snapshots_after),
+                }
+                yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
+            elif isinstance(event, AssetCheckEvaluation):
+                if event.asset_check_key in expected_checks:
+                    unique_id = event.metadata.get("unique_id")
+                    described, details = describe_test(manifest, test_results, warehouse, unique_id.value) \
+                        if unique_id is not None else (None, {})
+                    yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
+                                           severity=event.severity, metadata={**event.metadata, **details},
+                                           description=event.description or described)
+            else:
+                yield event
+        if not invocation.is_successful():
+            failures = _failures(invocation) or errors or [str(invocation.get_error())]
+            raise Failure(
+                description=f"dbt build failed: {'; '.join(failures[:5]) or 'see the dbt logs'}",
+                metadata={"failed_nodes": MetadataValue.json(failures), "dbt_errors": MetadataValue.json(errors[:20])},
+            )
+    finally:
+        # Each invocation has its own target folder (artifacts, logs); its events are read by now.
+        dbt.keep_parse(args, invocation)
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _audit_metadata(count: Mapping[str, Any], dbt_vars: Mapping[str, Any], reads: Mapping[str, int | None],
+                    snapshots_after: Mapping[str, int | None]) -> dict[str, Any]:
+    """Row counts, the dbt vars (window) and the bronze snapshots a model read. The snapshot ids are
+    exact unless bronze committed while dbt ran; then the table is named with both ids."""
+    metadata: dict[str, Any] = {"dagster/row_count": MetadataValue.int(int(count.get("total_rows") or 0)),
+                                "dbt_vars": MetadataValue.json(dict(dbt_vars))}
+    if count.get("window_rows") is not None:
+        metadata["window_row_count"] = MetadataValue.int(int(count["window_rows"]))
+    if reads:
+        metadata["bronze_snapshot_ids"] = MetadataValue.json(dict(reads))
+        changed = {t: [sid, snapshots_after.get(t)] for t, sid in reads.items() if snapshots_after.get(t) != sid}
+        if changed:
+            metadata["bronze_changed_during_run"] = MetadataValue.json(changed)
+    return metadata
+
+
+def _run_results_by_id(invocation: Any) -> dict[str, Any]:
+    """dbt's ``run_results.json`` of the invocation, by node unique id (empty if dbt wrote none)."""
+    try:
+        return {r["unique_id"]: r for r in invocation.get_artifact("run_results.json")["results"]}
+    except Exception:
+        return {}
+
+
+def _failures(invocation: Any) -> list[str]:
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except Exception:
+        return []
+    return [f"{r['unique_id']}: {r.get('message') or r['status']}" for r in results
+            if r["status"] in ("error", "fail", "runtime error")]

@@ -1,0 +1,2 @@
+"""AWS Data Exchange clients: the boto3 one and the local backend, behind one protocol.
+"""
