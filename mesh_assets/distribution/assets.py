@@ -51,6 +51,7 @@ from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRIC
 from mesh_assets.lib.ownership import DATA_PLATFORM, PERFORMANCE
 from mesh_assets.shared.check_results import to_check_result
 from mesh_assets.shared.partitions import trading_day_partitions
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.kafka_publisher import KafkaPublisherResource
 from resources.warehouse import WarehouseResource
 
@@ -201,9 +202,10 @@ def distribution_asset(spec: Distribution):
     @asset(
         key=spec.key, deps=[*spec.sources.values(), PORTFOLIOS], partitions_def=trading_day_partitions,
         group_name=GROUP, kinds={"kafka"}, owners=[DATA_PLATFORM, PERFORMANCE], pool="distribution",
-        automation_condition=AutomationCondition.eager(),
+        automation_condition=AutomationCondition.eager(), retry_policy=OUTSIDE_SYSTEM_RETRY,
         description=spec.description,
     )
+    @user_errors_not_retried
     def _publish(context: AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource,
                  distribution_publisher: KafkaPublisherResource) -> MaterializeResult:
         from mesh_assets.lib.distribution.ledger import events_of_day, prior_events, read_events
