@@ -200,11 +200,12 @@ def revision_asset(spec: ProductSpec):
             raise Failure(
                 description=f"{spec.product} {day}: no revision published, blocked by {', '.join(blocked)}: "
                 + "; ".join(results[n].description for n in blocked),
-                metadata={"blocked_by": blocked, "rows": rows.num_rows},
+                metadata={"blocked_by": blocked, "rows": rows.num_rows}, allow_retries=False,
             )
         if rows.num_rows == 0:
             raise Failure(description=f"{spec.product} {day}: {spec.source_table} has no row for {day}: "
-                                      "nothing to publish (run the end-of-day batch for that day first)")
+                                      "nothing to publish (run the end-of-day batch for that day first)",
+                          allow_retries=False)
         try:
             published = publish_by_tenant(spec, rows, day, adx)
         except ValueError as error:  # an invalid tenant id or two tenants on one data set: nothing published

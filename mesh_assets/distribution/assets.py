@@ -215,7 +215,7 @@ def distribution_asset(spec: Distribution):
         if blocked:
             raise Failure(description=f"{topic} {day}: nothing published: blocking checks failed on the day's gold "
                                       f"data ({', '.join(blocked)}); fix gold and re-run the day's end-of-day batch",
-                          metadata={"failed_checks": blocked})
+                          metadata={"failed_checks": blocked}, allow_retries=False)
         broker_topic = publisher.broker_topic(topic)
         partitions = publisher.ensure_topic(topic)
         earlier = ledger_starts(context.instance, spec.key, day, broker_topic)
@@ -236,7 +236,7 @@ def distribution_asset(spec: Distribution):
                                 source_info(context.instance, spec, day, context.run.run_id), published_at)
         if not events:
             raise Failure(description=f"{topic} {day}: {', '.join(spec.sources)} has no row for {day}: nothing to "
-                                      "publish (run the end-of-day batch for that day first)")
+                                      "publish (run the end-of-day batch for that day first)", allow_retries=False)
         ids_on_topic = {e.event_id for e in on_topic}
         new = [e for e in events if e.event_id not in ids_on_topic]
         deliveries = publisher.publish(topic, new)
