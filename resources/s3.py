@@ -8,9 +8,12 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from mesh_assets.lib.user_errors import UserError
 
-class LandingFileMissingError(FileNotFoundError):
-    """An expected delivery is not in the landing zone; the message names the file."""
+
+class LandingFileMissingError(UserError, FileNotFoundError):
+    """An expected delivery is not in the landing zone; the message names the file. A user's matter (the vendor
+    or the operator delivers it), so the load is not retried; other S3 errors are."""
 
 
 class LandingZoneResource(ConfigurableResource):

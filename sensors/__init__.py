@@ -7,9 +7,10 @@ def defs() -> Definitions:
     """Sensors of the code location, with the jobs they launch."""
     from jobs.cdc import aladdin_cdc_job
     from sensors.aladdin_cdc_sensor import aladdin_cdc_sensor
-    from sensors.alerting import freshness_alert_sensor, run_failure_alert_sensor
     from sensors.audit_sensor import audit_check_results_sensor
+    from sensors.freshness_alert import freshness_alert_sensor
     from sensors.gips_composite_sensor import gips_composite_sensor
+    from sensors.run_failure_alert import run_failure_alert_sensor
     from sensors.salesforce_contract_sensor import salesforce_contract_sensor
     from sensors.trade_stream_sensor import trade_stream_sensor
 

@@ -29,6 +29,7 @@ from mesh_assets.lib.data_products.products import PRODUCTS, ProductSpec
 from mesh_assets.lib.ownership import CLIENT_SERVICES
 from mesh_assets.shared.check_results import to_check_result
 from mesh_assets.shared.partitions import trading_day_partitions
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.adx import AdxResource
 from resources.warehouse import WarehouseResource
 
@@ -182,10 +183,11 @@ def revision_asset(spec: ProductSpec):
         key=key, deps=[source_key(spec)], partitions_def=trading_day_partitions, group_name="adx",
         automation_condition=AutomationCondition.eager(),
         kinds={"adx", "parquet", "csv"}, owners=[CLIENT_SERVICES], pool="adx_publish",
-        check_specs=daily_check_specs(key),
+        check_specs=daily_check_specs(key), retry_policy=OUTSIDE_SYSTEM_RETRY,
         description=f"{spec.product_name}: one finalized AWS Data Exchange revision per tenant and trading day, "
                     f"cut from {spec.source_table}, published only when the PII, schema, key and NAV checks pass.",
     )
+    @user_errors_not_retried
     def _revision(context: AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource,
                   adx: AdxResource) -> Iterator:
         day = context.partition_key
@@ -198,11 +200,12 @@ def revision_asset(spec: ProductSpec):
             raise Failure(
                 description=f"{spec.product} {day}: no revision published, blocked by {', '.join(blocked)}: "
                 + "; ".join(results[n].description for n in blocked),
-                metadata={"blocked_by": blocked, "rows": rows.num_rows},
+                metadata={"blocked_by": blocked, "rows": rows.num_rows}, allow_retries=False,
             )
         if rows.num_rows == 0:
             raise Failure(description=f"{spec.product} {day}: {spec.source_table} has no row for {day}: "
-                                      "nothing to publish (run the end-of-day batch for that day first)")
+                                      "nothing to publish (run the end-of-day batch for that day first)",
+                          allow_retries=False)
         try:
             published = publish_by_tenant(spec, rows, day, adx)
         except ValueError as error:  # an invalid tenant id or two tenants on one data set: nothing published

@@ -14,9 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from mesh_assets.lib.user_errors import UserError
 
-class DeliveryFormatError(ValueError):
-    """A delivered file lacks columns it must have; the message names the file and the columns."""
+
+class DeliveryFormatError(UserError):
+    """A delivered file lacks columns it must have; the message names the file and the columns (not retried)."""
 
 
 def _to_float(values: pa.ChunkedArray) -> pa.Array:

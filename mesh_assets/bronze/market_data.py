@@ -31,6 +31,7 @@ from mesh_assets.lib.lakehouse.summary_keys import BATCH_ID_KEY, FILES_KEY, PART
 from mesh_assets.lib.ownership import MARKET_DATA
 from mesh_assets.shared.check_results import missing_table_result, to_check_result
 from mesh_assets.shared.partitions import trading_day_partitions
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
@@ -97,9 +98,11 @@ def delivery_asset(delivery: DailyDelivery):
         warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
         decorate = asset(key=delivery.key, partitions_def=trading_day_partitions,
                          backfill_policy=BackfillPolicy.single_run(), group_name="bronze", owners=[MARKET_DATA],
-                         kinds=set(delivery.kinds), description=delivery.description, pool="iceberg_bronze")
+                         kinds=set(delivery.kinds), description=delivery.description, pool="iceberg_bronze",
+                         retry_policy=OUTSIDE_SYSTEM_RETRY)
 
     @decorate
+    @user_errors_not_retried
     def _delivery(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                   landing: LandingZoneResource) -> MaterializeResult:
         import pyarrow.compute as pc

@@ -20,6 +20,7 @@ from dagster import (
 from mesh_assets.lib.lakehouse.tables import BRONZE, Columns, TableSpec
 from mesh_assets.lib.ownership import DATA_PLATFORM
 from mesh_assets.shared.check_results import to_check_result
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.iceberg import IcebergCatalogResource
 from resources.s3 import LandingZoneResource, sha256_hex
 
@@ -91,7 +92,8 @@ def reference_asset(name: str):
     path = f"reference/{name}.csv"
 
     @asset(key=REFERENCE_KEYS[name], group_name="bronze", owners=[DATA_PLATFORM], kinds={"iceberg", "csv"},
-           description=DESCRIPTIONS[name])
+           description=DESCRIPTIONS[name], retry_policy=OUTSIDE_SYSTEM_RETRY)
+    @user_errors_not_retried
     def _reference(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                    landing: LandingZoneResource) -> MaterializeResult:
         from mesh_assets.bronze.file_loads import read_delivery_csv, with_audit_columns

@@ -18,6 +18,7 @@ from mesh_assets.lib.lakehouse.positions import total_records
 from mesh_assets.lib.lakehouse.tables import BRONZE, TableSpec, arrow_type
 from mesh_assets.lib.ownership import CLIENT_SERVICES
 from mesh_assets.shared.check_results import to_check_result
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
 
@@ -93,7 +94,8 @@ def salesforce_asset(obj: SalesforceObject):
     """The bronze asset copying ``obj``'s new versions."""
 
     @asset(key=obj.key, group_name="bronze", owners=[CLIENT_SERVICES], kinds={"iceberg", "salesforce"},
-           description=obj.description)
+           description=obj.description, retry_policy=OUTSIDE_SYSTEM_RETRY)
+    @user_errors_not_retried
     def _salesforce(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
                     salesforce: SalesforceResource) -> MaterializeResult:
         from mesh_assets.lib.lakehouse.snapshots import append_new_keys

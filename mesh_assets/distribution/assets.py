@@ -51,6 +51,7 @@ from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRIC
 from mesh_assets.lib.ownership import DATA_PLATFORM, PERFORMANCE
 from mesh_assets.shared.check_results import to_check_result
 from mesh_assets.shared.partitions import trading_day_partitions
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.kafka_publisher import KafkaPublisherResource
 from resources.warehouse import WarehouseResource
 
@@ -201,9 +202,10 @@ def distribution_asset(spec: Distribution):
     @asset(
         key=spec.key, deps=[*spec.sources.values(), PORTFOLIOS], partitions_def=trading_day_partitions,
         group_name=GROUP, kinds={"kafka"}, owners=[DATA_PLATFORM, PERFORMANCE], pool="distribution",
-        automation_condition=AutomationCondition.eager(),
+        automation_condition=AutomationCondition.eager(), retry_policy=OUTSIDE_SYSTEM_RETRY,
         description=spec.description,
     )
+    @user_errors_not_retried
     def _publish(context: AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource,
                  distribution_publisher: KafkaPublisherResource) -> MaterializeResult:
         from mesh_assets.lib.distribution.ledger import events_of_day, prior_events, read_events
@@ -213,7 +215,7 @@ def distribution_asset(spec: Distribution):
         if blocked:
             raise Failure(description=f"{topic} {day}: nothing published: blocking checks failed on the day's gold "
                                       f"data ({', '.join(blocked)}); fix gold and re-run the day's end-of-day batch",
-                          metadata={"failed_checks": blocked})
+                          metadata={"failed_checks": blocked}, allow_retries=False)
         broker_topic = publisher.broker_topic(topic)
         partitions = publisher.ensure_topic(topic)
         earlier = ledger_starts(context.instance, spec.key, day, broker_topic)
@@ -234,7 +236,7 @@ def distribution_asset(spec: Distribution):
                                 source_info(context.instance, spec, day, context.run.run_id), published_at)
         if not events:
             raise Failure(description=f"{topic} {day}: {', '.join(spec.sources)} has no row for {day}: nothing to "
-                                      "publish (run the end-of-day batch for that day first)")
+                                      "publish (run the end-of-day batch for that day first)", allow_retries=False)
         ids_on_topic = {e.event_id for e in on_topic}
         new = [e for e in events if e.event_id not in ids_on_topic]
         deliveries = publisher.publish(topic, new)
@@ -303,7 +305,9 @@ def defs() -> Definitions:
 
     from dagster import PreviewWarning
 
-    # Partitioned asset checks (per trading day, like the assets they check) are a preview feature.
-    warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
-    return Definitions(assets=DISTRIBUTION_ASSETS, asset_checks=[distribution_check(spec) for spec in DISTRIBUTIONS],
-                       jobs=[distribution_publish_job])
+    # Partitioned asset checks (per trading day, like the assets they check) are a preview feature. Silence that
+    # label around building them only, not process-wide.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
+        checks = [distribution_check(spec) for spec in DISTRIBUTIONS]
+    return Definitions(assets=DISTRIBUTION_ASSETS, asset_checks=checks, jobs=[distribution_publish_job])

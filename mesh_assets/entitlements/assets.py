@@ -27,6 +27,7 @@ from dagster import (
 
 from mesh_assets.lib.ownership import CLIENT_SERVICES
 from mesh_assets.shared.check_results import to_check_result
+from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
 from resources.adx import AdxResource
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
@@ -141,10 +142,12 @@ def reconcile(
 @asset(
     key=GRANTS_KEY, deps=[ENTITLEMENTS_KEY, CONTRACTS_KEY], group_name="entitlements",
     kinds={"adx", "salesforce", "iceberg"}, owners=[CLIENT_SERVICES], pool="entitlement_grants",
+    retry_policy=OUTSIDE_SYSTEM_RETRY,
     automation_condition=AutomationCondition.eager(),  # after the end-of-day refresh: expired contracts revoked
     description="ADX data grants reconciled with active Salesforce contracts: grants, revocations and new end "
                 "dates applied, ADX_Provisioned__c written back, every decision in audit.entitlement_events.",
 )
+@user_errors_not_retried
 def entitlement_grants(
     context: AssetExecutionContext, warehouse: WarehouseResource, adx: AdxResource,
     salesforce: SalesforceResource, iceberg: IcebergCatalogResource,

@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from mesh_assets.lib.user_errors import UserError
+
 ACTIVE_STATUS = "Activated"
 GRANT_NAME_PREFIX = "mesh-entitlement"
 _GRANT_NAME = re.compile(rf"^{GRANT_NAME_PREFIX}/(?P<contract_id>[A-Za-z0-9]+)/(?P<data_product>[a-z][a-z0-9_]*)$")
@@ -98,7 +100,7 @@ def grant_name(contract_id: str, data_product: str) -> str:
     """The deterministic ADX grant name of ``contract_id``'s grant to ``data_product``."""
     name = f"{GRANT_NAME_PREFIX}/{contract_id}/{data_product}"
     if not _GRANT_NAME.match(name):
-        raise ValueError(
+        raise UserError(
             f"contract {contract_id!r}, data product {data_product!r}: cannot name a grant "
             "(contract id must be alphanumeric, data product lower-case letters, digits and _)"
         )
@@ -231,7 +233,7 @@ def resolve_entitlements(
         assert account is not None and account.aws_account_id is not None
         key = (contract.contract_id, contract.data_product)
         if key in grants:
-            raise ValueError(f"contract {contract.contract_id} appears twice in the contracts to reconcile")
+            raise UserError(f"contract {contract.contract_id} appears twice in the contracts to reconcile")
         grants[key] = DesiredGrant(
             contract_id=contract.contract_id,
             data_product=contract.data_product,
@@ -410,7 +412,7 @@ def plan(
             continue
         key = (grant.contract_id, grant.data_product)
         if key in wanted and wanted[key] != grant:
-            raise ValueError(f"contract {grant.contract_id}: two different desired grants for {grant.data_product}")
+            raise UserError(f"contract {grant.contract_id}: two different desired grants for {grant.data_product}")
         if grant.ends_at is not None and _utc(grant.ends_at) <= start_of_day:
             continue
         wanted[key] = grant

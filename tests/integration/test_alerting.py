@@ -1,16 +1,18 @@
 """Alerting end to end: a real HTTP webhook on 127.0.0.1, real Dagster runs and materializations, the real sensors.
 
-The webhook records every request and answers from a script of status codes (then 200). Time is Dagster's own
-clock, frozen with ``dagster._core.test_utils.freeze_time`` for both the materializations and the sensor ticks.
+The webhook records every request and answers from a script of status codes (then 200). Time is frozen: Dagster's
+clock with its test helper ``freeze_time`` (materialization timestamps), the sensor's ``utc_now`` with it (ticks).
 The webhook URL carries a token in its path, as Slack's do: it must never appear in a log line or an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
 import threading
+import unittest.mock
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,8 +34,11 @@ from dagster import (
 )
 from dagster._core.test_utils import freeze_time
 
+import sensors.freshness_alert
 from resources.alerts import AlertDeliveryError, AlertWebhookResource, redact_url
-from sensors.alerting import freshness_alert_sensor, freshness_assessments, run_failure_alert_sensor
+from sensors.freshness_alert import freshness_alert_sensor
+from sensors.freshness_assessment import freshness_assessments
+from sensors.run_failure_alert import run_failure_alert_sensor
 
 pytestmark = pytest.mark.integration
 
@@ -265,6 +270,13 @@ def no_policy() -> int:
     return 1
 
 
+@contextlib.contextmanager
+def tick_at(at: datetime):
+    """Dagster's clock and the freshness sensor's clock both at ``at``."""
+    with freeze_time(at), unittest.mock.patch.object(sensors.freshness_alert, "utc_now", return_value=at):
+        yield
+
+
 def ny(day: int, hour: int, minute: int) -> datetime:
     """A moment of March 2026 in New York (EDT from March 8)."""
     return datetime(2026, 3, day, hour, minute, tzinfo=NEW_YORK)
@@ -281,7 +293,7 @@ def test_freshness_alerts_once_per_violation_and_on_recovery(
                        resources={"alerts": alerts})
 
     def tick(at: datetime, cursor: str | None) -> SensorResult:
-        with freeze_time(at):
+        with tick_at(at):
             context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
                                            resources={"alerts": alerts})
             result = freshness_alert_sensor(context)
@@ -352,11 +364,11 @@ def test_freshness_alert_not_delivered_fails_the_tick_and_is_retried(
         materialize([prices_feed], instance=instance)
 
     webhook.statuses = [502, 502]
-    with freeze_time(ny(11, 9, 0)), pytest.raises(AlertDeliveryError, match="bronze/bloomberg/prices_feed") as error:
+    with tick_at(ny(11, 9, 0)), pytest.raises(AlertDeliveryError, match="bronze/bloomberg/prices_feed") as error:
         freshness_alert_sensor(build_sensor_context(instance=instance, definitions=defs, resources={"alerts": alerts}))
     assert_no_secret(caplog, str(error.value))
 
-    with freeze_time(ny(11, 9, 1)):  # the cursor did not record it: the next tick delivers it
+    with tick_at(ny(11, 9, 1)):  # the cursor did not record it: the next tick delivers it
         result = freshness_alert_sensor(build_sensor_context(instance=instance, definitions=defs,
                                                              resources={"alerts": alerts}))
     assert [p["kind"] for p in webhook.payloads()] == ["freshness_violation"] * 3

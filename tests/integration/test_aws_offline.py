@@ -138,16 +138,20 @@ def materialization(result, key: AssetKey):
 
 
 def test_athena_results_come_back_named_and_typed(moto_aws):
-    """WarehouseResource on Athena (moto's Athena with a predefined result): names and types from ColumnInfo,
-    the header row dropped, nulls kept. The GIPS, ADX and entitlement code reads columns by name."""
+    """WarehouseResource on Athena (pyathena against moto's Athena with a predefined result): names and types
+    from ColumnInfo (decimals as doubles), the header row dropped, nulls kept. The GIPS, ADX and entitlement
+    code reads columns by name."""
     import datetime as dt
 
     import requests
 
     from resources.warehouse import WarehouseResource
 
-    boto_athena_columns = [{"Name": "as_of_date", "Type": "date"}, {"Name": "portfolio_id", "Type": "varchar"},
-                           {"Name": "nav", "Type": "double"}, {"Name": "is_large_flow", "Type": "boolean"}]
+    # ColumnInfo as Athena returns it (Precision, Scale and Nullable are always present; pyathena reads them).
+    boto_athena_columns = [{"Name": name, "Type": kind, "Precision": precision, "Scale": scale, "Nullable": "UNKNOWN"}
+                           for name, kind, precision, scale in [
+                               ("as_of_date", "date", 0, 0), ("portfolio_id", "varchar", 2147483647, 0),
+                               ("nav", "decimal", 18, 4), ("is_large_flow", "boolean", 0, 0)]]
     header = {"Data": [{"VarCharValue": c["Name"]} for c in boto_athena_columns]}
     rows = [{"Data": [{"VarCharValue": "2026-10-30"}, {"VarCharValue": "P-0001"}, {"VarCharValue": "1250.5"},
                       {"VarCharValue": "false"}]},

@@ -76,7 +76,7 @@ def on_demand(cdc, name: str):
 
 
 def failure_alert(cdc, webhook, run_result) -> dict:
-    from sensors.alerting import run_failure_alert_sensor
+    from sensors.run_failure_alert import run_failure_alert_sensor
 
     context = build_run_status_sensor_context(
         sensor_name="run_failure_alert_sensor", dagster_instance=cdc["instance"], dagster_run=run_result.dagster_run,

@@ -7,22 +7,11 @@ import json
 import pyarrow as pa
 import pytest
 
-from mesh_assets.lib.pii.scan import (
-    SAMPLES_PER_COLUMN_AND_KIND,
-    PiiAllowList,
-    PiiKind,
-    detect,
-    iban_valid,
-    luhn_valid,
-    mask_card,
-    mask_email,
-    mask_iban,
-    mask_nino,
-    mask_phone,
-    mask_ssn,
-    pii_verdict,
-    scan_table,
-)
+from mesh_assets.lib.pii.detectors import detect
+from mesh_assets.lib.pii.findings import PiiAllowList, PiiKind
+from mesh_assets.lib.pii.masks import mask_card, mask_email, mask_iban, mask_nino, mask_phone, mask_ssn
+from mesh_assets.lib.pii.scan import SAMPLES_PER_COLUMN_AND_KIND, pii_verdict, scan_table
+from mesh_assets.lib.pii.validators import iban_valid, luhn_valid
 
 SEEDED = {
     PiiKind.EMAIL: ["john.doe@example.com", "contact: a.b+c@sub.example.co.uk, thanks"],
@@ -106,6 +95,19 @@ def test_luhn_and_mod97_checks() -> None:
     assert iban_valid("GB82 WEST 1234 5698 7654 32")
     assert not iban_valid("GB82 WEST 1234 5698 7654 33")
     assert not iban_valid("GB82 WEST 1234 5698 7654")  # wrong length for GB
+
+
+def test_the_libraries_know_what_the_hand_written_rules_did_not() -> None:
+    """python-stdnum and phonenumbers track the registries: newer IBAN countries, short national numbering
+    plans and unassigned calling-code ranges, which fixed tables and digit counts got wrong both ways."""
+    # Libya joined the IBAN registry in 2021; the hand-kept length table did not list it.
+    assert detect("pay LY83 0020 4800 0020 1001 2036 1") == [(PiiKind.IBAN, "LY83 0020 4800 0020 1001 2036 1")]
+    # Niue's numbers have 4 national digits (+683 4002 is 7 in all); a digit count of 8-15 missed it.
+    assert detect("call +683 4002") == [(PiiKind.PHONE, "+683 4002")]
+    # The NANP has no area code 123: an order reference shaped like a number is not a phone number.
+    assert detect("ref +1 (123) 456-7890") == []
+    # A GB IBAN whose check digits pass mod 97 but whose bank code is not four letters (BBAN format).
+    assert not iban_valid("GB25 1234 1234 5698 7654 32")
 
 
 def test_masks_hide_all_but_a_hint() -> None:

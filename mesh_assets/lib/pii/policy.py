@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 
-from mesh_assets.lib.pii.scan import PiiAllowList
+from mesh_assets.lib.pii.findings import PiiAllowList
 
 PII_ALLOW_SETTING = "MESH_PII_ALLOW_LIST"
 _KINDS = ("columns", "values", "patterns")
