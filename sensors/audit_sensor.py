@@ -48,16 +48,17 @@ from dagster import (
     sensor,
     serialize_value,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows
 from mesh_assets.lib.audit.tables import CHECK_RESULTS
 from mesh_assets.lib.audit.writer import append_new_evaluations
 from resources.iceberg import IcebergCatalogResource
+
+#: Dagster's run tags naming a run's partition or partition range (documented tag values; the constants
+#: themselves live in a private module).
+PARTITION_NAME_TAG = "dagster/partition"
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 DEFAULT_BATCH_SIZE = 5_000
 DEFAULT_INTERVAL_S = 60
