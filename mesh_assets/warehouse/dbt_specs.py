@@ -9,10 +9,17 @@ from typing import Any
 
 from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec, PartitionsDefinition
 
-from mesh_assets.warehouse.translator import FRESHNESS, node_asset_key, node_group, node_meta, node_owners
+from mesh_assets.warehouse.translator import (
+    FRESHNESS,
+    is_daily,
+    node_asset_key,
+    node_group,
+    node_meta,
+    node_owners,
+    node_tags,
+)
 
 ASSET_RESOURCE_TYPES = ("model", "seed", "snapshot")
-DAILY_TAG = "daily"
 
 
 @dataclass
@@ -58,7 +65,7 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
     specs = DbtSpecs()
     adapter = manifest.get("metadata", {}).get("adapter_type") or "dbt"
     for unique_id, props in manifest["nodes"].items():
-        if not _is_asset(props) or (DAILY_TAG in (props.get("tags") or [])) != daily:
+        if not _is_asset(props) or is_daily(props) != daily:
             continue
         key = node_asset_key(props)
         deps = []
@@ -76,7 +83,7 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
             group_name=node_group(props),
             owners=node_owners(props),
             kinds={"dbt", adapter},
-            tags={"mesh/layer": node_meta(props).get("layer", ""), **({"mesh/cadence": "daily"} if daily else {})},
+            tags=node_tags(props),
             metadata={
                 "dbt/unique_id": unique_id,
                 "dbt/materialized": (props.get("config") or {}).get("materialized", ""),
