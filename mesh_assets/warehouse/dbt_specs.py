@@ -46,6 +46,12 @@ def _description(props: Mapping[str, Any]) -> str:
     return f"{lead}\n\n#### Raw SQL:\n```sql\n{code}\n```" if code else lead
 
 
+def _code_version(props: Mapping[str, Any]) -> str | None:
+    """sha1 of the SQL; a seed (no SQL) is versioned by dbt's checksum of its file (dagster-dbt's rule)."""
+    code = props.get("raw_code") or ""
+    return hashlib.sha1(code.encode()).hexdigest() if code else (props.get("checksum") or {}).get("checksum")
+
+
 def _attached_node(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str | None:
     """The node a dbt test checks: its attached node, or its only parent (same rule as dagster-dbt)."""
     parents = set(test.get("depends_on", {}).get("nodes", []))
@@ -90,7 +96,7 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
                 "dagster/relation_identifier": f"{props['schema']}.{props.get('alias') or props['name']}",
                 "dbt/path": props.get("original_file_path", ""),
             },
-            code_version=hashlib.sha1(code.encode()).hexdigest() if code else None,
+            code_version=_code_version(props),
             partitions_def=partitions_def if daily else None,
             freshness_policy=FRESHNESS.get(key),
             skippable=True,
