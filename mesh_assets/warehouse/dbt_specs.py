@@ -81,7 +81,6 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
                 parent["resource_type"] == "source" or _is_asset(parent)
             ):
                 deps.append(AssetDep(node_asset_key(parent)))
-        code = props.get("raw_code") or ""
         specs.assets.append(AssetSpec(
             key=key,
             deps=deps,

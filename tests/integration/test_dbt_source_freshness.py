@@ -42,7 +42,8 @@ def test_bronze_freshness_passes_a_fresh_feed_and_fails_a_stale_one(tmp_path: Pa
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 1, result.stdout[-3000:]  # an error-level stale source fails the command
-    results = {r["unique_id"].rsplit(".", 1)[-1]: r for r in json.loads((target / "sources.json").read_text())["results"]}
+    report = json.loads((target / "sources.json").read_text())
+    results = {r["unique_id"].rsplit(".", 1)[-1]: r for r in report["results"]}
     assert set(results) == {"bloomberg_prices", "aladdin_trades"}, results
     assert results["bloomberg_prices"]["status"] == "pass"
     assert results["aladdin_trades"]["status"] == "error"
