@@ -9,15 +9,29 @@
     {{ column }} between {{ window_start() }} and {{ window_end() }}
 {%- endmacro %}
 
+{#- Per adapter (adapter.dispatch): DuckDB (default) replaces the window's days with delete+insert keyed on
+    the day (a single-column key becomes `where day in (...)`); Athena and Trino merge Iceberg rows on the
+    model's grain, and Athena partitions the table by month (Trino's Iceberg partitioning is a table
+    property, added with the Trino target in issue 21). -#}
 {% macro daily_strategy() -%}
-    {{ return('merge' if target.type == 'athena' else 'delete+insert') }}
+    {{ return(adapter.dispatch('daily_strategy', 'investment_mesh')()) }}
 {%- endmacro %}
+{% macro default__daily_strategy() -%}{{ return('delete+insert') }}{%- endmacro %}
+{% macro athena__daily_strategy() -%}{{ return('merge') }}{%- endmacro %}
+{% macro trino__daily_strategy() -%}{{ return('merge') }}{%- endmacro %}
 
-{#- DuckDB deletes the window's days by date (a single-column key becomes `where day in (...)`);
-    Athena's merge needs the row grain. -#}
 {% macro daily_key(day_column, grain) -%}
-    {{ return(grain if target.type == 'athena' else day_column) }}
+    {{ return(adapter.dispatch('daily_key', 'investment_mesh')(day_column, grain)) }}
 {%- endmacro %}
+{% macro default__daily_key(day_column, grain) -%}{{ return(day_column) }}{%- endmacro %}
+{% macro athena__daily_key(day_column, grain) -%}{{ return(grain) }}{%- endmacro %}
+{% macro trino__daily_key(day_column, grain) -%}{{ return(grain) }}{%- endmacro %}
+
+{% macro daily_partitioned_by(day_column) -%}
+    {{ return(adapter.dispatch('daily_partitioned_by', 'investment_mesh')(day_column)) }}
+{%- endmacro %}
+{% macro default__daily_partitioned_by(day_column) -%}{{ return(none) }}{%- endmacro %}
+{% macro athena__daily_partitioned_by(day_column) -%}{{ return(['month(' ~ day_column ~ ')']) }}{%- endmacro %}
 
 {#- The window's trading days that have closed: up to the latest Bloomberg price date (a day whose
     prices never arrived is not built, and the NAV check on it fails). -#}

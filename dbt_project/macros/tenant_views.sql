@@ -35,8 +35,9 @@
     {{ log((tenant_ids | length) ~ " valid tenant id(s)", info=True) }}
 {%- endmacro %}
 
+{#- A developer target prefixes it like every other schema (macros/naming.sql). -#}
 {% macro tenant_schema(tenant_id) -%}
-    {{ return('tenant_' ~ (validate_tenant_id(tenant_id) | replace('-', '_'))) }}
+    {{ return(target_schema_prefix() ~ 'tenant_' ~ (validate_tenant_id(tenant_id) | replace('-', '_'))) }}
 {%- endmacro %}
 
 {#- The tenants of silver.clients, checked: every id valid, no two ids that share a schema name. -#}
@@ -106,8 +107,16 @@
                 + (create_tenant_product_views(relation, node.config.meta['data_product']) | length) -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- run-operation does not commit; DuckDB's create_schema opened a transaction (Athena has none). -#}
-    {%- if created.views > 0 and target.type == 'duckdb' -%}
-        {%- do adapter.commit() -%}
+    {%- if created.views > 0 -%}
+        {%- do commit_operation() -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- run-operation does not commit: DuckDB's create_schema opened a transaction; Athena (and Trino) have none. -#}
+{% macro commit_operation() -%}
+    {{ return(adapter.dispatch('commit_operation', 'investment_mesh')()) }}
+{%- endmacro %}
+{% macro default__commit_operation() -%}{%- endmacro %}
+{% macro duckdb__commit_operation() -%}
+    {%- do adapter.commit() -%}
 {%- endmacro %}

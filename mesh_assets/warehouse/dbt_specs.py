@@ -9,10 +9,17 @@ from typing import Any
 
 from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec, PartitionsDefinition
 
-from mesh_assets.warehouse.translator import FRESHNESS, node_asset_key, node_group, node_meta, node_owners
+from mesh_assets.warehouse.translator import (
+    FRESHNESS,
+    is_daily,
+    node_asset_key,
+    node_group,
+    node_meta,
+    node_owners,
+    node_tags,
+)
 
 ASSET_RESOURCE_TYPES = ("model", "seed", "snapshot")
-DAILY_TAG = "daily"
 
 
 @dataclass
@@ -39,6 +46,12 @@ def _description(props: Mapping[str, Any]) -> str:
     return f"{lead}\n\n#### Raw SQL:\n```sql\n{code}\n```" if code else lead
 
 
+def _code_version(props: Mapping[str, Any]) -> str | None:
+    """sha1 of the SQL; a seed (no SQL) is versioned by dbt's checksum of its file (dagster-dbt's rule)."""
+    code = props.get("raw_code") or ""
+    return hashlib.sha1(code.encode()).hexdigest() if code else (props.get("checksum") or {}).get("checksum")
+
+
 def _attached_node(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str | None:
     """The node a dbt test checks: its attached node, or its only parent (same rule as dagster-dbt)."""
     parents = set(test.get("depends_on", {}).get("nodes", []))
@@ -58,7 +71,7 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
     specs = DbtSpecs()
     adapter = manifest.get("metadata", {}).get("adapter_type") or "dbt"
     for unique_id, props in manifest["nodes"].items():
-        if not _is_asset(props) or (DAILY_TAG in (props.get("tags") or [])) != daily:
+        if not _is_asset(props) or is_daily(props) != daily:
             continue
         key = node_asset_key(props)
         deps = []
@@ -68,7 +81,6 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
                 parent["resource_type"] == "source" or _is_asset(parent)
             ):
                 deps.append(AssetDep(node_asset_key(parent)))
-        code = props.get("raw_code") or ""
         specs.assets.append(AssetSpec(
             key=key,
             deps=deps,
@@ -76,14 +88,14 @@ def dbt_specs(manifest: Mapping[str, Any], daily: bool, partitions_def: Partitio
             group_name=node_group(props),
             owners=node_owners(props),
             kinds={"dbt", adapter},
-            tags={"mesh/layer": node_meta(props).get("layer", ""), **({"mesh/cadence": "daily"} if daily else {})},
+            tags=node_tags(props),
             metadata={
                 "dbt/unique_id": unique_id,
                 "dbt/materialized": (props.get("config") or {}).get("materialized", ""),
                 "dagster/relation_identifier": f"{props['schema']}.{props.get('alias') or props['name']}",
                 "dbt/path": props.get("original_file_path", ""),
             },
-            code_version=hashlib.sha1(code.encode()).hexdigest() if code else None,
+            code_version=_code_version(props),
             partitions_def=partitions_def if daily else None,
             freshness_policy=FRESHNESS.get(key),
             skippable=True,

@@ -14,6 +14,9 @@ from dagster import AssetKey, FreshnessPolicy
 
 from mesh_assets.lib.ownership import CLIENT_SERVICES, DATA_PLATFORM, INVESTMENT_OPERATIONS, MARKET_DATA, PERFORMANCE
 
+#: dbt tag of the models rebuilt per trading-day window (the ``gold_daily`` multi-asset).
+DAILY_TAG = "daily"
+
 #: Owner team of each domain.
 DOMAIN_OWNERS = {
     "aladdin": INVESTMENT_OPERATIONS,
@@ -71,18 +74,34 @@ def node_owners(props: Mapping[str, Any]) -> list[str]:
     return [DOMAIN_OWNERS.get(node_meta(props).get("domain", ""), DATA_PLATFORM)]
 
 
+def is_daily(props: Mapping[str, Any]) -> bool:
+    """A model or seed rebuilt per trading-day window (dbt tag ``daily``, set by ``daily_config()``)."""
+    return DAILY_TAG in (props.get("tags") or [])
+
+
+def node_tags(props: Mapping[str, Any]) -> dict[str, str]:
+    """Dagster tags of a model or seed: its layer, and ``mesh/cadence=daily`` for the daily models."""
+    return {"mesh/layer": node_meta(props).get("layer", ""), **({"mesh/cadence": "daily"} if is_daily(props) else {})}
+
+
 def dagster_dbt_translator() -> Any:
-    """A dagster-dbt translator with the same keys (imports dagster-dbt: call it only when dbt runs)."""
+    """The dagster-dbt translator giving the same specs as :mod:`mesh_assets.warehouse.dbt_specs` (a unit test
+    builds the assets with ``@dbt_assets`` and it, and proves them equal). Imports dagster-dbt: call it only
+    when dbt runs."""
+    from dagster import AssetSpec
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
     class MeshDbtTranslator(DagsterDbtTranslator):
+        def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+            spec = super().get_asset_spec(manifest, unique_id, project)
+            props = self.get_resource_props(manifest, unique_id)
+            if props["resource_type"] == "source":
+                return spec.replace_attributes(key=node_asset_key(props))
+            key = node_asset_key(props)
+            return spec.replace_attributes(key=key, group_name=node_group(props), owners=node_owners(props),
+                                           tags=node_tags(props), freshness_policy=FRESHNESS.get(key))
+
         def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
             return node_asset_key(dbt_resource_props)
-
-        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-            return node_group(dbt_resource_props)
-
-        def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
-            return node_owners(dbt_resource_props)
 
     return MeshDbtTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -5,6 +5,13 @@ and its key columns are never null. Types are written as Arrow's own type string
 ``double``, ``date32[day]``, ``timestamp[us, tz=UTC]``); the string encodings (``string``,
 ``large_string``, ``string_view``, dictionary of strings) count as one type, ``string``, so do the
 binary ones.
+
+Since issue 20 the ``gold_product_*`` models carry enforced dbt contracts with the same columns and types
+(dbt_project/models/gold/products/schema.yml; tests/unit/test_dbt_project.py holds the two equal), so a build
+producing another shape fails in dbt, on DuckDB and Athena alike. This check stays for what dbt cannot do: it
+judges the rows as published (Arrow types after the warehouse read, what clients receive), it allows additive
+columns between revisions while dbt's contract allows none, and its key columns are checked not null on Athena too,
+where dbt-athena enforces no constraints.
 """
 
 from __future__ import annotations

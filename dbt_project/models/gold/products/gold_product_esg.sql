@@ -1,4 +1,4 @@
-{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id', 'measure', 'bucket']) }}
+{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id', 'measure', 'bucket'], on_schema_change='append_new_columns') }}
 {#- Data product `esg` (exposure analytics) as published: sector and currency exposure, top holdings
     and turnover per portfolio and trading day with the tenant that owns the portfolio. -#}
 select

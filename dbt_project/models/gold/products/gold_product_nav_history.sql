@@ -1,4 +1,4 @@
-{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id']) }}
+{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id'], on_schema_change='append_new_columns') }}
 {#- Data product `nav_history` as published: NAV per portfolio and trading day with the tenant that
     owns it (portfolio -> client -> tenant). Tenant views and Lake Formation data-cell filters select
     rows of this table by tenant_id. -#}

@@ -1,4 +1,4 @@
-{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id']) }}
+{{ daily_config('as_of_date', ['as_of_date', 'portfolio_id'], on_schema_change='append_new_columns') }}
 {#- Data product `performance` as published: daily time-weighted returns per portfolio with the
     tenant that owns it (portfolio -> client -> tenant). -#}
 select

@@ -1,4 +1,4 @@
-{{ daily_config('as_of_date', ['as_of_date', 'tenant_id', 'security_id']) }}
+{{ daily_config('as_of_date', ['as_of_date', 'tenant_id', 'security_id'], on_schema_change='append_new_columns') }}
 {#- Data product `prices` as published: the Bloomberg closes of the securities a tenant's portfolios
     hold at that day's close, one row per tenant, security and day (as_of_date is the price date).
     A tenant sees only the closes of what it holds, never the firm's whole price list. Delivery
