@@ -17,7 +17,6 @@ display); the log line of each alert names the same assets and reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from dagster import (
 )
 
 from resources.alerts import AlertDeliveryError, AlertWebhookResource
+from resources.settings import mesh_settings
 from sensors.cdc_retry_alert import cdc_range_note
 
 #: Longest error message per failed step in a payload (webhooks cap message sizes; the UI has the rest).
@@ -55,7 +55,7 @@ FreshnessVerdict = Literal["fresh", "violated", "unknown"]
 
 def dagster_ui_url() -> str | None:
     """Base URL of the Dagster UI for deep links: ``MESH_DAGSTER_UI_URL`` (optional), without trailing slash."""
-    base = (os.environ.get("MESH_DAGSTER_UI_URL") or "").strip().rstrip("/")
+    base = (mesh_settings().mesh_dagster_ui_url or "").strip().rstrip("/")
     return base or None
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,9 +57,8 @@ from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows
 from mesh_assets.lib.audit.tables import CHECK_RESULTS
 from mesh_assets.lib.audit.writer import append_new_evaluations
 from resources.iceberg import IcebergCatalogResource
+from resources.settings import mesh_settings
 
-DEFAULT_BATCH_SIZE = 5_000
-DEFAULT_INTERVAL_S = 60
 #: A tick stops starting new batches after this long (Dagster's sensor timeout is 60 s by default);
 #: a backlog (the first tick on a busy instance) drains over the next ticks.
 TICK_BUDGET_SECONDS = 20.0
@@ -70,12 +68,12 @@ WRITER_KEY = "mesh.audit.writer"
 
 def batch_size() -> int:
     """Evaluations read and appended per commit: ``MESH_AUDIT_BATCH_SIZE`` (default 5,000)."""
-    return int(os.environ.get("MESH_AUDIT_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+    return mesh_settings().mesh_audit_batch_size
 
 
 def interval_seconds() -> int:
     """Minimum seconds between ticks: ``MESH_AUDIT_SENSOR_INTERVAL_S`` (default 60)."""
-    return int(os.environ.get("MESH_AUDIT_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S))
+    return mesh_settings().mesh_audit_sensor_interval_s
 
 
 def plain_metadata_value(value: MetadataValue) -> Any:
