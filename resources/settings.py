@@ -59,7 +59,7 @@ class MeshSettings(BaseSettings):
     # where it runs
     mesh_env: Literal["local", "aws"] = _setting("local", "`local` (embedded: SQLite Iceberg, DuckDB, files) or `aws`")
     mesh_data_dir: Path | None = _setting(None, "root of the embedded environment's data (`local`)",
-                                          shown_default="`<repo>/.data`")
+                                          shown_default="`<repo>/.data` (installed: `./.data`)")
     mesh_firm_dir: Path | None = _setting(None, "the synthetic firm's landing zone (`local`)",
                                           shown_default="`<MESH_DATA_DIR>/firm`")
     # AWS
@@ -218,8 +218,11 @@ def mesh_env() -> str:
 
 
 def repo_root() -> Path:
-    """The repository root (the folder holding ``dbt_project/``) when run from a checkout."""
-    return Path(__file__).resolve().parents[1]
+    """The repository root (the folder holding ``dbt_project/``) when run from a checkout; installed from the
+    wheel, the working directory (the default data folder is then ``./.data``, never inside site-packages)."""
+    from mesh_assets.lib.project_files import CHECKOUT, PACKAGED
+
+    return Path.cwd() if PACKAGED.is_dir() else CHECKOUT
 
 
 def data_dir() -> Path:
