@@ -183,8 +183,8 @@ def mesh_settings(environ: Mapping[str, str] | None = None) -> MeshSettings:
         for error in exc.errors():
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             message = error["msg"].removeprefix("Value error, ")
-            shown = "set" if "secret" in (MeshSettings.model_fields[name.lower()].description or "") else \
-                f"{error['input']!r}"
+            field = MeshSettings.model_fields.get(name.lower())
+            shown = "set" if field and "SecretStr" in str(field.annotation) else f"{error['input']!r}"  # never a secret
             problems.append(f"{name} is {shown}; {message[:1].lower()}{message[1:]}")
         raise MissingSettingError("; ".join(problems)) from None
     finally:
