@@ -2,8 +2,8 @@
 
 Every producer, consumer and admin client of the project is built by :func:`new_consumer`, :func:`new_producer`
 or :func:`new_admin` (or takes :meth:`KafkaClientSettings.client_config`), so a broker's security is set in one
-place. Settings (environment variables, read when a client is built; the reader's helper process and the trade
-worker inherit them):
+place. Settings (environment variables, read through ``resources.settings`` when a client is built; the
+reader's helper process and the trade worker inherit them):
 
 ``MESH_KAFKA_SECURITY_PROTOCOL``
     ``PLAINTEXT`` (default in ``local``), ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL`` (default in ``aws``).
