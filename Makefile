@@ -33,7 +33,8 @@ dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.js
 demo: bootstrap dbt-manifest ## generate the small firm and materialize bronze -> silver -> gold on the embedded default
 	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
 
-test: bootstrap system-deps dbt-manifest ## run the whole test suite (unit, integration with real services)
+test: bootstrap system-deps dbt-manifest ## deptry (every import declared, nothing unused), then the whole test suite
+	"$(UV)" run --frozen deptry .
 	"$(UV)" run --frozen pytest
 
 lint: bootstrap dbt-manifest ## ruff and dagster definitions validation

@@ -8,7 +8,6 @@ the daily dbt models each take the whole range at once.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from dagster import (
     AssetSelection,
@@ -22,14 +21,14 @@ from dagster import (
 from jobs.bronze import DAILY_DELIVERIES
 from jobs.executors import CHAIN
 from mesh_assets.lib.trading_calendar import TIMEZONE, is_trading_day
-
-EOD_CRON = "0 18 * * 1-5"
+from resources.settings import EOD_CRON as EOD_CRON  # the default cron, where the schedule is defined
+from resources.settings import mesh_settings
 
 
 def eod_cron() -> str:
     """When the schedule ticks: ``MESH_EOD_CRON`` (default :data:`EOD_CRON`; the acceptance suite ticks it
     every minute to watch the daemon launch its run)."""
-    return os.environ.get("MESH_EOD_CRON") or EOD_CRON
+    return mesh_settings().mesh_eod_cron
 
 #: Vendor deliveries of the day, reference and Salesforce snapshots, then all of silver and gold.
 EOD_SELECTION = (

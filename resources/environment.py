@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,20 @@ from resources.kafka_publisher import KafkaPublisherResource
 from resources.reports import ReportStoreResource
 from resources.s3 import LandingZoneResource
 from resources.salesforce import SalesforceResource
-from resources.settings import data_dir as default_data_dir
-from resources.settings import firm_dir as default_firm_dir
-from resources.settings import mesh_env, require
+from resources.settings import MeshSettings, aws_required_settings, mesh_settings
 from resources.warehouse import WarehouseResource
 
-#: What ``aws`` needs from the environment, and what each variable is for.
-AWS_SETTINGS = {
-    "AWS_REGION": "AWS region of Glue, S3, Athena and ADX",
-    "MESH_ICEBERG_WAREHOUSE": "s3:// warehouse root of the Glue Iceberg catalog",
-    "MESH_LANDING_ROOT": "s3://bucket/prefix where Bloomberg, FactSet and reference files land",
-    "MESH_ATHENA_WORKGROUP": "Athena workgroup for dbt and ad-hoc queries",
-    "MESH_ATHENA_STAGING_DIR": "s3:// location of Athena query results (dbt)",
-    "MESH_ATHENA_DATA_DIR": "s3:// location where dbt writes the silver and gold Iceberg tables",
-    "MESH_REPORTS_ROOT": "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published",
-    "MESH_ALERT_WEBHOOK_URL": "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON",
-    "MESH_ADX_STAGING_ROOT": "s3://bucket/prefix where data product files are staged for ADX import",
-    "MESH_KAFKA_BOOTSTRAP": "MSK bootstrap servers for Aladdin CDC and the distribution topics (NAV, performance)",
-    "SALESFORCE_USERNAME": "Salesforce integration user",
-    "SALESFORCE_PASSWORD": "Salesforce integration user's password",
-    "SALESFORCE_SECURITY_TOKEN": "Salesforce integration user's security token",
-    "SALESFORCE_DOMAIN": "'login' for production orgs, 'test' for sandboxes, or the My Domain host",
-}
+#: What ``aws`` needs from the environment, and what each variable is for (from :class:`MeshSettings`).
+AWS_SETTINGS = aws_required_settings()
 
 
 def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) -> dict[str, Any]:
     """The embedded environment: SQLite Iceberg catalog, DuckDB, landing folder, and CDC from the local
     Kafka broker when ``MESH_KAFKA_BOOTSTRAP`` is set, else a replay of the firm's capture files."""
-    data = (data_dir or default_data_dir()).resolve()
-    firm = (firm_dir or default_firm_dir()).resolve()
+    settings = mesh_settings()
+    data = (data_dir or settings.data_dir()).resolve()
+    firm = (firm_dir or settings.firm_dir()).resolve()
+    distribution = settings.distribution_bootstrap()
     lakehouse = data / "lakehouse"
     return {
         "iceberg": IcebergCatalogResource(
@@ -68,19 +52,19 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         "adx": AdxResource(backend="local", root=str(data / "adx")),
         # optional locally: without a webhook, alerts are only logged
         "alerts": AlertWebhookResource(
-            url=EnvVar("MESH_ALERT_WEBHOOK_URL") if os.environ.get("MESH_ALERT_WEBHOOK_URL") else None
+            url=EnvVar("MESH_ALERT_WEBHOOK_URL") if settings.mesh_alert_webhook_url else None
         ),
         "cdc_source": (
-            CdcSourceResource(backend="kafka", bootstrap_servers=os.environ["MESH_KAFKA_BOOTSTRAP"],
-                              topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
-            if os.environ.get("MESH_KAFKA_BOOTSTRAP")
+            CdcSourceResource(backend="kafka", bootstrap_servers=settings.mesh_kafka_bootstrap,
+                              topic_prefix=settings.mesh_kafka_topic_prefix)
+            if settings.mesh_kafka_bootstrap
             else CdcSourceResource(backend="replay", capture_dir=str(firm / "aladdin" / "cdc"))
         ),
         # distribution topics (NAV, performance): the broker when one is configured, else JSON-lines outbox files
         "distribution_publisher": (
-            KafkaPublisherResource(backend="kafka", bootstrap_servers=distribution_bootstrap(),
-                                   topic_prefix=os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""))
-            if distribution_bootstrap()
+            KafkaPublisherResource(backend="kafka", bootstrap_servers=distribution,
+                                   topic_prefix=settings.mesh_kafka_topic_prefix)
+            if distribution
             else KafkaPublisherResource(backend="outbox", outbox_dir=str(data / "outbox"))
         ),
         # the local Salesforce-compatible server (`mesh salesforce serve`) through simple-salesforce when
@@ -88,11 +72,11 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
         "salesforce": (
             SalesforceResource(
                 backend="api", login_url=EnvVar("MESH_SALESFORCE_URL"),
-                ca_bundle=EnvVar("MESH_SALESFORCE_CA_BUNDLE") if os.environ.get("MESH_SALESFORCE_CA_BUNDLE") else None,
+                ca_bundle=EnvVar("MESH_SALESFORCE_CA_BUNDLE") if settings.mesh_salesforce_ca_bundle else None,
                 username=EnvVar("SALESFORCE_USERNAME"), password=EnvVar("SALESFORCE_PASSWORD"),
                 security_token=EnvVar("SALESFORCE_SECURITY_TOKEN"),
             )
-            if os.environ.get("MESH_SALESFORCE_URL")
+            if settings.mesh_salesforce_url
             else SalesforceResource(backend="export", export_dir=str(firm / "salesforce"))
         ),
     }
@@ -105,19 +89,21 @@ DISTRIBUTION_BOOTSTRAP_SETTING = "MESH_DISTRIBUTION_KAFKA_BOOTSTRAP"
 def distribution_bootstrap() -> str | None:
     """Bootstrap servers of the distribution topics: ``MESH_DISTRIBUTION_KAFKA_BOOTSTRAP``, else
     ``MESH_KAFKA_BOOTSTRAP``, else None (locally: the outbox)."""
-    return os.environ.get(DISTRIBUTION_BOOTSTRAP_SETTING) or os.environ.get("MESH_KAFKA_BOOTSTRAP") or None
+    return mesh_settings().distribution_bootstrap()
 
 
 #: Optional in ``aws``: an AWS endpoint override for S3 and Glue (VPC endpoint, LocalStack, moto).
 AWS_ENDPOINT_SETTING = "MESH_AWS_ENDPOINT_URL"
 
 
-def aws_resources() -> dict[str, Any]:
-    """Glue + S3 Iceberg, Athena, MSK, Salesforce API; every setting from the environment."""
-    require(AWS_SETTINGS, "aws")
+def aws_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
+    """Glue + S3 Iceberg, Athena, MSK, Salesforce API; every setting from the environment. Values are passed
+    as ``EnvVar`` so the Dagster UI shows the variable's name, never a secret's value."""
+    settings = settings or mesh_settings()
+    settings.require(AWS_SETTINGS, "aws")
     # Kafka security (SASL_SSL with MSK IAM unless MESH_KAFKA_* say otherwise): a contradiction fails the load
-    KafkaClientSettings.from_environment()
-    endpoint = os.environ.get(AWS_ENDPOINT_SETTING) or None
+    KafkaClientSettings.from_settings(settings)
+    endpoint = settings.mesh_aws_endpoint_url
     return {
         "iceberg": IcebergCatalogResource(
             catalog_type="glue", warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"), region=EnvVar("AWS_REGION"),
@@ -144,7 +130,7 @@ def aws_resources() -> dict[str, Any]:
         "cdc_source": CdcSourceResource(backend="kafka", bootstrap_servers=EnvVar("MESH_KAFKA_BOOTSTRAP")),
         "distribution_publisher": KafkaPublisherResource(
             backend="kafka",
-            bootstrap_servers=EnvVar(DISTRIBUTION_BOOTSTRAP_SETTING if os.environ.get(DISTRIBUTION_BOOTSTRAP_SETTING)
+            bootstrap_servers=EnvVar(DISTRIBUTION_BOOTSTRAP_SETTING if settings.mesh_distribution_kafka_bootstrap
                                      else "MESH_KAFKA_BOOTSTRAP"),
         ),
         "salesforce": SalesforceResource(
@@ -159,5 +145,5 @@ def aws_resources() -> dict[str, Any]:
 
 def resources_for(env: str | None = None) -> dict[str, Any]:
     """Resources of ``env`` (default: ``MESH_ENV``)."""
-    env = env or mesh_env()
-    return local_resources() if env == "local" else aws_resources()
+    settings = mesh_settings()
+    return local_resources() if (env or settings.mesh_env) == "local" else aws_resources(settings)

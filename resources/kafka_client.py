@@ -2,8 +2,8 @@
 
 Every producer, consumer and admin client of the project is built by :func:`new_consumer`, :func:`new_producer`
 or :func:`new_admin` (or takes :meth:`KafkaClientSettings.client_config`), so a broker's security is set in one
-place. Settings (environment variables, read when a client is built; the reader's helper process and the trade
-worker inherit them):
+place. Settings (environment variables, read through ``resources.settings`` when a client is built; the
+reader's helper process and the trade worker inherit them):
 
 ``MESH_KAFKA_SECURITY_PROTOCOL``
     ``PLAINTEXT`` (default in ``local``), ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL`` (default in ``aws``).
@@ -24,13 +24,15 @@ and the variables to check. Pure Python, no Dagster import; kafka-python is impo
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resources.settings import MeshSettings
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SCRAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
@@ -72,24 +74,31 @@ class KafkaClientSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> KafkaClientSettings:
         """The settings of ``environ`` (default ``os.environ``), with the defaults of its ``MESH_ENV``; validated."""
-        env = os.environ if environ is None else environ
-        aws = (env.get("MESH_ENV") or "local").strip().lower() == "aws"
-        protocol = (env.get(PROTOCOL_VAR) or ("SASL_SSL" if aws else "PLAINTEXT")).strip().upper()
-        mechanism = (env.get(MECHANISM_VAR) or "").strip().upper() or None
+        from resources.settings import mesh_settings
+
+        return cls.from_settings(mesh_settings(environ))
+
+    @classmethod
+    def from_settings(cls, settings: MeshSettings) -> KafkaClientSettings:
+        """The Kafka part of the code location's settings, with the defaults of its ``MESH_ENV``; validated."""
+        aws = settings.mesh_env == "aws"
+        protocol = (settings.mesh_kafka_security_protocol or ("SASL_SSL" if aws else "PLAINTEXT")).strip().upper()
+        mechanism = (settings.mesh_kafka_sasl_mechanism or "").strip().upper() or None
         if mechanism is None and aws and protocol.startswith("SASL_"):
             mechanism = MSK_IAM
-        settings = cls(
+        password = settings.mesh_kafka_sasl_password
+        built = cls(
             security_protocol=protocol,
             sasl_mechanism=mechanism,
-            username=env.get(USERNAME_VAR) or None,
-            password=env.get(PASSWORD_VAR) or None,
-            ca_file=env.get(CAFILE_VAR) or None,
-            cert_file=env.get(CERTFILE_VAR) or None,
-            key_file=env.get(KEYFILE_VAR) or None,
-            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            username=settings.mesh_kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            ca_file=settings.mesh_kafka_ssl_cafile,
+            cert_file=settings.mesh_kafka_ssl_certfile,
+            key_file=settings.mesh_kafka_ssl_keyfile,
+            aws_region=settings.aws_region or settings.aws_default_region,
         )
-        settings.validate()
-        return settings
+        built.validate()
+        return built
 
     def validate(self) -> None:
         """Raise :class:`KafkaSettingsError` (one sentence naming the variable) if the settings cannot work."""

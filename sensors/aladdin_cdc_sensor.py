@@ -12,7 +12,6 @@ reports ``partition_stalled`` (:mod:`mesh_assets.bronze.cdc_stall_checks`). The 
 """
 
 import datetime as dt
-import os
 import time
 
 import orjson
@@ -38,19 +37,18 @@ from mesh_assets.lib.cdc.microbatch_plan import lag_by_partition, plan_microbatc
 from mesh_assets.lib.cdc.retry_policy import decide
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
-from resources.settings import cdc_retry_policy, cdc_stall_after_s
+from resources.settings import cdc_retry_policy, cdc_stall_after_s, mesh_settings
 from sensors.cdc_flow_report import EPOCH_KEY, due_evaluations, waiting_since
 
 __all__ = ["PARTITION_TAG", "RANGE_TAG", "aladdin_cdc_sensor", "max_range_records"]
 
-DEFAULT_MAX_RANGE = 100_000
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def max_range_records() -> int:
     """Cap on one micro-batch's records per partition: ``MESH_CDC_MAX_RANGE`` (default 100,000)."""
-    return int(os.environ.get("MESH_CDC_MAX_RANGE", DEFAULT_MAX_RANGE))
+    return mesh_settings().mesh_cdc_max_range
 
 
 def _in_flight(context: SensorEvaluationContext) -> set[TopicPartition]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
+
+from resources.settings import mesh_settings
 
 #: Longest error message per failed step in a payload (webhooks cap message sizes; the UI has the rest).
 MAX_ERROR_CHARS = 2000
@@ -11,7 +12,7 @@ MAX_ERROR_CHARS = 2000
 
 def dagster_ui_url() -> str | None:
     """Base URL of the Dagster UI for deep links: ``MESH_DAGSTER_UI_URL`` (optional), without trailing slash."""
-    base = (os.environ.get("MESH_DAGSTER_UI_URL") or "").strip().rstrip("/")
+    base = (mesh_settings().mesh_dagster_ui_url or "").strip().rstrip("/")
     return base or None
 
 

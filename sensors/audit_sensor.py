@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from mesh_assets.lib.audit.records import CheckEvaluation, check_results_rows
 from mesh_assets.lib.audit.tables import CHECK_RESULTS
 from mesh_assets.lib.audit.writer import append_new_evaluations
 from resources.iceberg import IcebergCatalogResource
+from resources.settings import mesh_settings
 
 #: Dagster's run tags naming a run's partition or partition range (documented tag values; the constants
 #: themselves live in a private module).
@@ -60,8 +60,6 @@ PARTITION_NAME_TAG = "dagster/partition"
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-DEFAULT_BATCH_SIZE = 5_000
-DEFAULT_INTERVAL_S = 60
 #: A tick stops starting new batches after this long (Dagster's sensor timeout is 60 s by default);
 #: a backlog (the first tick on a busy instance) drains over the next ticks.
 TICK_BUDGET_SECONDS = 20.0
@@ -71,12 +69,12 @@ WRITER_KEY = "mesh.audit.writer"
 
 def batch_size() -> int:
     """Evaluations read and appended per commit: ``MESH_AUDIT_BATCH_SIZE`` (default 5,000)."""
-    return int(os.environ.get("MESH_AUDIT_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+    return mesh_settings().mesh_audit_batch_size
 
 
 def interval_seconds() -> int:
     """Minimum seconds between ticks: ``MESH_AUDIT_SENSOR_INTERVAL_S`` (default 60)."""
-    return int(os.environ.get("MESH_AUDIT_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S))
+    return mesh_settings().mesh_audit_sensor_interval_s
 
 
 def plain_metadata_value(value: MetadataValue) -> Any:

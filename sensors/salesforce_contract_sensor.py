@@ -11,8 +11,6 @@ resource; an error leaves the cursor where it was, so no change is ever skipped.
 
 from __future__ import annotations
 
-import os
-
 import orjson
 from dagster import (
     AssetMaterialization,
@@ -26,22 +24,21 @@ from dagster import (
 from jobs.entitlements import entitlement_reconcile_job
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
+from resources.settings import mesh_settings
 
-#: Seconds re-read behind the high-water SystemModstamp: Salesforce commits can become visible out of order.
-DEFAULT_OVERLAP_S = 300
-#: Production polls every 15 s: with a reconcile of a few seconds, a change is granted well under a minute.
-DEFAULT_INTERVAL_S = 15
 CHANGE_SET_TAG = "mesh/change-set"
 
 
 def overlap_seconds() -> int:
-    """The overlap window: ``MESH_SALESFORCE_OVERLAP_S`` (default 300 s)."""
-    return int(os.environ.get("MESH_SALESFORCE_OVERLAP_S", DEFAULT_OVERLAP_S))
+    """The overlap window: ``MESH_SALESFORCE_OVERLAP_S`` (default 300 s: Salesforce commits can become visible
+    out of order, so the sensor re-reads that far behind the high-water SystemModstamp)."""
+    return mesh_settings().mesh_salesforce_overlap_s
 
 
 def sensor_interval_seconds() -> int:
-    """Minimum seconds between ticks: ``MESH_CONTRACT_SENSOR_INTERVAL_S`` (default 15)."""
-    return int(os.environ.get("MESH_CONTRACT_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S))
+    """Minimum seconds between ticks: ``MESH_CONTRACT_SENSOR_INTERVAL_S`` (default 15: with a reconcile of a few
+    seconds, a change is granted well under a minute)."""
+    return mesh_settings().mesh_contract_sensor_interval_s
 
 
 def poll_changes(

@@ -14,7 +14,6 @@ The cursor holds the last snapshot reported, so a restart of the daemon neither 
 """
 
 
-import os
 import time
 
 import orjson
@@ -39,6 +38,7 @@ from mesh_assets.stream.assets import (
 )
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
+from resources.settings import mesh_settings
 
 #: Re-evaluate the checks at least this often even when nothing was committed.
 RECHECK_S = 60
@@ -46,7 +46,7 @@ RECHECK_S = 60
 
 def interval_s() -> int:
     """Seconds between evaluations: ``MESH_TRADE_STREAM_SENSOR_INTERVAL`` (default 5)."""
-    return int(os.environ.get("MESH_TRADE_STREAM_SENSOR_INTERVAL", "5"))
+    return mesh_settings().mesh_trade_stream_sensor_interval
 
 
 def _check_evaluation(name: str, verdict, snapshot_id: int | None) -> AssetCheckEvaluation:

@@ -9,13 +9,12 @@ resources (``resources/environment.py``), read from the environment without impo
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from resources.settings import data_dir, mesh_env, require
+from resources.settings import data_dir, mesh_env, mesh_settings
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -50,9 +49,10 @@ class CatalogSettings:
         """The catalog of ``MESH_ENV``."""
         if mesh_env() == "local":
             return cls.local()
-        require({k: v for k, v in AWS_STREAM_SETTINGS.items() if k != "MESH_KAFKA_BOOTSTRAP"}, "aws")
-        return cls("glue", os.environ["MESH_ICEBERG_WAREHOUSE"], region=os.environ["AWS_REGION"],
-                   endpoint_url=os.environ.get("MESH_AWS_ENDPOINT_URL") or None)
+        settings = mesh_settings()
+        settings.require({k: v for k, v in AWS_STREAM_SETTINGS.items() if k != "MESH_KAFKA_BOOTSTRAP"}, "aws")
+        return cls("glue", settings.mesh_iceberg_warehouse, region=settings.aws_region,
+                   endpoint_url=settings.mesh_aws_endpoint_url)
 
     def catalog(self) -> Catalog:
         """The pyiceberg catalog (one per process and settings)."""

@@ -106,10 +106,11 @@ def verdicts(context: AssetExecutionContext, spec: ProductSpec, rows, warehouse:
     from mesh_assets.lib.data_products.schema_contract import check_schema, null_keys_verdict
     from mesh_assets.lib.pii.policy import PiiAllowListError, effective_allow_list, permitted_allow_list
     from mesh_assets.lib.pii.scan import pii_verdict, scan_table
+    from resources.settings import mesh_settings
 
     try:
-        allow = effective_allow_list(permitted_allow_list(), config.pii_allow_columns, config.pii_allow_values,
-                                     config.pii_allow_patterns)  # fmt: skip
+        allow = effective_allow_list(permitted_allow_list(mesh_settings().mesh_pii_allow_list),
+                                     config.pii_allow_columns, config.pii_allow_values, config.pii_allow_patterns)
     except PiiAllowListError as refused:  # a user's mistake: one sentence, not retried
         raise Failure(description=f"{spec.product} {day}: {refused}", allow_retries=False) from None
     keys = (*spec.key_columns, *((spec.tenant_column,) if spec.tenant_column else ()))

@@ -157,8 +157,12 @@ def _ingest_topic(
     from mesh_assets.bronze.staged_rows import StagedBronzeRows
     from mesh_assets.lib.cdc.columnar import ColumnarParser, rows_schema
     from mesh_assets.lib.lakehouse.exactly_once import add_optional_columns, append_exactly_once
-    from mesh_assets.lib.lakehouse.fault_injection import crash_point
+    from mesh_assets.lib.lakehouse.fault_injection import arm, crash_point
     from mesh_assets.lib.lakehouse.schema_evolution import evolve_to_spec
+    from resources.settings import mesh_settings
+
+    settings = mesh_settings()
+    arm(settings.mesh_fault_injection, settings.mesh_fault_seed, settings.mesh_fault_log)  # chaos tests only
 
     contract = CONTRACTS[topic]
     spec = tables.CDC_TABLES[topic]

@@ -1,7 +1,6 @@
 """Checks beside the CDC assets: contract fields, exactly-once, known ids, source reconciliation."""
 
 
-import os
 from collections import Counter
 
 from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataValue, asset_check
@@ -28,7 +27,9 @@ CONTRACT_REASONS = frozenset({"missing_required_field", "wrong_type", "missing_i
 
 def lag_error_limit() -> int:
     """Consumer lag that turns the lag check ERROR: ``MESH_CDC_LAG_ERROR`` (default 100,000)."""
-    return int(os.environ.get("MESH_CDC_LAG_ERROR", 100_000))
+    from resources.settings import mesh_settings
+
+    return mesh_settings().mesh_cdc_lag_error
 FOREIGN_KEYS = {"portfolio_id": "portfolios", "security_id": "securities"}
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mesh_assets.lib._nyse_closures import FIRST_DAY, LAST_DAY, NYSE_WEEKDAY_CLOSURES
+from mesh_assets.lib.project_files import project_path
 
 EXCHANGE = "XNYS"
 TIMEZONE = "America/New_York"
@@ -101,7 +102,7 @@ def write_closures_module(first_day: dt.date, last_day: dt.date, path: Path | No
 
 
 #: The dbt seed of NYSE sessions (silver.nyse_trading_days), generated with the closures module.
-TRADING_DAYS_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "silver_nyse_trading_days.csv"
+TRADING_DAYS_SEED = project_path("dbt_project", "seeds", "silver_nyse_trading_days.csv")
 
 
 def write_trading_days_seed(path: Path | None = None) -> Path:

@@ -11,7 +11,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+from mesh_assets.lib.project_files import project_path
+
+#: ``<repo>/dbt_project`` in a checkout, the wheel's copy when installed (:mod:`mesh_assets.lib.project_files`).
+DBT_PROJECT_DIR = project_path("dbt_project")
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 

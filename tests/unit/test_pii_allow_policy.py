@@ -8,11 +8,9 @@ import pytest
 
 from mesh_assets.lib.pii.policy import PiiAllowListError, effective_allow_list, permitted_allow_list
 
-SETTINGS = {
-    "MESH_PII_ALLOW_LIST": json.dumps(
-        {"columns": ["desk_note"], "values": ["support@mesh.example"], "patterns": [r".*@mesh-capital\.example"]}
-    )
-}
+SETTINGS = json.dumps(
+    {"columns": ["desk_note"], "values": ["support@mesh.example"], "patterns": [r".*@mesh-capital\.example"]}
+)
 
 
 def test_unset_run_config_takes_the_settings_list_and_a_subset_narrows_it() -> None:
@@ -40,7 +38,7 @@ def test_a_widening_run_config_is_refused_in_one_sentence_naming_it(request_, na
 
 
 def test_without_settings_nothing_may_be_allowed() -> None:
-    permitted = permitted_allow_list({})
+    permitted = permitted_allow_list(None)
     assert effective_allow_list(permitted) == permitted and not permitted.patterns
     with pytest.raises(PiiAllowListError):
         effective_allow_list(permitted, patterns=[".*"])
@@ -49,4 +47,4 @@ def test_without_settings_nothing_may_be_allowed() -> None:
 @pytest.mark.parametrize("raw", ["{not json", '["a"]', '{"patterns": ".*"}', '{"regexes": []}'])
 def test_a_malformed_setting_is_named(raw) -> None:
     with pytest.raises(PiiAllowListError, match="MESH_PII_ALLOW_LIST"):
-        permitted_allow_list({"MESH_PII_ALLOW_LIST": raw})
+        permitted_allow_list(raw)

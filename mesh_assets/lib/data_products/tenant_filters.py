@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "deploy" / "lakeformation" / "data_cells_filters.json"
+from mesh_assets.lib.project_files import project_path
+
+SPEC_PATH = project_path("deploy", "lakeformation", "data_cells_filters.json")
 
 #: Lake Formation names (filters, databases, tables) are 1..255 characters.
 MAX_NAME_LENGTH = 255

@@ -1,7 +1,8 @@
 """Chaos testing: kill this process at named points of a commit, when asked to.
 
-Off unless ``MESH_FAULT_INJECTION`` is set, e.g. ``after_data_files=0.3,after_commit=0.2``: at each
-named point the process SIGKILLs itself with that probability (seeded by ``MESH_FAULT_SEED``). The
+Off unless armed (:func:`arm`) with a plan, e.g. ``after_data_files=0.3,after_commit=0.2``: at each named
+point the process SIGKILLs itself with that probability (seeded). The CDC ingest arms it from the settings
+``MESH_FAULT_INJECTION``, ``MESH_FAULT_SEED`` and ``MESH_FAULT_LOG`` (read by ``resources.settings``). The
 crash-injection tests and benchmark use it to prove that no crash loses or duplicates a record.
 
 Points: ``before_write`` (nothing written yet), ``after_data_files`` (Parquet files written, Iceberg
@@ -34,14 +35,25 @@ def _plan(spec: str, seed: str | None) -> tuple[dict[str, float], random.Random]
     return probabilities, random.Random(seed)
 
 
+_armed: tuple[str, str | None, str | None] | None = None
+
+
+def arm(spec: str | None, seed: str | None = None, log: str | None = None) -> None:
+    """Kill this process at the points of ``spec`` (``point=probability,...``; None or empty: never), drawing
+    with ``seed`` and appending each point's name to the file ``log`` just before the kill."""
+    global _armed
+    if spec:
+        _plan(spec, seed)  # a bad spec fails here, naming the point
+    _armed = (spec, seed, log) if spec else None
+
+
 def crash_point(name: str) -> None:
-    """SIGKILL the current process here if fault injection asks for it (no-op otherwise)."""
-    spec = os.environ.get(ENV)
-    if not spec:
+    """SIGKILL the current process here if the armed plan asks for it (no-op otherwise)."""
+    if _armed is None:
         return
-    probabilities, rng = _plan(spec, os.environ.get(SEED_ENV))
+    spec, seed, log = _armed
+    probabilities, rng = _plan(spec, seed)
     if rng.random() < probabilities.get(name, 0.0):
-        log = os.environ.get(LOG_ENV)
         if log:
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write(name + "\n")

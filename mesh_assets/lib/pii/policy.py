@@ -1,18 +1,18 @@
 """Who decides what the PII scan lets through: the code location's settings; a run may only narrow it.
 
-The settings' allow-list (env ``MESH_PII_ALLOW_LIST``, JSON ``{"columns": [...], "values": [...],
-"patterns": [...]}``, empty by default) is the most a publication may allow. A run's config
-(``pii_allow_columns`` / ``pii_allow_values`` / ``pii_allow_patterns``) left unset takes the settings' list;
-set, it must be a subset of it (columns and patterns as written, values compared as the scan compares them).
-Anything beyond is refused with one sentence naming it: whoever can launch a run from the UI cannot turn a
-failing PII scan into a pass with ``pii_allow_patterns: [".*"]``. Pure Python, no Dagster import.
+The settings' allow-list (``MESH_PII_ALLOW_LIST``, read by ``resources.settings`` and passed in; JSON
+``{"columns": [...], "values": [...], "patterns": [...]}``, empty by default) is the most a publication may
+allow. A run's config (``pii_allow_columns`` / ``pii_allow_values`` / ``pii_allow_patterns``) left unset
+takes the settings' list; set, it must be a subset of it (columns and patterns as written, values compared
+as the scan compares them). Anything beyond is refused with one sentence naming it: whoever can launch a run
+from the UI cannot turn a failing PII scan into a pass with ``pii_allow_patterns: [".*"]``. Pure Python, no
+Dagster import.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from mesh_assets.lib.pii.findings import PiiAllowList
 
@@ -28,9 +28,9 @@ def _normalise(value: str) -> str:
     return "".join(value.split()).casefold()
 
 
-def permitted_allow_list(environ: Mapping[str, str] | None = None) -> PiiAllowList:
-    """The code location's allow-list from ``MESH_PII_ALLOW_LIST`` (empty when unset)."""
-    raw = (os.environ if environ is None else environ).get(PII_ALLOW_SETTING, "").strip()
+def permitted_allow_list(setting: str | None) -> PiiAllowList:
+    """The code location's allow-list from the JSON text of ``MESH_PII_ALLOW_LIST`` (empty when unset)."""
+    raw = (setting or "").strip()
     if not raw:
         return PiiAllowList()
     try:
