@@ -107,7 +107,7 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], settings: TopicSetting
         described = _describe(admin, list(topics))
     _check_partitions(bootstrap, topics, described)  # another worker may have created one meanwhile
     for name, partitions in described.items():
-        replicas = min((len(p.get("replicas") or []) for p in partitions), default=0)
+        replicas = min((len(p.get("replica_nodes") or []) for p in partitions), default=0)
         if name not in created and replicas < settings.replication_factor:
             log.warning("topic %s exists with %d replica(s), fewer than the %d asked for: kept as it is", name,
                         replicas, settings.replication_factor)

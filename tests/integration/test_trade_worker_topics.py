@@ -12,8 +12,9 @@ from trade_worker.topics import TopicSettings, TopicSetupError, ensure_topics
 pytestmark = pytest.mark.integration
 
 
-def _described(bootstrap: str, names: list[str]) -> dict[str, tuple[int, int, str | None]]:
-    """``{topic: (partitions, replicas of partition 0, min.insync.replicas)}`` as the broker reports them."""
+def _described(bootstrap: str, names: list[str]) -> dict[str, tuple[int, int, tuple | None]]:
+    """``{topic: (partitions, replicas of partition 0, (min.insync.replicas, where it is set))}`` as the broker
+    reports them (``DYNAMIC_TOPIC_CONFIG``: set on the topic itself, not the broker's default)."""
     from kafka import KafkaAdminClient
     from kafka.admin import ConfigResource, ConfigResourceType
 
@@ -21,16 +22,16 @@ def _described(bootstrap: str, names: list[str]) -> dict[str, tuple[int, int, st
         topics = {t["name"]: t for t in admin.describe_topics(names)}
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names],
                                          config_filter="all")
-    return {name: (len(topics[name]["partitions"]), len(topics[name]["partitions"][0]["replicas"]),
+    return {name: (len(topics[name]["partitions"]), len(topics[name]["partitions"][0]["replica_nodes"]),
                    _config_value(configs, name, "min.insync.replicas")) for name in names}
 
 
-def _config_value(configs, topic: str, key: str) -> str | None:
+def _config_value(configs, topic: str, key: str) -> tuple[str, str] | None:
     """``key`` of ``topic`` in ``describe_configs``' answer ({resource type: {name: {key: {value...}}}})."""
     for resources in configs.values():
         entry = (resources.get(topic) or {}).get(key)
         if entry is not None:
-            return entry.get("value") if isinstance(entry, dict) else entry
+            return entry["value"], entry["config_source"]
     return None
 
 
@@ -48,10 +49,10 @@ def test_output_topics_are_created_with_the_settings_given_and_a_second_call_cha
     settings = TopicSettings(replication_factor=1, min_insync_replicas=1)
 
     assert sorted(ensure_topics(bootstrap, dict.fromkeys(names, 3), settings)) == sorted(names)
-    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, "1"))
+    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, ("1", "DYNAMIC_TOPIC_CONFIG")))
     # idempotent: existing topics are fine, nothing created, nothing changed
     assert ensure_topics(bootstrap, dict.fromkeys(names, 3), settings) == []
-    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, "1"))
+    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, ("1", "DYNAMIC_TOPIC_CONFIG")))
 
     # an existing topic with other partitions: one error naming it and both counts, nothing created or changed
     other = f"{prefix}other"
@@ -59,7 +60,7 @@ def test_output_topics_are_created_with_the_settings_given_and_a_second_call_cha
         ensure_topics(bootstrap, {names[0]: 5, other: 5}, settings)
     assert f"{names[0]} has 3 partitions, the worker needs 5" in str(raised.value)
     assert str(raised.value).count("partitions, the worker needs") == 1
-    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, "1"))
+    assert _described(bootstrap, names) == dict.fromkeys(names, (3, 1, ("1", "DYNAMIC_TOPIC_CONFIG")))
     assert other not in _topics(bootstrap)
 
 
