@@ -1,5 +1,5 @@
-"""The trade worker (``python -m trade_worker``) against real parts: a real Kafka broker, a real SQLite Iceberg catalog and a
-real DuckDB warehouse file in tmp_path, with unique topic prefixes per test.
+"""The trade worker (``python -m trade_worker``) against real parts: a real Kafka broker, a real SQLite Iceberg
+catalog and a real DuckDB warehouse file in tmp_path, with unique topic prefixes per test.
 
 Crafted trades go in as Debezium envelopes on ``<prefix>aladdin.trades``; what comes out is read back by plain
 consumers of ``trades.execution`` / ``risk.alerts`` and from the hot table's rows and snapshot summaries.
