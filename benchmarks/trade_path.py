@@ -7,7 +7,7 @@ end):
 
 1. builds a small warehouse (DuckDB file: ``silver.prices``, ``silver.trades``, ``gold.positions``,
    ``gold.nav_history`` for 1,000 portfolios and 3,000 securities) that the worker warms its reference book from;
-2. starts the real worker (``python -m mesh_dev.stream_cli``, its own process, default settings) and
+2. starts the real worker (``python -m trade_worker``, its own process, default settings) and
    waits until its health file says ready;
 3. for each rate: a producer process sends trade CDC events (Debezium envelopes, keyed by portfolio, ~1% priced
    more than 2% off the close) at that fixed rate for ``--seconds``; this process consumes ``trades.execution``
@@ -258,12 +258,13 @@ class Worker:
         self.log = (work / "worker.log").open("ab")
         options = ["--bootstrap", bootstrap, "--topic-prefix", prefix, "--warehouse", str(warehouse),
                    "--health-file", str(self.health), "--log-level", "WARNING"]
-        self.args = [sys.executable, "-m", "mesh_dev.stream_cli", *options]
+        self.args = [sys.executable, "-m", "trade_worker", *options]
         if profile is not None:  # cProfile of the hot (main) thread, one .prof per start
             self.args = [sys.executable, "-c", "import cProfile, os, runpy, sys; sys.argv = ['cli', *sys.argv[1:]]; "
-                         f"cProfile.run('runpy.run_module(\"mesh_dev.stream_cli\", run_name=\"__main__\")', "
+                         f"cProfile.run('runpy.run_module(\"trade_worker\", run_name=\"__main__\")', "
                          f"'{profile}.' + str(os.getpid()))", *options]
-        self.env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(work / "data")}
+        self.env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(work / "data"),  # a single broker:
+                    "MESH_KAFKA_REPLICATION_FACTOR": "1", "MESH_KAFKA_MIN_INSYNC_REPLICAS": "1"}
         self.process: subprocess.Popen | None = None
         self.peak_rss_mb = 0.0
 

@@ -1,122 +1,39 @@
-"""``mesh stream-trades``: run the low-latency trade-stream worker (also ``python -m mesh_dev.stream_cli``).
+"""``mesh stream-trades``: the development shortcut to the trade worker (``python -m trade_worker``, the command
+deploy/ starts; also ``python -m mesh_dev.stream_cli``).
 
-Settings follow the code location's environment (``MESH_ENV``, ``MESH_DATA_DIR``, ``MESH_KAFKA_BOOTSTRAP``,
-``MESH_KAFKA_TOPIC_PREFIX``; in aws ``MESH_ICEBERG_WAREHOUSE``, ``AWS_REGION``, ``MESH_ATHENA_WORKGROUP``).
-SIGTERM or SIGINT: stop polling, flush the producer, commit, exit 0.
+Same options and settings as :mod:`trade_worker.cli`, with one development default: the local broker is a
+single node, so when ``MESH_ENV`` is ``local`` (the default) and ``MESH_KAFKA_REPLICATION_FACTOR`` /
+``MESH_KAFKA_MIN_INSYNC_REPLICAS`` are not set, the output topics are created with 1 replica instead of the
+production 3 (min.insync.replicas 2).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import sys
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from trade_worker.breakers import BreakerSettings
+from trade_worker.cli import stream_trades as _run_worker
+from trade_worker.topics import MIN_INSYNC_REPLICAS_VAR, REPLICATION_FACTOR_VAR
 
 
-def _athena_query():
-    """Athena through the code location's warehouse resource (aws only; imports Dagster's resource class)."""
-    from resources.warehouse import WarehouseResource
-    from trade_worker.reference_source import MissingRelationError
+def _with_single_broker_topics(run):
+    """``run`` with one-replica output topics by default when ``MESH_ENV`` is ``local``."""
+    import functools
 
-    resource = WarehouseResource(engine="athena", athena_workgroup=os.environ.get("MESH_ATHENA_WORKGROUP"),
-                                 region=os.environ.get("AWS_REGION"),
-                                 endpoint_url=os.environ.get("MESH_AWS_ENDPOINT_URL") or None, athena_timeout_s=60)
+    @functools.wraps(run)
+    def stream_trades(*args, **kwargs):
+        from resources.settings import mesh_env
 
-    def query(sql: str):
-        try:
-            return resource.query(sql)
-        except RuntimeError as exc:
-            if "TABLE_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-                raise MissingRelationError(str(exc)) from exc
-            raise
+        if mesh_env() == "local":
+            os.environ.setdefault(REPLICATION_FACTOR_VAR, "1")
+            os.environ.setdefault(MIN_INSYNC_REPLICAS_VAR, "1")
+        return run(*args, **kwargs)
 
-    return query
+    return stream_trades
 
 
-def stream_trades(
-    bootstrap: Annotated[str | None, typer.Option(
-        help="Kafka bootstrap servers (default: env MESH_KAFKA_BOOTSTRAP).")] = None,
-    topic_prefix: Annotated[str | None, typer.Option(
-        help="Prefix of the broker's topic names, e.g. 'prod.' (default: env MESH_KAFKA_TOPIC_PREFIX or none).")]
-    = None,
-    warehouse: Annotated[Path | None, typer.Option(
-        help="DuckDB warehouse file the reference book is warmed from (default: <MESH_DATA_DIR>/warehouse.duckdb "
-             "locally, Athena in aws).")] = None,
-    no_warehouse: Annotated[bool, typer.Option(
-        "--no-warehouse", help="Run with an empty reference book (every trade gets a stale-price alert).")] = False,
-    health_file: Annotated[Path | None, typer.Option(
-        help="JSON health file, rewritten atomically every second.")] = None,
-    health_port: Annotated[int | None, typer.Option(
-        help="Serve /healthz, /readyz and / on this port (0: any free port).")] = None,
-    health_host: Annotated[str, typer.Option(help="Address the health endpoint binds.")] = "0.0.0.0",
-    batch_rows: Annotated[int, typer.Option(help="Hot-table micro-batch: most rows.")] = 5_000,
-    batch_seconds: Annotated[float, typer.Option(help="Hot-table micro-batch: longest age (s).")] = 1.0,
-    max_pending_batches: Annotated[int, typer.Option(
-        help="Batches waiting for the commit writer before consuming pauses (back-pressure).")] = 4,
-    heartbeat_s: Annotated[float, typer.Option(help="Idle heartbeat period (table property).")] = 5.0,
-    refresh_s: Annotated[float, typer.Option(help="How often the end-of-day output version is polled.")] = 30.0,
-    warmup_timeout_s: Annotated[float, typer.Option(help="How long the start-up warm-up retries.")] = 30.0,
-    concentration_limit: Annotated[float, typer.Option(help="Position limit as a share of the portfolio's NAV.")]
-    = 0.10,
-    deviation_limit: Annotated[float, typer.Option(help="Price deviation from the close that alerts (strictly "
-                                                        "above).")] = 0.02,
-    breaker_fail_max: Annotated[int, typer.Option(help="Failures before a circuit breaker opens.")] = 5,
-    breaker_reset_s: Annotated[float, typer.Option(help="Seconds a breaker stays open before its probe.")] = 10.0,
-    flush_timeout_s: Annotated[float, typer.Option(help="Longest producer flush per batch.")] = 10.0,
-    max_records: Annotated[int | None, typer.Option(help="Stop after this many records (tests, benchmarks).")]
-    = None,
-    run_for_s: Annotated[float | None, typer.Option(help="Stop after this many seconds (tests, benchmarks).")]
-    = None,
-    worker_id: Annotated[str | None, typer.Option(help="Worker name in stats and rows (default: host-pid).")] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
-) -> None:
-    """Consume aladdin.trades CDC; publish enriched trades (trades.execution) and risk alerts (risk.alerts); commit
-    the hot table stream.trades_enriched exactly once. Ready when the health file says "ready": true."""
-    from resources.settings import mesh_env
-    from trade_worker.reference_source import DuckDbWarehouse
-    from trade_worker.settings import CatalogSettings, local_warehouse_path
-    from trade_worker.worker import TradeStreamWorker, WorkerConfig, default_worker_id
-
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLevelName(log_level.upper())))
-    servers = bootstrap or os.environ.get("MESH_KAFKA_BOOTSTRAP")
-    if not servers:
-        typer.echo("mesh stream-trades: no Kafka bootstrap servers (--bootstrap or env MESH_KAFKA_BOOTSTRAP)",
-                   err=True)
-        raise typer.Exit(2)
-    query = None
-    if not no_warehouse:
-        if warehouse is not None:
-            query = DuckDbWarehouse(str(warehouse))
-        elif mesh_env() == "aws":
-            query = _athena_query()
-        else:
-            query = DuckDbWarehouse(str(local_warehouse_path()))
-    breakers = BreakerSettings(fail_max=breaker_fail_max, reset_timeout_s=breaker_reset_s)
-    config = WorkerConfig(
-        bootstrap_servers=servers, catalog=CatalogSettings.from_environment(), warehouse=query,
-        topic_prefix=topic_prefix if topic_prefix is not None else os.environ.get("MESH_KAFKA_TOPIC_PREFIX", ""),
-        worker_id=worker_id or default_worker_id(), batch_max_rows=batch_rows, batch_max_s=batch_seconds,
-        max_pending_batches=max_pending_batches, heartbeat_s=heartbeat_s, flush_timeout_s=flush_timeout_s,
-        health_file=health_file, health_port=health_port, health_host=health_host, refresh_s=refresh_s,
-        warmup_timeout_s=warmup_timeout_s, concentration_limit=concentration_limit, deviation_limit=deviation_limit,
-        price_breaker=breakers, producer_breaker=breakers, max_records=max_records, run_for_s=run_for_s,
-        tune_gc=True,
-    )
-    # the commit writer's Iceberg work holds the GIL in slices: hand it back to the hot loop sooner (default 5 ms)
-    sys.setswitchinterval(0.001)
-    worker = TradeStreamWorker(config)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.request_stop())
-    code = worker.run()
-    raise typer.Exit(code)
+stream_trades = _with_single_broker_topics(_run_worker)
 
 
 if __name__ == "__main__":

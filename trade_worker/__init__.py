@@ -1,1 +1,2 @@
-"""The low-latency trade path: the `mesh stream-trades` worker (no Dagster import) and its hot table."""
+"""The trade worker, deployed on its own (``python -m trade_worker``): consumes trade CDC, publishes enriched
+trades and risk alerts, commits the hot table exactly once. Imports neither Dagster nor ``mesh_dev``."""

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mesh_dev.local import kafka_broker
+from mesh_dev.local import kafka_broker, kafka_broker_layout
 
 kafka_app = typer.Typer(
     help=(
@@ -51,7 +51,7 @@ def start(
 
     began = time.monotonic()
     users = {name: secrets.token_urlsafe(18) for name in sasl_user or []}
-    if users and (kafka_broker._layout(data_dir).kraft / "meta.properties").is_file():
+    if users and (kafka_broker_layout.data_layout(data_dir).kraft / "meta.properties").is_file():
         err_console.print("[bold red]kafka start failed:[/] SASL users are created when a data folder is first "
                           "formatted, and this one already is: choose a new --data-dir", markup=True)
         raise typer.Exit(1)

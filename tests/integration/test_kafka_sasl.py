@@ -88,6 +88,7 @@ def test_cdc_sensor_runs_and_the_reader_process_read_through_sasl_ssl(sasl_cdc):
 def test_trade_worker_consumes_and_publishes_through_sasl_ssl(sasl_kafka_broker, tmp_path, monkeypatch):
     from trade_worker.reference_source import DuckDbWarehouse
     from trade_worker.settings import CatalogSettings
+    from trade_worker.topics import TopicSettings
     from trade_worker.worker import WorkerConfig
 
     sasl = sasl_kafka_broker
@@ -110,7 +111,7 @@ def test_trade_worker_consumes_and_publishes_through_sasl_ssl(sasl_kafka_broker,
     config = WorkerConfig(bootstrap_servers=sasl.bootstrap_servers, catalog=catalog, topic_prefix=prefix,
                           warehouse=DuckDbWarehouse(str(build_warehouse(tmp_path / "w.duckdb", CLOSES))),
                           worker_id="sasl-worker", batch_max_s=0.2, heartbeat_s=1.0, refresh_s=3600,
-                          shutdown_timeout_s=20)  # fmt: skip
+                          shutdown_timeout_s=20, topics=TopicSettings(1, 1))  # fmt: skip
     with InProcessWorker(config) as worker:
         wait_committed(worker, {"0": 2, "1": 1})
     assert sorted(r["trade_id"] for r in hot_rows(catalog)) == ["T-0", "T-1", "T-2"]

@@ -1,5 +1,5 @@
-"""The ``mesh stream-trades`` worker against real parts: a real Kafka broker, a real SQLite Iceberg catalog and a
-real DuckDB warehouse file in tmp_path, with unique topic prefixes per test.
+"""The trade worker (``python -m trade_worker``) against real parts: a real Kafka broker, a real SQLite Iceberg
+catalog and a real DuckDB warehouse file in tmp_path, with unique topic prefixes per test.
 
 Crafted trades go in as Debezium envelopes on ``<prefix>aladdin.trades``; what comes out is read back by plain
 consumers of ``trades.execution`` / ``risk.alerts`` and from the hot table's rows and snapshot summaries.
@@ -27,6 +27,7 @@ from trade_worker.breakers import BreakerSettings
 from trade_worker.health import read_health
 from trade_worker.reference_source import DuckDbWarehouse
 from trade_worker.settings import CatalogSettings
+from trade_worker.topics import TopicSettings
 from trade_worker.worker import TradeStreamWorker, WorkerConfig
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 WED, FRI = dt.date(2026, 11, 25), dt.date(2026, 11, 27)  # Thursday 26: Thanksgiving, NYSE closed
 #: portfolio -> partition of the trades topic (the firm keys partitions by portfolio)
 PARTITION = {"P-1": 0, "P-2": 1}
+#: the test broker is a single node: output topics with one replica (production: 3, min.insync.replicas 2)
+SINGLE_BROKER = TopicSettings(replication_factor=1, min_insync_replicas=1)
+SINGLE_BROKER_ENV = {"MESH_KAFKA_REPLICATION_FACTOR": "1", "MESH_KAFKA_MIN_INSYNC_REPLICAS": "1"}
 
 
 # -- world ----------------------------------------------------------------------------------------
@@ -227,7 +231,7 @@ def config(stream, **overrides) -> WorkerConfig:
     settings = {"bootstrap_servers": stream["bootstrap"], "catalog": stream["catalog"],
                 "warehouse": DuckDbWarehouse(str(stream["warehouse"])), "topic_prefix": stream["prefix"],
                 "worker_id": "test-worker", "batch_max_s": 0.2, "heartbeat_s": 1.0, "refresh_s": 3600,
-                "health_file": stream["tmp"] / "health.json", "shutdown_timeout_s": 20}
+                "health_file": stream["tmp"] / "health.json", "shutdown_timeout_s": 20, "topics": SINGLE_BROKER}
     settings.update(overrides)
     return WorkerConfig(**settings)
 
@@ -297,12 +301,12 @@ def test_crafted_trades_come_out_enriched_with_the_right_alerts_and_positions(st
 
 
 def start_subprocess(stream, health: Path, log: Path) -> subprocess.Popen:
-    """``python -m mesh_dev.stream_cli`` (what ``mesh stream-trades`` runs), waited for until ready."""
+    """``python -m trade_worker`` (what deploy/ starts), waited for until ready."""
     health.unlink(missing_ok=True)
-    env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(stream["tmp"])}
+    env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(stream["tmp"]), **SINGLE_BROKER_ENV}
     env.pop("MESH_KAFKA_TOPIC_PREFIX", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "mesh_dev.stream_cli", "--bootstrap", stream["bootstrap"], "--topic-prefix",
+        [sys.executable, "-m", "trade_worker", "--bootstrap", stream["bootstrap"], "--topic-prefix",
          stream["prefix"], "--warehouse", str(stream["warehouse"]), "--health-file", str(health),
          "--batch-rows", "25", "--batch-seconds", "0.2", "--heartbeat-s", "1", "--worker-id", "sub"],
         cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)

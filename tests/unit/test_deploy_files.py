@@ -214,7 +214,9 @@ def test_the_trade_stream_worker_runs_alone_and_stops_gracefully_on_ecs_and_kube
 
     task = json.loads((DEPLOY / "ecs" / "stream-trades.json").read_text())
     [container] = task["containerDefinitions"]
-    assert container["command"][:2] == ["mesh", "stream-trades"] and "--health-port" in container["command"]
+    # the worker's own entry point, never the development CLI; every option it is given is one the worker has
+    assert container["command"][:3] == ["python", "-m", "trade_worker"] and "--health-port" in container["command"]
+    assert set(_options(container["command"])) <= _worker_options(), set(_options(container["command"]))
     assert "/healthz" in " ".join(container["healthCheck"]["command"]) and container["stopTimeout"] >= 30
     provided = {e["name"] for e in container["environment"]}
     assert provided >= set(AWS_STREAM_SETTINGS) | {"MESH_ATHENA_WORKGROUP"}
@@ -232,7 +234,28 @@ def test_the_trade_stream_worker_runs_alone_and_stops_gracefully_on_ecs_and_kube
     assert "terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}" in template
     assert values["terminationGracePeriodSeconds"] >= 30
     assert re.search(r"livenessProbe:\n\s+httpGet:\n\s+path: /healthz", template)
-    assert '"mesh", "stream-trades"' in template
+    assert '"python", "-m", "trade_worker"' in template and "mesh" not in template.split("command:")[1][:40]
+    assert set(_options(values["args"])) <= _worker_options(), set(_options(values["args"]))
+    env = {e["name"]: e["value"] for e in values["env"]}
+    assert int(env["MESH_KAFKA_REPLICATION_FACTOR"]) >= int(env["MESH_KAFKA_MIN_INSYNC_REPLICAS"]) >= 2
+    ecs_env = {e["name"]: e["value"] for e in container["environment"]}
+    assert int(ecs_env["MESH_KAFKA_REPLICATION_FACTOR"]) >= int(ecs_env["MESH_KAFKA_MIN_INSYNC_REPLICAS"]) >= 2
+
+
+def _options(command: list[str]) -> list[str]:
+    return [part for part in command if part.startswith("--")]
+
+
+def _worker_options() -> set[str]:
+    """Every ``--option`` ``python -m trade_worker`` accepts (from its own command definition)."""
+    import typer.main
+
+    from trade_worker.cli import stream_trades
+
+    app = typer.Typer()
+    app.command()(stream_trades)
+    command = typer.main.get_command(app)
+    return {name for param in command.params for name in getattr(param, "opts", []) if name.startswith("--")}
 
 
 # -- Data Exchange: the policy lists exactly what resources/adx_exchange/aws_exchange.py calls -------------------------

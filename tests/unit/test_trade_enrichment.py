@@ -241,15 +241,6 @@ def test_a_batch_covers_offsets_from_the_partition_position_and_reports_its_figu
     assert "latency_ms" not in stats
 
 
-def test_the_worker_and_its_cli_import_no_dagster():
-    import subprocess
-    import sys
-
-    code = ("import sys, mesh_dev.stream_cli, trade_worker.worker; "
-            "sys.exit(1 if any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules) else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-
-
 def test_a_reason_shows_a_masked_excerpt_of_a_bad_value_never_the_value():
     """An e-mail address typed into a numeric field must not reach dead letters, alerts or logs."""
     invalid = decode_trade_event(TOPIC, 4, 18, 1, envelope("c", after={**image(), "price": "jane.doe@example.com"}))

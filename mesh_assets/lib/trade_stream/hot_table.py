@@ -1,6 +1,6 @@
 """The trade stream's hot Iceberg table ``stream.trades_enriched`` (asset ``stream/trades/enriched``).
 
-One row per valid CDC event of ``aladdin.trades`` the ``mesh stream-trades`` worker consumed, written in
+One row per valid CDC event of ``aladdin.trades`` the trade worker (``python -m trade_worker``) consumed, written in
 sub-second micro-batches by :func:`mesh_assets.lib.lakehouse.exactly_once.append_exactly_once`: each commit
 holds its Kafka ranges and cumulative positions in the snapshot summary, plus ``mesh.stream.stats``.
 The column names are the contract shared with the companion sensor (``docs``: the stream contract).
