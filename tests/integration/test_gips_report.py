@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
 
-from jobs.gips import run_gips_report
+from mesh_dev.gips_runs import run_gips_report
 from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
 from mesh_assets.gips.storage import GipsStore, MissingPartitionError
 from mesh_assets.lib.gips import composite_return, link_returns, tables
