@@ -151,7 +151,7 @@ def entitlement_grants(
 ) -> MaterializeResult:
     """Apply the difference between desired and actual grants."""
     from mesh_assets.entitlements.apply import now_utc
-    from sensors.salesforce_contract_sensor import CHANGE_SET_TAG
+    from mesh_assets.shared.run_tags import CHANGE_SET_TAG
 
     change_set = context.run.tags.get(CHANGE_SET_TAG)
     summary = reconcile(warehouse, adx, salesforce, iceberg, context.run.run_id, change_set, now_utc())
