@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+from resources.dbt import DBT_PROJECT_DIR
+
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
