@@ -86,9 +86,9 @@ def reconcile(world, request=None, defs=None):
         asset_selection=request.asset_selection, raise_on_error=False)
 
 
-def copied_to_bronze(run) -> dict[str, int]:
-    """Rows each bronze Salesforce copy of ``run`` wrote, by asset key."""
-    return {e.asset_key.to_user_string(): e.materialization.metadata["rows_written"].value
+def copied_to_bronze(run, what: str = "rows_written") -> dict[str, int]:
+    """Rows each bronze Salesforce copy of ``run`` wrote (or read: ``records_read``), by asset key."""
+    return {e.asset_key.to_user_string(): e.materialization.metadata[what].value
             for e in run.get_asset_materialization_events() if e.asset_key.path[:2] == ["bronze", "salesforce"]}
 
 
@@ -154,8 +154,10 @@ def test_first_tick_copies_every_version_and_the_reconcile_grants_exactly_the_ac
 
     run = reconcile(world, request)
     assert run.success
-    # the run's bronze steps copied exactly the versions the tick saw (the sensor itself writes nothing)
-    assert copied_to_bronze(run) == {"bronze/salesforce/accounts": 6, "bronze/salesforce/contracts": 14}
+    # the run's bronze steps read exactly the versions the tick saw (the sensor itself writes nothing); the
+    # world's setup had copied them already, so they append nothing twice
+    assert copied_to_bronze(run, "records_read") == {"bronze/salesforce/accounts": 6, "bronze/salesforce/contracts": 14}
+    assert copied_to_bronze(run) == {"bronze/salesforce/accounts": 0, "bronze/salesforce/contracts": 0}
     wanted = expected_grants(world)
     assert wanted, "the small firm has active contracts"
     assert live_grants(world) == wanted
