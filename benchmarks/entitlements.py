@@ -101,7 +101,7 @@ class Watcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from mesh_assets.entitlements.reconcile import parse_grant_name
+        from mesh_assets.entitlements.grants import parse_grant_name
 
         while not self.stop.is_set():
             live = {parsed[0] for g in self.exchange.list_grants() if (parsed := parse_grant_name(g.name))}

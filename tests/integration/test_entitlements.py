@@ -132,7 +132,7 @@ def expected_grants(world) -> set[tuple[str, str, str, str]]:
 
 
 def live_grants(world) -> set[tuple[str, str, str, str]]:
-    from mesh_assets.entitlements.reconcile import parse_grant_name
+    from mesh_assets.entitlements.grants import parse_grant_name
 
     return {(*parse_grant_name(g.name), g.receiver_account, g.data_set)
             for g in exchange(world).list_grants() if not g.expired}
@@ -354,7 +354,7 @@ def settle(world) -> None:
 
 def live_grant_of(world, client: dict) -> object | None:
     """A live reconciler grant on the client's tenant data sets, to its registered account (None if none)."""
-    from mesh_assets.entitlements.reconcile import parse_grant_name
+    from mesh_assets.entitlements.grants import parse_grant_name
 
     return next((g for g in sorted(exchange(world).list_grants(), key=lambda g: g.grant_id)
                  if parse_grant_name(g.name) and not g.expired and g.data_set.endswith(f"-{client['tenant_id']}")
