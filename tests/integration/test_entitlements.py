@@ -206,7 +206,7 @@ def test_a_tick_waits_while_a_run_it_requested_has_not_finished_and_moves_no_cur
     salesforce(world).update("Contract", contract["Id"], {"EndDate": "2032-06-30"})
     job = world["defs"].resolve_job_def("entitlement_reconcile")
     queued = world["instance"].create_run_for_job(
-        job_def=job, status=DagsterRunStatus.QUEUED, tags={"dagster/sensor_name": "salesforce_contract_sensor"})
+        job_def=job, status=DagsterRunStatus.NOT_STARTED, tags={"dagster/sensor_name": "salesforce_contract_sensor"})
     cursor = world["cursor"]
     try:
         waiting = tick(world)
