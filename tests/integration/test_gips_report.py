@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
 
+from mesh_assets.gips import tables
 from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
 from mesh_assets.gips.storage import GipsStore, MissingPartitionError
-from mesh_assets.lib.gips import composite_return, link_returns, tables
+from mesh_assets.lib.gips import composite_return, link_returns
 from mesh_assets.lib.trading_calendar import trading_days
 from mesh_dev.firm import generate_firm
 from mesh_dev.gips_runs import run_gips_report
