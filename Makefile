@@ -33,12 +33,14 @@ dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.js
 demo: bootstrap dbt-manifest ## generate the small firm and materialize bronze -> silver -> gold on the embedded default
 	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
 
-test: bootstrap system-deps dbt-manifest ## deptry (every import declared, nothing unused), then the whole test suite
+test: bootstrap system-deps dbt-manifest ## deptry (every import declared, nothing unused), the import contracts (pyproject [tool.importlinter]), then the whole test suite (unit, integration with real services; it runs `dagster definitions validate` too)
+	"$(UV)" run --frozen lint-imports --no-cache
 	"$(UV)" run --frozen deptry .
 	"$(UV)" run --frozen pytest
 
-lint: bootstrap dbt-manifest ## ruff and dagster definitions validation
+lint: bootstrap dbt-manifest ## ruff, the import contracts and dagster definitions validation
 	"$(UV)" run --frozen ruff check .
+	"$(UV)" run --frozen lint-imports --no-cache
 	"$(UV)" run --frozen dagster definitions validate -w workspace.yaml
 
 dev: bootstrap dbt-manifest ## the Dagster UI on http://127.0.0.1:3000

@@ -74,7 +74,7 @@ CHANGES = [
     "commit: unchanged (dead letters first, then rows, each with its positions in one Iceberg transaction)",
     # second round (issue 9 open goal): fixed costs and the GIL
     "read: reads of >= 20K records (resources.kafka.PROCESS_MIN_RECORDS) go to a helper PROCESS "
-    "(resources/kafka_reader_process.py: one per process, started once, kafka imported once; same _iter_chunks, "
+    "(resources/kafka_reader_process.py: one per process, started once, kafka imported once; same iter_chunks, "
     "same records and error messages) that streams pickled chunk frames through a pipe, so kafka-python's decoding "
     "(one core) overlaps parse + commit (the other core) instead of sharing the GIL; still ONE kafka-python "
     "consumer, like the bare ceiling. The benchmark starts the helper before the clock (like the tables) and "
@@ -96,15 +96,15 @@ CHANGES = [
     "(mesh_assets/lib/lakehouse/staged_file.py, mesh_assets/bronze/staged_rows.py); the rows commit only adds the "
     "finished file (~0.03 s instead of ~0.27 s after the last record of a 100K batch); a partly committed range "
     "or an evolved schema falls back to the plain append",
-    "read: the helper keeps its consumer between reads (resources.kafka.ConsumerPool): no new connection, "
+    "read: the helper keeps its consumer between reads (resources.kafka_range_read.ConsumerPool): no new connection, "
     "handshake and metadata per batch; it sends its first chunk at once",
     "parse: rows are no longer sorted before the append (a table has no row order): ~50 ms a 100K batch",
     # fourth round
     "commit: the staged Parquet file dictionary-encodes only the columns that repeat (decided on its first rows); "
     "pyarrow's default tried every column (trade ids, keys, offsets too): write ~1.3 -> ~0.9 us a row, bronze "
     "files ~27% smaller",
-    "read: a read's first fetch is capped at 256 KiB per partition (resources.kafka.FIRST_FETCH_BYTES), then "
-    "fetches grow to the read's size: the first records of a 100K batch arrive after ~15 ms instead of ~55 ms",
+    "read: a read's first fetch is capped at 256 KiB per partition (resources.kafka_range_read.FIRST_FETCH_BYTES), "
+    "then fetches grow to the read's size: the first records of a 100K batch arrive after ~15 ms instead of ~55 ms",
     "benchmark: every bare run in a fresh Python process (the benchmark's own heap slowed its later bare runs), "
     "bare runs right before and after each batch size, the ceiling is the best bare run of the whole benchmark; "
     "CPU per event of the ingesting process and of the reader helper",

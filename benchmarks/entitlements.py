@@ -11,7 +11,8 @@ data and the dbt seeds are loaded first. Then, at the same time:
   activated earlier), noting the time each change was acknowledged;
 - the **daemon loop** (this thread) evaluates ``salesforce_contract_sensor`` every ``--interval`` seconds
   (production's ``MESH_CONTRACT_SENSOR_INTERVAL_S``, 15 s) and executes each requested
-  ``entitlement_reconcile`` run in process (dbt for the three models, then the reconcile), one at a time
+  ``entitlement_reconcile`` run in process (the bronze copies of its change window, dbt for the three
+  models, then the reconcile), one at a time
   like the ``entitlement_grants`` pool;
 - a **watcher** thread polls the exchange's grants every 100 ms and records when each created contract's
   grant appears and each terminated contract's grant disappears.
@@ -100,7 +101,7 @@ class Watcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from mesh_assets.entitlements.reconcile import parse_grant_name
+        from mesh_assets.entitlements.grants import parse_grant_name
 
         while not self.stop.is_set():
             live = {parsed[0] for g in self.exchange.list_grants() if (parsed := parse_grant_name(g.name))}
@@ -199,7 +200,9 @@ def measure() -> dict:
         result = salesforce_contract_sensor(context)
         cursor = result.cursor
         job = defs.resolve_job_def("entitlement_reconcile")
-        assert job.execute_in_process(instance=instance, run_config=QUIET, tags=result.run_requests[0].tags).success
+        for request in result.run_requests:
+            assert job.execute_in_process(instance=instance, run_config={**QUIET, **request.run_config},
+                                          tags=request.tags, asset_selection=request.asset_selection).success
 
         accounts = [a["Id"] for a in salesforce.records("Account", ["Id"])]
         producer = Producer(salesforce, accounts, args.changes, args.rate, args.seed)
@@ -220,7 +223,8 @@ def measure() -> dict:
             ticks += 1
             for request in result.run_requests or []:
                 t0 = time.perf_counter()
-                outcome = job.execute_in_process(instance=instance, run_config=QUIET, tags=request.tags,
+                outcome = job.execute_in_process(instance=instance, run_config={**QUIET, **request.run_config},
+                                                 tags=request.tags, asset_selection=request.asset_selection,
                                                  raise_on_error=False)
                 run_seconds.append(time.perf_counter() - t0)
                 for event in outcome.all_events:

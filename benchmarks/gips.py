@@ -47,7 +47,7 @@ from mesh_assets.lib._nyse_closures import FIRST_DAY, LAST_DAY
 from mesh_assets.lib.gips import quality
 from mesh_assets.lib.gips.fees import standard_fee_schedule
 from mesh_assets.lib.trading_calendar import trading_days
-from mesh_dev.firm.reference import (
+from mesh_dev.firm.vocabulary import (
     BENCHMARKS,
     COMPOSITE_VARIANTS,
     FEE_SCHEDULES,

@@ -145,10 +145,10 @@ def _publication(instance, day: str, report, log: Path) -> dict:
 
 def _gips_reports(instance, year: int, report) -> None:
     """The demo's last step: each composite's GIPS report for ``year`` (what compliance triggers)."""
-    from jobs.gips import run_gips_report
     from mesh_assets.definitions import build_definitions
     from mesh_dev.demo import collect
     from mesh_dev.gips_cli import all_composites
+    from mesh_dev.gips_runs import run_gips_report
     from resources.settings import data_dir
 
     defs = build_definitions()

@@ -145,7 +145,8 @@ def run_publication(
     for request in tick.run_requests or []:
         with library_output(log):
             run = defs.resolve_job_def("entitlement_reconcile").execute_in_process(
-                instance=instance, run_config=QUIET, tags=request.tags, raise_on_error=False)
+                instance=instance, run_config={**QUIET, **request.run_config}, tags=request.tags,
+                asset_selection=request.asset_selection, raise_on_error=False)
         collect(run, report)
         for event in run.get_asset_materialization_events():
             if event.asset_key.to_user_string() == "entitlements/grants":

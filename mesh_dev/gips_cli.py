@@ -36,8 +36,8 @@ def report(
     (runs recorded in the Dagster instance of DAGSTER_HOME), and print the report files."""
     from dagster import DagsterInstance
 
-    from jobs.gips import run_gips_report
     from mesh_assets.definitions import build_definitions
+    from mesh_dev.gips_runs import run_gips_report
 
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
     defs = build_definitions()

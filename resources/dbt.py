@@ -8,12 +8,17 @@ same ones the Iceberg and warehouse resources use.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from mesh_assets.lib.project_files import project_path
 from resources.settings import overridden_environment
+
+#: The dbt project behind silver and gold (its manifest is read by ``mesh_assets.warehouse.project``).
+DBT_PROJECT_DIR = project_path("dbt_project")
 
 if TYPE_CHECKING:
     from dagster_dbt import DbtCliInvocation
@@ -79,11 +84,7 @@ class DbtWarehouseResource(ConfigurableResource):
         """Start ``dbt <args>`` (dagster-dbt's invocation, streaming events) with this configuration."""
         from dagster_dbt import DbtCliResource
 
-        from mesh_assets.warehouse.project import DBT_PROJECT_DIR
-
         if self.duckdb_path:
-            from pathlib import Path
-
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         executable = dbt_executable()
         dbt = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=self.target,

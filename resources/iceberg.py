@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -70,3 +70,20 @@ class IcebergCatalogResource(ConfigurableResource):
         self.table(spec)
         catalog = self.catalog()
         return lambda: catalog.load_table(spec.identifier)
+
+    def ensure_worker_tables(self, identifiers: Iterable[str]) -> list[str]:
+        """Create, empty, the tables among ``identifiers`` that long-lived workers write (not Dagster runs).
+
+        The trade worker owns ``stream.trades_enriched`` (its schema: ``mesh_assets.lib.trade_stream.hot_table``);
+        a dbt model reading it must build, with no streamed rows, before the worker's first commit. Other tables
+        are left alone: a missing bronze table means a bronze asset never ran, and the reader should say so.
+        """
+        from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
+
+        wanted = set(identifiers)
+        created = []
+        for spec in (ENRICHED_TRADES,):
+            if spec.identifier in wanted:
+                self.table(spec)
+                created.append(spec.identifier)
+        return created

@@ -3,7 +3,7 @@
 kafka-python decodes records in pure Python (~11 us a record) holding the GIL, so a reader thread and
 the parser in the same process mostly take turns. Here a helper process (one per parent process,
 started on first use so that kafka is imported once, then reused) runs the thread path's own reader
-(:func:`resources.kafka._iter_chunks`: same records, same checks, same error messages) and streams
+(:func:`resources.kafka_range_read.iter_chunks`: same records, same checks, same error messages) and streams
 its chunks back through a pipe; the caller parses them while the helper reads on.
 
 Protocol: the parent writes one JSON request per line to the helper's stdin; the helper answers on
@@ -30,8 +30,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mesh_assets.lib.cdc.records import OffsetRange, RecordChunk
-from resources.kafka import KafkaRangeError
 from resources.kafka_client import KafkaClientSettings
+from resources.kafka_range_read import KafkaRangeError
 
 _HEADER = struct.Struct("<BQ")
 CHUNKS, DONE, ERROR = 0, 1, 2
@@ -264,7 +264,7 @@ def serve() -> None:
     """The helper's loop: read requests from stdin, answer with frames on stdout; exit when stdin closes."""
     import kafka.errors  # noqa: F401  (the slow import, ~0.5 s: done before the first request)
 
-    from resources.kafka import ConsumerPool, _iter_chunks
+    from resources.kafka_range_read import ConsumerPool, iter_chunks
 
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the protocol pipe
@@ -305,7 +305,7 @@ def serve() -> None:
         frame_records = FIRST_FRAME_RECORDS
         try:
             with contextlib.closing(
-                _iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers,
+                iter_chunks(request["bootstrap"], ranges, request["prefix"], request["timeout_s"], consumers=consumers,
                              security=security)
             ) as chunks:
                 for chunk in chunks:

@@ -4,8 +4,7 @@ from dagster import Definitions
 
 
 def defs() -> Definitions:
-    """Sensors of the code location, with the jobs they launch."""
-    from jobs.cdc import aladdin_cdc_job
+    """Sensors of the code location (the jobs they launch are registered in ``jobs/``)."""
     from sensors.aladdin_cdc_sensor import aladdin_cdc_sensor
     from sensors.audit_sensor import audit_check_results_sensor
     from sensors.freshness_alert import freshness_alert_sensor
@@ -17,5 +16,4 @@ def defs() -> Definitions:
     return Definitions(
         sensors=[aladdin_cdc_sensor, gips_composite_sensor, run_failure_alert_sensor, freshness_alert_sensor,
                  audit_check_results_sensor, salesforce_contract_sensor, trade_stream_sensor],
-        jobs=[aladdin_cdc_job],
     )

@@ -1,4 +1,18 @@
-"""AWS Data Exchange publication and data grants: product files, and the local and aws exchanges.
+"""AWS Data Exchange publication: one revision asset per data product (``adx/<product>/revision``) and its checks.
 
-No Dagster import here: the assets (``adx/<product>/revision``) and the ``AdxResource`` call into these modules.
+The exchange clients (local and aws) are resources: ``resources/adx_exchange/``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure module of this package must not import Dagster
+    from dagster import Definitions
+
+
+def defs() -> Definitions:
+    """The ADX revision assets."""
+    from mesh_assets.adx import assets
+
+    return assets.defs()

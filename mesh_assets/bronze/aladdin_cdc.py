@@ -155,7 +155,8 @@ def _ingest_topic(
     batch_id: str,
 ):
     from mesh_assets.bronze.staged_rows import StagedBronzeRows
-    from mesh_assets.lib.cdc.columnar import ColumnarParser, rows_schema
+    from mesh_assets.lib.cdc.columnar import ColumnarParser
+    from mesh_assets.lib.cdc.columnar_schema import rows_schema
     from mesh_assets.lib.lakehouse.exactly_once import add_optional_columns, append_exactly_once
     from mesh_assets.lib.lakehouse.fault_injection import arm, crash_point
     from mesh_assets.lib.lakehouse.schema_evolution import evolve_to_spec

@@ -1,4 +1,8 @@
-"""Salesforce accounts and contracts into bronze: every (Id, SystemModstamp) version exactly once."""
+"""Salesforce accounts and contracts into bronze: every (Id, SystemModstamp) version exactly once.
+
+A run copies every record, or only a change window (run config ``since``/``until``: what
+``salesforce_contract_sensor`` saw change); either way it appends only the versions bronze does not hold.
+"""
 
 
 import datetime as dt
@@ -8,6 +12,7 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    Config,
     Definitions,
     MaterializeResult,
     asset,
@@ -19,6 +24,7 @@ from mesh_assets.lib.lakehouse.tables import BRONZE, TableSpec, arrow_type
 from mesh_assets.lib.ownership import CLIENT_SERVICES
 from mesh_assets.shared.check_results import to_check_result
 from mesh_assets.shared.retries import OUTSIDE_SYSTEM_RETRY, user_errors_not_retried
+from mesh_assets.shared.run_tags import CHANGE_SET_TAG
 from resources.iceberg import IcebergCatalogResource
 from resources.salesforce import SalesforceResource
 
@@ -90,26 +96,52 @@ def records_table(obj: SalesforceObject, records: list[dict], batch_id: str):
     return pa.table(columns, schema=obj.table.schema)
 
 
+class SalesforceChangeWindow(Config):
+    """The versions a run copies: SystemModstamp from ``since`` to ``until`` (both inclusive); none set: every record.
+
+    ``salesforce_contract_sensor`` sets both from its cursor (``since``: the high-water mark minus the overlap
+    window, None on its first tick) and from the newest version it saw (``until``).
+    """
+
+    since: str | None = None
+    until: str | None = None
+
+
+def window_records(salesforce: SalesforceResource, obj: SalesforceObject, window: SalesforceChangeWindow) -> list[dict]:
+    """The records of ``obj`` in ``window`` (every record when the window is open on both ends)."""
+    if window.since is None and window.until is None:
+        return salesforce.records(obj.sobject, list(obj.fields))
+    records = salesforce.changed_since(obj.sobject, list(obj.fields), window.since)
+    if window.until is None:
+        return records
+    until = _convert(window.until, TIMESTAMP)
+    return [r for r in records if _convert(r["SystemModstamp"], TIMESTAMP) <= until]
+
+
 def salesforce_asset(obj: SalesforceObject):
     """The bronze asset copying ``obj``'s new versions."""
 
     @asset(key=obj.key, group_name="bronze", owners=[CLIENT_SERVICES], kinds={"iceberg", "salesforce"},
            description=obj.description, retry_policy=OUTSIDE_SYSTEM_RETRY)
     @user_errors_not_retried
-    def _salesforce(context: AssetExecutionContext, iceberg: IcebergCatalogResource,
+    def _salesforce(context: AssetExecutionContext, config: SalesforceChangeWindow, iceberg: IcebergCatalogResource,
                     salesforce: SalesforceResource) -> MaterializeResult:
         from mesh_assets.lib.lakehouse.snapshots import append_new_keys
 
-        records = salesforce.records(obj.sobject, list(obj.fields))
+        records = window_records(salesforce, obj, config)
         rows = records_table(obj, records, context.run.run_id)
         outcome = append_new_keys(iceberg.loader(obj.table), rows, ["id", "system_modstamp"],
-                                  {"mesh.batch.id": context.run.run_id})
+                                  {"mesh.batch.id": context.run.run_id, "mesh.salesforce.changes": str(len(records))})
         newest = max((r["SystemModstamp"] for r in records), default=None)
-        return MaterializeResult(metadata={
+        metadata = {
             "dagster/row_count": total_records(iceberg.table(obj.table)), "records_read": len(records),
             "rows_written": outcome.rows_written, "snapshot_id": str(outcome.snapshot_id),
             "source_position_system_modstamp": newest, "table": obj.table.identifier,
-        })
+            "change_window": f"{config.since or 'the beginning'} .. {config.until or 'now'}",
+        }
+        if change_set := context.run.tags.get(CHANGE_SET_TAG):
+            metadata["change_set"] = change_set
+        return MaterializeResult(metadata=metadata)
 
     return _salesforce
 

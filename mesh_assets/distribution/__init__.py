@@ -1,7 +1,20 @@
 """Distribution over Kafka: gold NAV and performance figures published as events after the end-of-day batch.
 
-Pure modules (no Dagster import): ``topics`` (what each topic carries), ``events`` (the event envelope,
-deterministic ids, the builders), ``ledger`` (what a topic already holds for a day, verification),
-``outbox`` (the embedded JSON-lines stand-in for a broker). ``assets.py`` is the Dagster side; the
-JSON Schema of each topic's value is under ``schemas/``. docs/distribution.md describes the contract.
+``assets.py`` is the Dagster side (the job: ``jobs/distribution.py``). The pure side (topics, the event envelope,
+the ledger, the embedded outbox, each topic's JSON Schema) is ``mesh_assets/lib/distribution/``;
+docs/distribution.md describes the contract.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure module of this package must not import Dagster
+    from dagster import Definitions
+
+
+def defs() -> Definitions:
+    """The distribution assets and their publication checks."""
+    from mesh_assets.distribution import assets
+
+    return assets.defs()

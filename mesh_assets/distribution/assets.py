@@ -32,7 +32,6 @@ from dagster import (
     AssetKey,
     AssetObservation,
     AssetRecordsFilter,
-    AssetSelection,
     AutomationCondition,
     Config,
     DagsterInstance,
@@ -42,8 +41,6 @@ from dagster import (
     MetadataValue,
     asset,
     asset_check,
-    define_asset_job,
-    in_process_executor,
 )
 from pydantic import Field
 
@@ -291,16 +288,8 @@ def distribution_check(spec: Distribution):
 
 DISTRIBUTION_ASSETS = [distribution_asset(spec) for spec in DISTRIBUTIONS]
 
-distribution_publish_job = define_asset_job(
-    name="distribution_publish", selection=AssetSelection.groups(GROUP),
-    description="Publish the gold NAV and performance figures of a trading day (or a backfill of days) to Kafka.",
-    tags={"mesh/batch": "distribution"},
-    executor_def=in_process_executor,  # the publications share the one-slot distribution pool: a chain
-)
-
-
 def defs() -> Definitions:
-    """The distribution assets, their publication checks and the on-demand job."""
+    """The distribution assets and their publication checks (the on-demand job: ``jobs/distribution.py``)."""
     import warnings
 
     from dagster import PreviewWarning
@@ -310,4 +299,4 @@ def defs() -> Definitions:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
         checks = [distribution_check(spec) for spec in DISTRIBUTIONS]
-    return Definitions(assets=DISTRIBUTION_ASSETS, asset_checks=checks, jobs=[distribution_publish_job])
+    return Definitions(assets=DISTRIBUTION_ASSETS, asset_checks=checks)

@@ -57,7 +57,7 @@ def entitlements_from_gold(warehouse: WarehouseResource, as_of: dt.date):
 
 def salesforce_contracts(warehouse: WarehouseResource):
     """Every contract's current version (silver), for precise revocation reasons and the write-back."""
-    from mesh_assets.entitlements.reconcile import Contract
+    from mesh_assets.entitlements.grants import Contract
 
     rows = warehouse.query(
         "select contract_id, account_id, data_product, status, start_date, end_date, contract_number, "
@@ -75,7 +75,8 @@ def reconcile(
 
     from mesh_assets.entitlements.apply import APPLIED, SKIPPED, Decision, apply_actions, write_back
     from mesh_assets.entitlements.decision_log import dead_letter_rows, event_rows, pending
-    from mesh_assets.entitlements.reconcile import parse_grant_name, plan
+    from mesh_assets.entitlements.grants import parse_grant_name
+    from mesh_assets.entitlements.reconcile import plan
     from mesh_assets.entitlements.tables import ENTITLEMENT_EVENTS, GRANT_DEAD_LETTERS
     from mesh_assets.lib.lakehouse.snapshots import append_new_keys
     from mesh_assets.lib.trading_calendar import TIMEZONE
@@ -154,7 +155,7 @@ def entitlement_grants(
 ) -> MaterializeResult:
     """Apply the difference between desired and actual grants."""
     from mesh_assets.entitlements.apply import now_utc
-    from sensors.salesforce_contract_sensor import CHANGE_SET_TAG
+    from mesh_assets.shared.run_tags import CHANGE_SET_TAG
 
     change_set = context.run.tags.get(CHANGE_SET_TAG)
     summary = reconcile(warehouse, adx, salesforce, iceberg, context.run.run_id, change_set, now_utc())
@@ -201,7 +202,7 @@ def every_grant_has_active_contract(warehouse: WarehouseResource, adx: AdxResour
     from zoneinfo import ZoneInfo
 
     from mesh_assets.entitlements.apply import now_utc
-    from mesh_assets.entitlements.reconcile import parse_grant_name
+    from mesh_assets.entitlements.grants import parse_grant_name
     from mesh_assets.lib.quality import Verdict
     from mesh_assets.lib.trading_calendar import TIMEZONE
 

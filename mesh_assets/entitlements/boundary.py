@@ -21,7 +21,7 @@ from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
-from mesh_assets.entitlements.reconcile import (
+from mesh_assets.entitlements.grants import (
     ClientAccount,
     Contract,
     DesiredGrant,

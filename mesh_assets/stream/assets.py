@@ -26,13 +26,12 @@ from dagster import (
     multi_asset_check,
 )
 
-from mesh_assets.bronze.kafka_topics import TOPIC_KEYS
 from mesh_assets.lib.ownership import DATA_PLATFORM, INVESTMENT_OPERATIONS
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
 
 TRADES_TOPIC = "aladdin.trades"
-TOPIC_KEY = TOPIC_KEYS[TRADES_TOPIC]
+TOPIC_KEY = AssetKey(["kafka", "aladdin_trades"])  # the topic's source asset, declared by bronze (kafka_topics.py)
 ENRICHED_KEY = AssetKey(["stream", "trades", "enriched"])
 EXECUTION_KEY = AssetKey(["stream", "trades", "execution"])
 ALERTS_KEY = AssetKey(["stream", "risk", "alerts"])

@@ -81,23 +81,11 @@ def bronze_snapshot_ids(iceberg: IcebergCatalogResource | None, manifest: Mappin
 
 def ensure_worker_tables(iceberg: IcebergCatalogResource | None, manifest: Mapping[str, Any],
                          unique_ids: list[str]) -> list[str]:
-    """Create, empty, the tables long-lived workers write (not Dagster runs) that the selected models read.
-
-    ``stream.trades_enriched`` is written by the ``mesh stream-trades`` worker; a model reading it must build
-    (with no streamed rows) before the worker's first commit. Bronze tables are not created here: a missing
-    bronze table means a bronze asset was never materialized, and dbt should say so.
-    """
+    """Have the catalog create the worker-written tables the selected models read (see
+    :meth:`resources.iceberg.IcebergCatalogResource.ensure_worker_tables`); the identifiers it created."""
     if iceberg is None:
         return []
-    from mesh_assets.lib.trade_stream.hot_table import ENRICHED_TRADES
-
-    read = set().union(*(source_tables(manifest, u) for u in unique_ids))
-    created = []
-    for spec in (ENRICHED_TRADES,):
-        if spec.identifier in read:
-            iceberg.table(spec)
-            created.append(spec.identifier)
-    return created
+    return iceberg.ensure_worker_tables(set().union(*(source_tables(manifest, u) for u in unique_ids)))
 
 
 def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str]) -> Iterator[Any]:

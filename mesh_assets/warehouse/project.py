@@ -11,10 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mesh_assets.lib.project_files import project_path
+from resources.dbt import DBT_PROJECT_DIR
 
-#: ``<repo>/dbt_project`` in a checkout, the wheel's copy when installed (:mod:`mesh_assets.lib.project_files`).
-DBT_PROJECT_DIR = project_path("dbt_project")
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 

@@ -19,9 +19,10 @@ import numpy as np
 from mesh_dev.firm.change_events import CASH_FLOWS, TRADES, Change, ChangeTx, RowKey
 from mesh_dev.firm.history_window import HistoryWindow
 from mesh_dev.firm.randomness import DrawStream
-from mesh_dev.firm.reference import CURRENCY, ReferenceData
+from mesh_dev.firm.reference import ReferenceData
 from mesh_dev.firm.scales import FirmScale
 from mesh_dev.firm.trading import FlowFact, TradeFact, TradingBook
+from mesh_dev.firm.vocabulary import CURRENCY
 
 SAME_DAY_FIX_MS = (20 * 60_000, 90 * 60_000)
 NEXT_DAY_FIX_START_MS = 13 * 3_600_000 + 30 * 60_000  # 13:30 UTC, before the next close

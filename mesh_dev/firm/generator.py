@@ -20,7 +20,8 @@ from mesh_dev.firm.market_data import (
     price_deliveries,
 )
 from mesh_dev.firm.randomness import stage_rng
-from mesh_dev.firm.reference import build_reference, reference_tables
+from mesh_dev.firm.reference import build_reference
+from mesh_dev.firm.reference_tables import reference_tables
 from mesh_dev.firm.salesforce_export import build_salesforce_export
 from mesh_dev.firm.scales import get_scale
 from mesh_dev.firm.trading import simulate_trading

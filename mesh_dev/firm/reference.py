@@ -11,81 +11,24 @@ from mesh_dev.firm import identifiers as ids
 from mesh_dev.firm.history_window import HistoryWindow
 from mesh_dev.firm.randomness import DrawStream
 from mesh_dev.firm.scales import FirmScale
-
-CURRENCY = "USD"
-COUNTRY = "US"
-
-CLIENT_NAMES = (
-    "Harbor", "Summit", "Granite", "Lakeshore", "Evergreen", "Northbridge", "Redwood", "Bluewater",
-    "Ironwood", "Silver Creek", "Cedar Point", "Highland", "Meridian", "Pioneer", "Riverside",
-    "Stonegate", "Westbrook", "Aspen", "Beacon", "Crescent", "Fairview", "Golden Valley", "Juniper",
-    "Kingsbridge", "Maple Ridge", "Oakmont", "Pinecrest", "Sterling", "Willow Bay", "Windmere",
-)  # fmt: skip
-CLIENT_KINDS = (
-    "Pension Fund", "Endowment", "Foundation", "Family Office", "Insurance Company",
-    "Retirement System", "Trust", "Sovereign Fund", "Health System", "University",
-)  # fmt: skip
-REGIONS = ("us-east-1", "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
-
-BENCHMARKS = (
-    ("S&P 500", "S&P Dow Jones Indices"),
-    ("Russell 1000 Growth", "FTSE Russell"),
-    ("Russell 1000 Value", "FTSE Russell"),
-    ("MSCI World", "MSCI"),
-    ("Russell 2000", "FTSE Russell"),
-    ("MSCI ACWI", "MSCI"),
-    ("S&P 500 Equal Weight", "S&P Dow Jones Indices"),
-    ("MSCI USA ESG Leaders", "MSCI"),
-    ("Nasdaq-100", "Nasdaq"),
-    ("S&P MidCap 400", "S&P Dow Jones Indices"),
+from mesh_dev.firm.vocabulary import (
+    BENCHMARKS,
+    CLIENT_KINDS,
+    CLIENT_NAMES,
+    COMPOSITE_VARIANTS,
+    COUNTRY,
+    CURRENCY,
+    ETF_SHARE,
+    FEE_SCHEDULES,
+    ISSUER_SUFFIXES,
+    ISSUER_WORDS,
+    MIN_PORTFOLIO_SIZES,
+    REGIONS,
+    SECTOR_WORDS,
+    SECTORS,
+    SIGNIFICANT_CASH_FLOW_PCTS,
+    STRATEGIES,
 )
-# strategy -> index of its natural benchmark in BENCHMARKS
-STRATEGIES = (
-    ("US Large Cap Core", 0),
-    ("US Large Cap Growth", 1),
-    ("US Large Cap Value", 2),
-    ("Dividend Income", 2),
-    ("Quality Growth", 1),
-    ("Global Equity", 3),
-    ("US Small Cap", 4),
-    ("Global All Cap", 5),
-    ("Equal Weight Core", 6),
-    ("ESG Leaders", 7),
-    ("Technology Innovation", 8),
-    ("US Mid Cap", 9),
-)
-COMPOSITE_VARIANTS = ("", "Concentrated", "Tax-Managed", "ESG Screened", "Enhanced", "Select", "Opportunities")
-MIN_PORTFOLIO_SIZES = (1_000_000, 2_000_000, 5_000_000)
-SIGNIFICANT_CASH_FLOW_PCTS = (10.0, 10.0, 15.0, 20.0)
-FEE_SCHEDULES = (
-    [{"up_to": 50_000_000, "bps": 75}, {"up_to": None, "bps": 50}],
-    [{"up_to": 25_000_000, "bps": 90}, {"up_to": 100_000_000, "bps": 70}, {"up_to": None, "bps": 55}],
-    [{"up_to": None, "bps": 60}],
-    [{"up_to": 100_000_000, "bps": 65}, {"up_to": None, "bps": 45}],
-)
-
-SECTOR_WORDS = {
-    "Communication Services": ("Media", "Networks", "Telecom"),
-    "Consumer Discretionary": ("Retail", "Motors", "Brands"),
-    "Consumer Staples": ("Foods", "Beverages", "Household"),
-    "Energy": ("Energy", "Petroleum", "Resources"),
-    "Financials": ("Financial", "Bancorp", "Capital"),
-    "Health Care": ("Health", "Therapeutics", "Medical"),
-    "Industrials": ("Industries", "Aerospace", "Logistics"),
-    "Information Technology": ("Systems", "Software", "Semiconductor"),
-    "Materials": ("Materials", "Chemicals", "Mining"),
-    "Real Estate": ("Realty", "Properties", "REIT"),
-    "Utilities": ("Utilities", "Power", "Water"),
-}
-SECTORS = tuple(SECTOR_WORDS)
-ISSUER_WORDS = (
-    "Acme", "Apex", "Atlas", "Bright", "Cobalt", "Delta", "Echo", "Falcon", "Global", "Helix", "Ion",
-    "Jade", "Keystone", "Lumen", "Nova", "Orion", "Polar", "Quantum", "Radiant", "Sierra", "Titan",
-    "Unity", "Vertex", "Wave", "Xenon", "Zenith", "Arbor", "Boreal", "Cascade", "Dynamo", "Ember",
-    "Frontier", "Harborline", "Insight", "Kestrel", "Lattice", "Magna", "Nimbus", "Onyx", "Prism",
-)  # fmt: skip
-ISSUER_SUFFIXES = ("Inc", "Corp", "Holdings", "Group")
-ETF_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -375,97 +318,3 @@ def _portfolios(
             )
         )
     return tuple(portfolios)
-
-
-def csv_bool(value: bool) -> str:
-    """Booleans as the CSV files spell them."""
-    return "true" if value else "false"
-
-
-def reference_tables(reference: ReferenceData, window: HistoryWindow) -> dict[str, tuple[list[str], list[list]]]:
-    """The reference CSV files: relative path -> (header, rows)."""
-
-    def day(index: int | None) -> str:
-        """ISO date of a trading-day index; empty for None."""
-        return "" if index is None else window.iso(index)
-
-    return {
-        "reference/clients.csv": (
-            ["client_id", "client_name", "tenant_id", "aws_account_id", "salesforce_account_id", "region"],
-            [
-                [c.client_id, c.client_name, c.tenant_id, c.aws_account_id, c.salesforce_account_id, c.region]
-                for c in reference.clients
-            ],
-        ),
-        "reference/composites.csv": (
-            [
-                "composite_id",
-                "composite_name",
-                "strategy",
-                "benchmark_id",
-                "currency",
-                "inception_date",
-                "creation_date",
-                "description",
-                "min_portfolio_size",
-                "significant_cash_flow_pct",
-            ],
-            [
-                [
-                    c.composite_id,
-                    c.composite_name,
-                    c.strategy,
-                    c.benchmark_id,
-                    c.currency,
-                    day(c.inception_index),
-                    day(c.creation_index),
-                    c.description,
-                    c.min_portfolio_size,
-                    f"{c.significant_cash_flow_pct:.1f}",
-                ]
-                for c in reference.composites
-            ],
-        ),
-        "reference/portfolios.csv": (
-            [
-                "portfolio_id",
-                "portfolio_name",
-                "client_id",
-                "strategy",
-                "benchmark_id",
-                "composite_id",
-                "base_currency",
-                "fee_schedule",
-                "discretionary",
-                "inception_date",
-                "termination_date",
-            ],
-            [
-                [
-                    p.portfolio_id,
-                    p.portfolio_name,
-                    p.client_id,
-                    p.strategy,
-                    p.benchmark_id,
-                    p.composite_id,
-                    p.base_currency,
-                    p.fee_schedule,
-                    csv_bool(p.discretionary),
-                    day(p.inception_index),
-                    day(p.termination_index),
-                ]
-                for p in reference.portfolios
-            ],
-        ),
-        "reference/securities.csv": (
-            ["security_id", "figi", "ticker", "security_name", "asset_class", "sector", "currency", "country"],
-            [
-                [s.security_id, s.figi, s.ticker, s.security_name, s.asset_class, s.sector, s.currency, s.country]
-                for s in reference.securities
-            ],
-        ),
-        "reference/benchmarks.csv": (
-            ["benchmark_id", "benchmark_name", "provider", "currency"],
-            [[b.benchmark_id, b.benchmark_name, b.provider, b.currency] for b in reference.benchmarks],
-        ),
-    }

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mesh_assets.lib.cdc import OffsetRange
-from resources import kafka, kafka_reader_process
+from resources import kafka, kafka_range_read, kafka_reader_process
 
 pytestmark = pytest.mark.integration
 
@@ -174,13 +174,13 @@ def test_the_helper_process_exits_when_its_parent_is_killed_even_if_a_forked_chi
 def test_a_pooled_consumer_reads_consecutive_ranges_of_the_same_partitions_exactly(topic):
     """The helper keeps its consumer between reads. kafka-python parks what it fetched beyond a finished
     (paused) range and would never fetch that partition again: the next range must still arrive whole."""
-    pool = kafka.ConsumerPool()
+    pool = kafka_range_read.ConsumerPool()
     name = topic["name"]
     try:
         consumers = []
         for start in range(0, 300, 60):
             ranges = [OffsetRange(name, p, start, start + 60) for p in range(3)]
-            chunks = list(kafka._iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
+            chunks = list(kafka_range_read.iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
             got = sorted((c.partition, o) for c in chunks for o in c.offsets)
             assert got == [(p, o) for p in range(3) for o in range(start, start + 60)]
             consumers.append(next(iter(pool._idle.values())))
@@ -192,24 +192,24 @@ def test_a_pooled_consumer_reads_consecutive_ranges_of_the_same_partitions_exact
 def test_a_large_read_starts_with_a_small_fetch_and_then_reads_the_rest_at_full_size(topic, monkeypatch):
     """The first fetch of a read is capped (the first records come sooner); every record still arrives once,
     and the pooled consumer keeps its full fetch size for the next read."""
-    pool = kafka.ConsumerPool()
+    pool = kafka_range_read.ConsumerPool()
     name = topic["name"]
-    monkeypatch.setattr(kafka, "PARTITION_FETCH_BYTES", 64 * 1024)
-    monkeypatch.setattr(kafka, "RECORD_BYTES_ESTIMATE", 1024)  # 300 records -> a 64 KiB fetch size
-    monkeypatch.setattr(kafka, "FIRST_FETCH_BYTES", 100)  # smaller than one record batch: still one whole batch
+    monkeypatch.setattr(kafka_range_read, "PARTITION_FETCH_BYTES", 64 * 1024)
+    monkeypatch.setattr(kafka_range_read, "RECORD_BYTES_ESTIMATE", 1024)  # 300 records -> a 64 KiB fetch size
+    monkeypatch.setattr(kafka_range_read, "FIRST_FETCH_BYTES", 100)  # < one record batch: still one whole batch
     sizes: list[int] = []
-    original = kafka._small_first_fetch
+    original = kafka_range_read._small_first_fetch
 
     def recording(consumer, first_bytes):
         restore = original(consumer, first_bytes)
         sizes.append(consumer._fetcher.config["max_partition_fetch_bytes"])
         return restore
 
-    monkeypatch.setattr(kafka, "_small_first_fetch", recording)
+    monkeypatch.setattr(kafka_range_read, "_small_first_fetch", recording)
     try:
         for _ in range(2):
             ranges = [OffsetRange(name, p, 0, 300) for p in range(3)]
-            chunks = list(kafka._iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
+            chunks = list(kafka_range_read.iter_chunks(topic["bootstrap"], ranges, "", 20.0, consumers=pool))
             got = [(c.partition, o) for c in chunks for o in c.offsets]
             assert sorted(got) == [(p, o) for p in range(3) for o in range(300)] and len(got) == len(set(got))
             (consumer,) = pool._idle.values()

@@ -1,9 +1,10 @@
 """Salesforce contracts to ADX data grants, end to end on the embedded environment.
 
 The local Salesforce-compatible server (HTTPS, simple-salesforce) seeded from the small firm, the
-contract sensor evaluated for real, the ``entitlement_reconcile`` job executed (dbt on DuckDB, the local
-exchange's grants table, Iceberg audit tables). The expected grants are computed here from the
-Salesforce records with the contract rules written out again, not taken from the code under test.
+contract sensor evaluated for real, the ``entitlement_reconcile`` job executed as it requests (the bronze
+Salesforce copies of its change window, dbt on DuckDB, the local exchange's grants table, Iceberg audit
+tables). The expected grants are computed here from the Salesforce records with the contract rules written
+out again, not taken from the code under test.
 """
 
 from __future__ import annotations
@@ -74,11 +75,21 @@ def tick(world) -> object:
     return result
 
 
-def reconcile(world, tags: dict | None = None):
-    """The reconcile job in process, as the daemon would launch it for a run request."""
-    result = world["defs"].resolve_job_def("entitlement_reconcile").execute_in_process(
-        instance=world["instance"], run_config=QUIET, tags=tags or {}, raise_on_error=False)
-    return result
+def reconcile(world, request=None, defs=None):
+    """The reconcile job in process: for a run request as the daemon would launch it (its tags, its change window
+    as run config, its asset selection), or by hand (``request`` None: every version bronze does not hold)."""
+    job = (defs or world["defs"]).resolve_job_def("entitlement_reconcile")
+    if request is None:
+        return job.execute_in_process(instance=world["instance"], run_config=QUIET, raise_on_error=False)
+    return job.execute_in_process(
+        instance=world["instance"], run_config={**QUIET, **request.run_config}, tags=request.tags,
+        asset_selection=request.asset_selection, raise_on_error=False)
+
+
+def copied_to_bronze(run, what: str = "rows_written") -> dict[str, int]:
+    """Rows each bronze Salesforce copy of ``run`` wrote (or read: ``records_read``), by asset key."""
+    return {e.asset_key.to_user_string(): e.materialization.metadata[what].value
+            for e in run.get_asset_materialization_events() if e.asset_key.path[:2] == ["bronze", "salesforce"]}
 
 
 def grants_materialization(result) -> dict:
@@ -121,7 +132,7 @@ def expected_grants(world) -> set[tuple[str, str, str, str]]:
 
 
 def live_grants(world) -> set[tuple[str, str, str, str]]:
-    from mesh_assets.entitlements.reconcile import parse_grant_name
+    from mesh_assets.entitlements.grants import parse_grant_name
 
     return {(*parse_grant_name(g.name), g.receiver_account, g.data_set)
             for g in exchange(world).list_grants() if not g.expired}
@@ -138,10 +149,15 @@ def test_first_tick_copies_every_version_and_the_reconcile_grants_exactly_the_ac
     [request] = result.run_requests
     assert request.run_key.startswith("entitlements-contracts-")
     assert int(request.tags["mesh/contract-changes"]) == 14 and int(request.tags["mesh/account-changes"]) == 6
+    assert request.asset_selection is None  # the whole job: the bronze copies, then the reconcile
     assert tick(world).skip_reason is not None  # nothing changed since: the cursor holds
 
-    run = reconcile(world, request.tags)
+    run = reconcile(world, request)
     assert run.success
+    # the run's bronze steps read exactly the versions the tick saw (the sensor itself writes nothing); the
+    # world's setup had copied them already, so they append nothing twice
+    assert copied_to_bronze(run, "records_read") == {"bronze/salesforce/accounts": 6, "bronze/salesforce/contracts": 14}
+    assert copied_to_bronze(run) == {"bronze/salesforce/accounts": 0, "bronze/salesforce/contracts": 0}
     wanted = expected_grants(world)
     assert wanted, "the small firm has active contracts"
     assert live_grants(world) == wanted
@@ -165,16 +181,42 @@ def test_the_write_back_echo_is_copied_to_bronze_but_requests_no_reconcile(world
 
     before = world["defs"].resources["iceberg"].table(CONTRACTS.table).scan().to_arrow().num_rows
     result = tick(world)  # the write-back bumped SystemModstamp of the provisioned contracts
-    assert not result.run_requests and "ADX_Provisioned__c" in result.skip_reason.skip_message
+    [request] = result.run_requests
+    assert request.asset_selection == [CONTRACTS.key]  # the bronze copy alone: no reconcile
+    assert request.tags["mesh/material-contract-changes"] == "0"
     provisioned = len(expected_grants(world))
-    [event] = result.asset_events
-    assert event.metadata["rows_written"].value == provisioned
+    copy = reconcile(world, request)
+    assert copy.success
+    assert {e.asset_key for e in copy.get_asset_materialization_events()} == {CONTRACTS.key}
+    assert copied_to_bronze(copy) == {"bronze/salesforce/contracts": provisioned}
     after = world["defs"].resources["iceberg"].table(CONTRACTS.table).scan().to_arrow().num_rows
     assert after == before + provisioned  # every version is kept, none triggers work
     assert tick(world).skip_reason is not None
     run = reconcile(world)  # and a reconcile now would have nothing to do
     metadata = grants_materialization(run)
     assert (metadata["granted"], metadata["revoked"], metadata["written_back"]) == (0, 0, 0)
+
+
+def test_a_tick_waits_while_a_run_it_requested_has_not_finished_and_moves_no_cursor(world):
+    from dagster import DagsterRunStatus
+
+    for request in tick(world).run_requests:  # this test alone: settle the firm's own contracts first
+        assert reconcile(world, request).success
+    contract = salesforce(world).records("Contract", CONTRACT_FIELDS)[2]
+    salesforce(world).update("Contract", contract["Id"], {"EndDate": "2032-06-30"})
+    job = world["defs"].resolve_job_def("entitlement_reconcile")
+    queued = world["instance"].create_run_for_job(
+        job_def=job, status=DagsterRunStatus.NOT_STARTED, tags={"dagster/sensor_name": "salesforce_contract_sensor"})
+    cursor = world["cursor"]
+    try:
+        waiting = tick(world)
+        assert not waiting.run_requests and queued.run_id in waiting.skip_reason.skip_message
+        assert world["cursor"] == cursor
+    finally:
+        world["instance"].delete_run(queued.run_id)
+    [request] = tick(world).run_requests  # the run is gone: the change is there, nothing was skipped
+    assert request.tags["mesh/material-contract-changes"] == "1"
+    assert reconcile(world, request).success
 
 
 def test_a_tick_that_fails_on_the_api_limit_moves_no_cursor_and_the_next_one_skips_nothing(world):
@@ -184,8 +226,8 @@ def test_a_tick_that_fails_on_the_api_limit_moves_no_cursor_and_the_next_one_ski
 
     server = world["server"]
     local_hook = f"{server.url}/__local"
-    if tick(world).run_requests:  # this test alone: settle the firm's own contracts first
-        assert reconcile(world).success
+    for request in tick(world).run_requests:  # this test alone: settle the firm's own contracts first
+        assert reconcile(world, request).success
     contract = salesforce(world).records("Contract", CONTRACT_FIELDS)[0]
     salesforce(world).update("Contract", contract["Id"], {"EndDate": "2031-12-31"})
     cursor = world["cursor"]
@@ -204,7 +246,7 @@ def test_a_tick_that_fails_on_the_api_limit_moves_no_cursor_and_the_next_one_ski
     assert world["cursor"] == cursor
     [request] = tick(world).run_requests  # the expired session logs in again; the change is there
     assert request.tags["mesh/material-contract-changes"] == "1"
-    assert reconcile(world, request.tags).success
+    assert reconcile(world, request).success
 
 
 def test_termination_expiry_and_a_new_contract_are_applied_on_the_next_reconcile(world):
@@ -224,7 +266,7 @@ def test_termination_expiry_and_a_new_contract_are_applied_on_the_next_reconcile
     })
     [request] = tick(world).run_requests
     assert int(request.tags["mesh/contract-changes"]) == 3
-    run = reconcile(world, request.tags)
+    run = reconcile(world, request)
     assert run.success
     assert live_grants(world) == expected_grants(world)
     live_contracts = {g[0] for g in live_grants(world)}
@@ -243,8 +285,8 @@ def test_a_failed_grant_call_is_dead_lettered_turns_the_check_red_and_is_retried
     from mesh_assets.entitlements.decision_log import pending
     from mesh_assets.entitlements.tables import GRANT_DEAD_LETTERS
 
-    if tick(world).run_requests:  # this test alone: settle the firm's own contracts first
-        assert reconcile(world).success
+    for request in tick(world).run_requests:  # this test alone: settle the firm's own contracts first
+        assert reconcile(world, request).success
     sf = salesforce(world)
     account = sf.records("Account", ["Id"])[1]
     new_id = sf.create("Contract", {
@@ -262,8 +304,7 @@ def test_a_failed_grant_call_is_dead_lettered_turns_the_check_red_and_is_retried
     holder = sqlite3.connect(Path(resources["adx"].root) / "grants.db", timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        run = defs.resolve_job_def("entitlement_reconcile").execute_in_process(
-            instance=world["instance"], run_config=QUIET, tags=request.tags, raise_on_error=False)
+        run = reconcile(world, request, defs)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -307,13 +348,13 @@ def active_contract_for(world, account_id: str, product: str) -> str:
 
 
 def settle(world) -> None:
-    if tick(world).run_requests:
-        assert reconcile(world).success
+    for request in tick(world).run_requests:
+        assert reconcile(world, request).success
 
 
 def live_grant_of(world, client: dict) -> object | None:
     """A live reconciler grant on the client's tenant data sets, to its registered account (None if none)."""
-    from mesh_assets.entitlements.reconcile import parse_grant_name
+    from mesh_assets.entitlements.grants import parse_grant_name
 
     return next((g for g in sorted(exchange(world).list_grants(), key=lambda g: g.grant_id)
                  if parse_grant_name(g.name) and not g.expired and g.data_set.endswith(f"-{client['tenant_id']}")
@@ -331,7 +372,7 @@ def test_salesforce_edits_of_tenant_or_aws_account_grant_nothing_and_turn_the_bl
     if before is None:  # the firm gave this client no active contract: give it one
         active_contract_for(world, account, "nav_history")
         [request] = tick(world).run_requests
-        assert reconcile(world, request.tags).success
+        assert reconcile(world, request).success
         before = live_grant_of(world, client)
     assert before is not None
 
@@ -339,7 +380,7 @@ def test_salesforce_edits_of_tenant_or_aws_account_grant_nothing_and_turn_the_bl
     salesforce(world).update("Account", third_account, {"AWS_Account_Id__c": other["aws_account_id"]})
     new_contract = active_contract_for(world, third_account, "performance")
     [request] = tick(world).run_requests
-    run = reconcile(world, request.tags)
+    run = reconcile(world, request)
 
     live = [g for g in exchange(world).list_grants() if not g.expired]
     assert not [g for g in live if g.data_set.endswith("-tnt-0002") and g.receiver_account != other["aws_account_id"]]
@@ -368,7 +409,7 @@ def test_salesforce_edits_of_tenant_or_aws_account_grant_nothing_and_turn_the_bl
     salesforce(world).update("Account", account, {"Tenant_Id__c": "tnt-0001"})  # the CRM is corrected
     salesforce(world).update("Account", third_account, {"AWS_Account_Id__c": third["aws_account_id"]})
     [request] = tick(world).run_requests
-    run = reconcile(world, request.tags)
+    run = reconcile(world, request)
     assert run.success
     checks = check_results(run)
     assert checks["tenant_matches_reference_data"].passed and checks["every_grant_has_active_contract"].passed

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test
 
-from jobs.gips import run_gips_report
 from mesh_assets.gips import tables
 from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET, YEARS_PARTITION_SET, composite_year_key
 from mesh_assets.gips.storage import GipsStore, MissingPartitionError
 from mesh_assets.lib.gips import composite_return, link_returns
 from mesh_assets.lib.trading_calendar import trading_days
 from mesh_dev.firm import generate_firm
+from mesh_dev.gips_runs import run_gips_report
 from tests.conftest import SMALL_SEED
 from tests.support.eod_world import eod_world
 from tests.support.warehouse import query as warehouse_query

@@ -23,7 +23,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection
 from playwright.sync_api import Page, expect, sync_playwright
 
-from jobs.gips import run_gips_report
+from mesh_dev.gips_runs import run_gips_report
 from resources.settings import overridden_environment as environment
 from tests.support.processes import stop_process_group
 from tests.support.warehouse import query

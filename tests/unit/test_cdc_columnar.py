@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesh_assets.lib.cdc import SourceRecord, parse_batch
-from mesh_assets.lib.cdc.columnar import ColumnarParser, parse_chunks, rows_schema
+from mesh_assets.lib.cdc.columnar import ColumnarParser, parse_chunks
+from mesh_assets.lib.cdc.columnar_schema import rows_schema
 from mesh_assets.lib.cdc.contracts import CONTRACTS
 from mesh_assets.lib.cdc.envelope import ENVELOPE_COLUMNS
 from mesh_assets.lib.cdc.records import RecordChunk

@@ -10,21 +10,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_assets.entitlements.reconcile import (
+from mesh_assets.entitlements.grants import (
     ActualGrant,
     ClientAccount,
     Contract,
     DesiredGrant,
-    GrantActionKind,
-    ReconcilePlan,
     desired_grants,
     grant_ends_at,
     grant_name,
     last_day_of_access,
     parse_grant_name,
-    plan,
     resolve_entitlements,
 )
+from mesh_assets.entitlements.reconcile import GrantActionKind, ReconcilePlan, plan
 
 PRODUCTS = {"nav_history": "mesh-nav-history", "prices": "mesh-prices", "esg": "mesh-exposure-analytics"}
 AS_OF = dt.date(2026, 11, 23)

@@ -22,15 +22,8 @@ from hypothesis import strategies as st
 
 from mesh_assets.adx.assets import publish_by_tenant
 from mesh_assets.entitlements.boundary import EntitlementRow, entitlements_within_boundary
-from mesh_assets.entitlements.reconcile import (
-    ActualGrant,
-    Contract,
-    GrantActionKind,
-    ReconcilePlan,
-    grant_ends_at,
-    parse_grant_name,
-    plan,
-)
+from mesh_assets.entitlements.grants import ActualGrant, Contract, grant_ends_at, parse_grant_name
+from mesh_assets.entitlements.reconcile import GrantActionKind, ReconcilePlan, plan
 from mesh_assets.lib.data_products.products import NAV_HISTORY, PRODUCTS, ProductSpec
 from mesh_assets.lib.data_products.tenant_filters import (
     Tenant,

@@ -35,7 +35,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mesh_assets.lib.cdc.columnar_guards import arrow_rows, event_time_us, iso_dates, key_text, suspicious
-from mesh_assets.lib.cdc.contracts import ALLOWED_VALUES, FieldSpec, TopicContract
+from mesh_assets.lib.cdc.columnar_schema import json_lines, json_schema, rows_schema, with_columns
+from mesh_assets.lib.cdc.contracts import ALLOWED_VALUES, TopicContract
 from mesh_assets.lib.cdc.envelope import DeadLetter, Skip, parse_batch, value_skip_kind
 from mesh_assets.lib.cdc.records import RecordChunk, SourceRecord
 
@@ -53,50 +54,6 @@ FIRST_UNIT_RECORDS = 1_024
 MIN_SPLIT = 64
 #: Ops the vectorized path takes (a delete needs its ``before`` image, kept as JSON text: per record).
 VECTOR_OPS = ("c", "u", "r")
-
-
-def field_type(spec: FieldSpec) -> pa.DataType:
-    """The Arrow type of a contract field (a decimal at its precision and scale)."""
-    import pyarrow as pa
-
-    if spec.type == "decimal":
-        return pa.decimal128(spec.precision, spec.scale)
-    return {"string": pa.string(), "int": pa.int64(), "date": pa.date32()}[spec.type]
-
-
-def envelope_schema() -> pa.Schema:
-    """Arrow schema of the envelope columns, as both paths produce them."""
-    import pyarrow as pa
-
-    return pa.schema([
-        ("source_topic", pa.string()), ("source_partition", pa.int32()), ("source_offset", pa.int64()),
-        ("source_timestamp_ms", pa.int64()), ("record_key", pa.string()), ("op", pa.string()),
-        ("ts_ms", pa.int64()), ("lsn", pa.int64()), ("tx_id", pa.int64()), ("before_json", pa.string()),
-        ("ts_us", pa.int64()),
-    ])  # fmt: skip
-
-
-def rows_schema(contract: TopicContract) -> pa.Schema:
-    """Arrow schema of parsed rows: envelope columns, then the contract's fields (additive fields follow)."""
-    import pyarrow as pa
-
-    return pa.schema([*envelope_schema(), *(pa.field(f.name, field_type(f)) for f in contract.fields)])
-
-
-def _json_schema(contract: TopicContract) -> pa.Schema:
-    """What ``pyarrow.json`` reads each line ``{"v": envelope}`` as (dates as text, checked afterwards)."""
-    import pyarrow as pa
-
-    image = pa.struct([pa.field(f.name, pa.string() if f.type == "date" else field_type(f)) for f in contract.fields])
-    # Debezium's other source fields are declared too (never read): Arrow infers undeclared fields
-    # record by record, which costs ~20% of the parse; a record whose field has another type fails
-    # its unit, and the halving sends it to the per-record parser like any other surprise.
-    source = pa.struct([("lsn", pa.int64()), ("table", pa.string()), ("txId", pa.int64()),
-                        ("connector", pa.string()), ("db", pa.string()), ("ts_ms", pa.int64()),
-                        ("ts_us", pa.int64()), ("ts_ns", pa.int64())])  # fmt: skip
-    envelope = pa.struct([("op", pa.string()), ("ts_ms", pa.int64()), ("ts_us", pa.int64()), ("ts_ns", pa.int64()),
-                          ("source", source), ("before", image), ("after", image)])  # fmt: skip
-    return pa.schema([("v", envelope)])
 
 
 @dataclass
@@ -165,7 +122,7 @@ class ColumnarParser:
         self._skips: list[Skip] = []
         self._vectorized = 0
         self._per_record = 0
-        self._json_schema = _json_schema(contract)
+        self._json_schema = json_schema(contract)
         self._rows_schema = rows_schema(contract)
 
     def add(self, chunk: RecordChunk) -> None:
@@ -191,7 +148,7 @@ class ColumnarParser:
         self._flush()
         extras = sorted({name for t in self._tables for name in t.column_names} - set(self._rows_schema.names))
         schema = pa.schema([*self._rows_schema, *(pa.field(name, pa.string()) for name in extras)])
-        tables = [_with_columns(t, schema) for t in self._tables if t.num_rows]
+        tables = [with_columns(t, schema) for t in self._tables if t.num_rows]
         rows = pa.concat_tables(tables) if tables else schema.empty_table()
         if ordered and (len(tables) > 1 or self._per_record):
             order = pc.sort_indices(rows, sort_keys=[("source_topic", "ascending"),
@@ -222,7 +179,7 @@ class ColumnarParser:
         self._pending_records = 0
         if not unit.values:
             return
-        buffer = _json_lines(unit.values)
+        buffer = json_lines(unit.values)
         odd = suspicious(buffer, unit.values)
         per_record: list[int] = []
         if odd:
@@ -267,7 +224,7 @@ class ColumnarParser:
             if not piece:
                 continue
             if buffer is None:
-                buffer = _json_lines([unit.values[i] for i in piece])
+                buffer = json_lines([unit.values[i] for i in piece])
             parsed = self._read_json(buffer, len(piece))
             buffer = None
             if parsed is not None:
@@ -393,28 +350,6 @@ class ColumnarParser:
         if not batch.row_count:
             return
         self._tables += arrow_rows(batch, self._rows_schema, self._dead, records)
-
-
-def _json_lines(values: list[bytes]) -> bytes:
-    """One line ``{"v": value}`` per value: a value that is not exactly one JSON value breaks its line.
-
-    The buffer is copied once (the wrapper's ends go on the first and last values, not around the joined
-    megabytes)."""
-    if len(values) <= 1:
-        return b'{"v":' + b"".join(values) + b"}"
-    return b'}\n{"v":'.join([b'{"v":' + values[0], *values[1:-1], values[-1] + b"}"])
-
-
-def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns in its order; columns it lacks (additive fields) are null."""
-    import pyarrow as pa
-
-    if table.schema.equals(schema):
-        return table
-    return pa.Table.from_arrays(
-        [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema],
-        schema=schema,
-    )
 
 
 def parse_chunks(chunks: Iterable[RecordChunk], contract: TopicContract) -> ColumnarBatch:

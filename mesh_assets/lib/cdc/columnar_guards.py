@@ -82,7 +82,7 @@ def event_time_us(us: pa.Array, ns: pa.Array, ms: pa.Array) -> tuple[pa.Array, p
 def suspicious(joined: bytes, values: list[bytes]) -> set[int]:
     """Values the vectorized path must not take: line breaks, ``NaN``/``Infinity``, invalid UTF-8.
 
-    ``joined`` is :func:`_json_lines` of ``values`` (the wrapper adds none of these).
+    ``joined`` is :func:`mesh_assets.lib.cdc.columnar_schema.json_lines` of ``values`` (the wrapper adds none of these).
     """
     out: set[int] = set()
     if joined.count(b"\n") != len(values) - 1 or b"\r" in joined:

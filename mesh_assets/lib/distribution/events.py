@@ -25,9 +25,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh_assets.lib.distribution.topics import NAV_INTRADAY, PERFORMANCE_METRICS, DistributionTopic
+from mesh_assets.lib.distribution.topics import (
+    NAV_INTRADAY,
+    PERFORMANCE_METRICS,
+    SCHEMA_VERSION,
+    DistributionTopic,
+)
 
-SCHEMA_VERSION = 1
 #: Namespace of the uuid5 event ids (fixed forever: changing it would change every id).
 EVENT_NAMESPACE = uuid.UUID("6c1f3a52-9a0e-5c55-8f7e-3b1d2e4a9d10")
 #: The fields ``content_hash`` covers: what the event says, not when or by whom it was published.

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+#: Version of the event envelope and of every topic's JSON Schema (``schemas/<topic>.v<version>.schema.json``).
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -18,8 +20,6 @@ class DistributionTopic:
     @property
     def schema_path(self) -> Path:
         """The JSON Schema of the topic's record values (``schemas/<topic>.v<version>.schema.json``)."""
-        from mesh_assets.lib.distribution.events import SCHEMA_VERSION
-
         return SCHEMA_DIR / f"{self.name}.v{SCHEMA_VERSION}.schema.json"
 
 
