@@ -124,11 +124,11 @@ def _write(state: BookState, figures: list[CompositeYear], run_id: str) -> dict[
     by_key = {(f.composite_id, f.year): f for f in figures}
     statistics = {k: (pd.DataFrame([f.statistics]).drop(columns=["year"]) if f.statistics else _empty_statistics())
                   for k, f in by_key.items()}
-    frames = {tables.PORTFOLIO_MONTHLY_RETURNS: {k: f.monthly for k, f in by_key.items()},
-              tables.COMPOSITE_MEMBERSHIP: {k: f.membership for k, f in by_key.items()},
-              tables.COMPOSITE_MONTHLY_RETURNS: {k: f.composite_monthly for k, f in by_key.items()},
-              tables.COMPOSITE_ANNUAL_STATISTICS: statistics}
-    return {spec.identifier: state.store.write_many(spec, rows, run_id) for spec, rows in frames.items()}
+    frames = [(tables.PORTFOLIO_MONTHLY_RETURNS, {k: f.monthly for k, f in by_key.items()}),
+              (tables.COMPOSITE_MEMBERSHIP, {k: f.membership for k, f in by_key.items()}),
+              (tables.COMPOSITE_MONTHLY_RETURNS, {k: f.composite_monthly for k, f in by_key.items()}),
+              (tables.COMPOSITE_ANNUAL_STATISTICS, statistics)]
+    return {spec.identifier: state.store.write_many(spec, rows, run_id) for spec, rows in frames}
 
 
 def write_reports(state: BookState, year: int, figures: list[CompositeYear],
