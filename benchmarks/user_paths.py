@@ -19,7 +19,10 @@ memory of the webserver's and daemon's process trees (run workers and dbt includ
 Paths, in order (each needs the ones before it): ``bronze_sources``; ``eod_full_history`` (every day
 of the firm's history as one ``eod_batch`` run over the range, what a single-run backfill of the job
 launches; ``--eod-asset-backfill`` launches it as an asset backfill instead); ``eod_daily`` (the scheduled day: the last
-trading day, one partition); ``gips_one`` (one partition of ``--gips-job``); ``gips_all`` (every
+trading day, one partition); ``gips_one`` (one partition of ``--gips-job``, launched alone: the
+composite's earlier years are not materialized, the run computes what it needs of them);
+``gips_in_order`` (the baseline in the same run: the same composite launched year by year from its inception
+through that year, one run each, what a later year needed before); ``gips_all`` (every
 partition of ``--gips-job`` as one backfill); ``cdc`` (Aladdin CDC through the daemon: ``aladdin_cdc_sensor``
 turned on through GraphQL over a real Kafka broker, a producer at ``--cdc-rate`` events/s for ``--cdc-minutes``,
 the lag sampled every second from Iceberg's committed positions: ``benchmarks/user_paths_cdc.py``; with
@@ -298,20 +301,38 @@ def gips_partitions(platform: Platform, job: str) -> list[str]:
 
 
 def register_composites(platform: Platform) -> None:
-    """Add the firm's composites to the GIPS composite partitions (what ``gips_composite_sensor`` does)."""
-    from mesh_assets.gips.inputs import WarehouseReads
-    from mesh_assets.gips.partitions import COMPOSITES_PARTITION_SET
+    """Add the firm's composites and GIPS years to the GIPS partitions (what ``gips_composite_sensor`` does)."""
+    from jobs.gips import register_partitions
+    from mesh_assets.gips.inputs import FirmWideReads
 
-    warehouse = platform.definitions().resources["warehouse"]
-    ids = WarehouseReads(warehouse).composite_ids() if hasattr(WarehouseReads, "composite_ids") else [
-        r["composite_id"] for r in warehouse.query("select composite_id from silver.composites").to_pylist()]
-    platform.instance.add_dynamic_partitions(COMPOSITES_PARTITION_SET, sorted(ids))
+    reads = FirmWideReads(platform.definitions().resources["warehouse"])
+    composites = reads.composites()
+    through = reads.data_through()
+    register_partitions(platform.instance, sorted(composites["composite_id"]),
+                        [int(d[:4]) for d in composites["inception_date"]], through.year if through else 0)
+
+
+def gips_in_order(platform: Platform, job: str, key: str) -> dict[str, Any]:
+    """The composite of ``key`` launched year by year from its inception year through the key's year, one run
+    each, in order: what a later year needed before a composite-year computed its earlier years itself."""
+    from mesh_assets.gips.inputs import WarehouseReads
+
+    composite, _, year = key.partition("|")
+    first = int(WarehouseReads(platform.definitions().resources["warehouse"]).composite(composite)
+                ["inception_date"][:4])
+    launched, run_ids = time.time(), []
+    for each in range(first, int(year) + 1):
+        run_ids.append(platform.launch_run(job, {"dagster/partition": f"{composite}|{each}"}))
+        platform.wait_runs(run_ids[-1:], 3600)
+    return platform.figures("gips_in_order", launched, run_ids, job=job, partitions=len(run_ids))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="small")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--end-date", default="", help="the firm's last day (YYYY-MM-DD; default: the generator's): "
+                                                       "e.g. 2026-02-20 gives the small firm two GIPS years")
     parser.add_argument("--paths", default="bronze_sources,eod_full_history,eod_daily,gips_one,gips_all",
                         help="comma-separated subset of the paths (each needs the ones before it)")
     parser.add_argument("--gips-job", default="gips_report", help="the GIPS job (its partitions are read from it)")
@@ -337,7 +358,8 @@ def main() -> None:
     from mesh_assets.lib.trading_calendar import trading_days
     from mesh_dev.firm import generate_firm
 
-    manifest = generate_firm(tmp / "firm", scale=args.scale, seed=args.seed)
+    manifest = generate_firm(tmp / "firm", scale=args.scale, seed=args.seed,
+                             **({"end_date": dt.date.fromisoformat(args.end_date)} if args.end_date else {}))
     if "cdc" in paths:
         bootstrap = user_paths_cdc.start_broker(tmp)
         env["MESH_KAFKA_BOOTSTRAP"] = os.environ["MESH_KAFKA_BOOTSTRAP"] = bootstrap
@@ -368,6 +390,8 @@ def main() -> None:
         if "gips_one" in paths:
             one = args.gips_one or keys[-1]
             results.append(platform.run_path("gips_one", args.gips_job, {"dagster/partition": one}))
+        if "gips_in_order" in paths:
+            results.append(gips_in_order(platform, args.gips_job, args.gips_one or keys[-1]))
         if "gips_all" in paths:
             results.append(platform.backfill_path("gips_all", args.gips_job, keys))
         if "cdc" in paths:

@@ -238,11 +238,9 @@ def composite_annual_statistics(
     reads = _reads(warehouse)
     composite_id, year, composite = requested(context, reads)
     store = _store(iceberg)
-    history_years = list(range(max(_inception_year(composite), year - 2), year + 1))
-    history = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, history_years)
+    in_year = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, [year])
     monthly = store.read(tables.PORTFOLIO_MONTHLY_RETURNS, composite_id, [year])
     membership = store.read(tables.COMPOSITE_MEMBERSHIP, composite_id, [year])
-    in_year = history[history["year"] == year]
     if in_year.empty:  # before the composite's first full month (or after its last): an empty year
         version = store.write(tables.COMPOSITE_ANNUAL_STATISTICS, _empty_statistics(), composite_id, year,
                               context.run.run_id)
@@ -253,6 +251,11 @@ def composite_annual_statistics(
             check_results=[to_check_result(firm_assets_cover_composite(in_year.assign(
                 period_end=[], composite_assets=[], firm_assets=[])), "firm_assets_cover_composite")],
         )
+    # the 3-year risk needs the two years before: stored ones read, the others computed in this step
+    earlier = _earlier(store, warehouse, composite, str(in_year["weighting_method"].iat[-1]),
+                       config.dispersion_measure)
+    history_years = list(range(max(_inception_year(composite), year - 2), year))
+    history = _history(earlier.frame(tables.COMPOSITE_MONTHLY_RETURNS, history_years), in_year)
     period_end = str(in_year["month_last_session"].max())
     stats = annual_statistics(year, history, monthly, membership, reads.firm_assets(period_end),
                               config.dispersion_measure, composite_id=composite_id)
@@ -263,7 +266,8 @@ def composite_annual_statistics(
     from mesh_assets.lib.gips.report.document import clean
 
     return MaterializeResult(
-        metadata=_written(version, row, reads.fingerprints, statistics=MetadataValue.json(clean(stats.as_dict()))),
+        metadata=_written(version, row, reads.fingerprints, statistics=MetadataValue.json(clean(stats.as_dict())),
+                          **_computed_note(earlier)),
         check_results=[to_check_result(firm_assets_cover_composite(pd.DataFrame([stats.as_dict()])),
                                        "firm_assets_cover_composite")],
     )
@@ -293,12 +297,17 @@ def annual_report(
     portfolios = reads.portfolios(composite_id)
     store = _store(iceberg, track=True)
     presented = list(range(max(_inception_year(composite), year - PRESENTED_YEARS + 1), year + 1))
-    statistics = store.read(tables.COMPOSITE_ANNUAL_STATISTICS, composite_id, presented)
-    composite_monthly = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, presented)
+    statistics = store.read(tables.COMPOSITE_ANNUAL_STATISTICS, composite_id, [year])
+    composite_monthly = store.read(tables.COMPOSITE_MONTHLY_RETURNS, composite_id, [year])
     if year not in set(statistics["year"]):
         raise Failure(description=f"Composite {composite_id} has no GIPS report for {year}: it had no member in any "
                                   f"month of {year} (a composite's record starts with its first full month).",
                       allow_retries=False, metadata={"composite_id": composite_id, "year": year, "user_error": True})
+    # the years presented before this one: stored ones read, the others computed in this step (not written)
+    earlier = _earlier(store, warehouse, composite, str(composite_monthly["weighting_method"].iat[-1]),
+                       str(statistics["dispersion_measure"].iat[-1]))
+    statistics = _history(earlier.frame(tables.COMPOSITE_ANNUAL_STATISTICS, presented[:-1]), statistics)
+    composite_monthly = _history(earlier.frame(tables.COMPOSITE_MONTHLY_RETURNS, presented[:-1]), composite_monthly)
     if presented[0] == _inception_year(composite):  # the presented history starts at the composite's start
         composite = {**composite, "inception_date": str(composite_monthly["month_first_session"].min())}
     schedule = standard_fee_schedule(portfolios["fee_schedule"].tolist())
@@ -313,7 +322,8 @@ def annual_report(
         statistics=statistics.to_dict(orient="records"), composite_monthly=composite_monthly,
         fee_schedule=parse_fee_schedule(schedule, context=f"composite {composite_id}"), policy=policy,
         weighting_method=methods[0], dispersion_measure=measures[0],
-        inputs={"gips": store.read_versions, "warehouse": reads.fingerprints},
+        inputs={"gips": store.read_versions, "warehouse": reads.fingerprints,
+                **({"computed_in_run": earlier.provenance()} if earlier.computed else {})},
     )
     files = render_files(report)
     prefix = f"gips/{composite_id}/{year}"
@@ -328,6 +338,30 @@ def annual_report(
         "inputs": MetadataValue.json(report["inputs"]),
         "dagster/row_count": len(statistics),
     })
+
+
+def _earlier(store, warehouse: WarehouseResource, composite: dict, weighting_method: str, dispersion_measure: str):
+    """The composite's earlier years: read where stored, computed (with these methods) where not."""
+    from mesh_assets.gips.earlier_years import EarlierYears
+
+    return EarlierYears(store, _reads(warehouse), dict(composite), weighting_method, dispersion_measure)
+
+
+def _history(earlier: "pd.DataFrame", current: "pd.DataFrame") -> "pd.DataFrame":
+    """Earlier years' rows then the year's own, in the order ``GipsStore.read`` gives for all of them."""
+    import pandas as pd
+
+    frames = [f for f in (earlier, current) if len(f)]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [current])[0]
+    return frame.sort_values([c for c in ("year", "month") if c in frame.columns], kind="stable").reset_index(
+        drop=True)
+
+
+def _computed_note(earlier) -> dict[str, Any]:
+    """Metadata naming the earlier years computed in the step (not stored), when there were any."""
+    if not earlier.computed:
+        return {}
+    return {"earlier_years_computed": MetadataValue.json(earlier.provenance())}
 
 
 def _empty_statistics() -> "pd.DataFrame":

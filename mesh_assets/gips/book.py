@@ -5,7 +5,9 @@ a backfill over all years is ONE run whose step sees every year and computes the
 one portfolio-monthly-returns call over every portfolio of the firm, then each composite's membership,
 composite returns, statistics and checks from memory, one Iceberg commit per GIPS table, and each
 composite's report files. It writes the same tables and files as the per-composite-year assets (same engine
-functions, same figures), which stay the small path compliance launches for one composite-year.
+functions, same figures), which stay the small path compliance launches for one composite-year, and records each
+composite-year it computed as a materialization of those assets' partition, with the composite-year's check
+verdicts (``mesh_assets.gips.book_events``): the UI shows them materialized by the book's run.
 """
 
 import warnings
@@ -66,7 +68,9 @@ with warnings.catch_warnings():
         check_specs=[AssetCheckSpec(CHECK, asset=ANNUAL_BOOK, blocking=True,
                                     description="the five GIPS checks pass for every composite-year of the book")],
         description="The firm's GIPS book for the year(s): every composite-year's figures (the gips tables) and "
-                    "report files, computed in one step; a backfill over all years is one run.",
+                    "report files, computed in one step; a backfill over all years is one run. Each "
+                    "composite-year it computes is recorded as a materialization of the per-composite-year "
+                    "assets' partition.",
     )
 
 
@@ -76,6 +80,7 @@ def annual_book(
     warehouse: WarehouseResource, reports: ReportStoreResource,
 ) -> MaterializeResult:
     """Every composite-year of the partition's years, in ascending order, then their reports."""
+    from mesh_assets.gips.book_events import composite_year_events
     from mesh_assets.gips.book_year import BookState, compute_year, write_reports
 
     state = BookState.open(iceberg, warehouse)
@@ -86,6 +91,13 @@ def annual_book(
         figures = compute_year(state, year, config, context.run.run_id, verdicts)
         files = write_reports(state, year, figures, reports)
         counts[str(year)] = len(files)
+        # each composite-year's six assets (and its checks) show as materialized by this run, partition by partition
+        composites = {c["composite_id"]: c for c in state.composites_of(year)}
+        for one in figures:
+            prefix = f"{one.composite_id}/"
+            own = {name.removeprefix(prefix): entry for name, entry in files.items() if name.startswith(prefix)}
+            for event in composite_year_events(one, composites[one.composite_id], state.writes[year], own):
+                context.log_event(event)
         context.log.info(f"GIPS book {year}: {len(figures)} composite-years, {len(files)} reports")
     failed = {name: v for name, v in verdicts.items() if v["failed"]}
     return MaterializeResult(

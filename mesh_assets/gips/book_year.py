@@ -33,6 +33,8 @@ class BookState:
     benchmarks: dict[str, dict[str, Any]]
     data_through: dt.date | None
     computed: dict[tuple[str, int], CompositeYear] = field(default_factory=dict)
+    #: Each year's commits, by GIPS table identifier (snapshot ids for the composite-years' materializations).
+    writes: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, iceberg: IcebergCatalogResource, warehouse: WarehouseResource) -> BookState:
@@ -111,22 +113,22 @@ def compute_year(state: BookState, year: int, config: Any, run_id: str, verdicts
             if not verdict.passed:
                 tally["failed"] += 1
                 tally["first_failure"] = tally["first_failure"] or f"{cid}|{year}: {verdict.description}"
-    _write(state, figures, run_id)
+    state.writes[year] = _write(state, figures, run_id)
     return figures
 
 
-def _write(state: BookState, figures: list[CompositeYear], run_id: str) -> None:
-    """The year's partitions of the four GIPS tables, one commit each."""
+def _write(state: BookState, figures: list[CompositeYear], run_id: str) -> dict[str, Any]:
+    """The year's partitions of the four GIPS tables, one commit each; the commits by table identifier."""
     from mesh_assets.gips.assets import _empty_statistics
 
     by_key = {(f.composite_id, f.year): f for f in figures}
-    state.store.write_many(tables.PORTFOLIO_MONTHLY_RETURNS, {k: f.monthly for k, f in by_key.items()}, run_id)
-    state.store.write_many(tables.COMPOSITE_MEMBERSHIP, {k: f.membership for k, f in by_key.items()}, run_id)
-    state.store.write_many(tables.COMPOSITE_MONTHLY_RETURNS, {k: f.composite_monthly for k, f in by_key.items()},
-                           run_id)
     statistics = {k: (pd.DataFrame([f.statistics]).drop(columns=["year"]) if f.statistics else _empty_statistics())
                   for k, f in by_key.items()}
-    state.store.write_many(tables.COMPOSITE_ANNUAL_STATISTICS, statistics, run_id)
+    frames = [(tables.PORTFOLIO_MONTHLY_RETURNS, {k: f.monthly for k, f in by_key.items()}),
+              (tables.COMPOSITE_MEMBERSHIP, {k: f.membership for k, f in by_key.items()}),
+              (tables.COMPOSITE_MONTHLY_RETURNS, {k: f.composite_monthly for k, f in by_key.items()}),
+              (tables.COMPOSITE_ANNUAL_STATISTICS, statistics)]
+    return {spec.identifier: state.store.write_many(spec, rows, run_id) for spec, rows in frames}
 
 
 def write_reports(state: BookState, year: int, figures: list[CompositeYear],

@@ -99,6 +99,20 @@ class WarehouseReads:
             "portfolio_id", "as_of_date", "begin_value", "end_value", "external_flow", "daily_return",
             "return_status"))
 
+    def daily_returns_between(self, composite_id: str, first_year: int, last_year: int) -> pd.DataFrame:
+        """Daily returns of the composite's portfolios from ``first_year`` to ``last_year`` (one query)."""
+        cid = safe_id(composite_id, "composite")
+        return self.frame(f"gold.daily_returns.{first_year}-{last_year}", f"""
+            select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.daily_return,
+                   d.return_status
+            from gold.daily_returns as d
+            inner join silver.portfolios as p on p.portfolio_id = d.portfolio_id
+            where p.composite_id = '{cid}'
+              and d.as_of_date between date '{first_year}-01-01' and date '{last_year}-12-31'
+            order by d.portfolio_id, d.as_of_date""", (
+            "portfolio_id", "as_of_date", "begin_value", "end_value", "external_flow", "daily_return",
+            "return_status"))
+
     def sessions(self, first: dt.date, last: dt.date) -> list[dt.date]:
         """NYSE sessions between ``first`` and ``last`` (the calendar seed)."""
         rows = self.frame("silver.nyse_trading_days", f"""

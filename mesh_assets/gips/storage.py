@@ -64,6 +64,25 @@ class GipsStore:
         keys = [partition_value(c, y) for c, y in frames]
         return overwrite_partitions(self.iceberg.loader(spec), rows, PARTITION_COLUMN, keys, properties)
 
+    def existing_years(self, spec: TableSpec, composite_id: str, years: list[int]) -> list[int]:
+        """Those of ``years`` whose composite-year partition some snapshot of ``spec`` wrote."""
+        table = self.iceberg.table(spec)
+        return [y for y in years if partition_version(table, partition_value(composite_id, y))[0] is not None]
+
+    @staticmethod
+    def as_stored(spec: TableSpec, frame: pd.DataFrame, composite_id: str, year: int) -> pd.DataFrame:
+        """``frame`` as :meth:`read` returns it after :meth:`write`: cast to the table's schema, same order."""
+        import pyarrow as pa
+
+        data = frame.copy()
+        data.insert(0, "year", year)
+        data.insert(0, "composite_id", composite_id)
+        data.insert(0, PARTITION_COLUMN, partition_value(composite_id, year))
+        rows = pa.Table.from_pandas(data.loc[:, spec.column_names], preserve_index=False).cast(spec.schema)
+        return rows.to_pandas().drop(columns=[PARTITION_COLUMN, "composite_id"]).sort_values(
+            [c for c in ("year", "portfolio_id", "month") if c in spec.column_names], kind="stable"
+        ).reset_index(drop=True)
+
     def read_existing(self, spec: TableSpec, keys: list[tuple[str, int]]) -> pd.DataFrame:
         """Rows of those ``(composite id, year)`` partitions that exist (no error for the others)."""
         table = self.iceberg.table(spec)

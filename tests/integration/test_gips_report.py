@@ -362,6 +362,70 @@ def test_mesh_gips_report_cli_prints_the_files(gips, tmp_path, monkeypatch):
         assert gips["composites"][-1] in instance.get_dynamic_partitions(COMPOSITES_PARTITION_SET)
 
 
+def _wait_for_run(instance, run_id: str, timeout: float = 300):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (run := instance.get_run_by_id(run_id)).is_finished:
+        assert time.monotonic() < deadline, f"run {run_id} did not finish"
+        time.sleep(0.5)
+    return run
+
+
+def test_a_later_year_launched_alone_computes_the_earlier_years_and_reports_the_same(gips, tmp_path):
+    """2026 launched alone through the run launcher, over a lakehouse whose GIPS tables hold nothing (a copy of the
+    world's catalog without them): the run computes 2025 itself and its report equals the in-order one."""
+    import os
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    from resources.environment import local_resources
+
+    world = gips["world"]
+    composite_id, year = gips["composites"][-1], gips["year"]
+    source = world["root"] / "data"
+    alone = tmp_path / "data"
+    (alone / "lakehouse").mkdir(parents=True)
+    shutil.copy2(source / "lakehouse" / "catalog.db", alone / "lakehouse" / "catalog.db")
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        if (source / name).exists():
+            shutil.copy2(source / name, alone / name)
+    catalog = local_resources(data_dir=alone, firm_dir=Path(world["env"]["MESH_FIRM_DIR"]))["iceberg"].catalog()
+    for spec in (tables.PORTFOLIO_MONTHLY_RETURNS, tables.COMPOSITE_MEMBERSHIP, tables.COMPOSITE_MONTHLY_RETURNS,
+                 tables.COMPOSITE_ANNUAL_STATISTICS):
+        catalog.drop_table(spec.identifier)  # the catalog entry only: the world's own files stay
+    (world["root"] / "dagster_home" / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "telemetry:\n  enabled: false\n")
+    alone_world = {**world, "env": {**world["env"], "MESH_DATA_DIR": str(alone)}}
+    run_id, launcher = _launch(alone_world, "gips_report", composite_id, year)
+    assert launcher.wait(timeout=300) == 0, launcher.stderr.read()
+    run = _wait_for_run(world["instance"], run_id)
+    records = [r.event_log_entry.dagster_event for r in world["instance"].get_records_for_run(run_id).records
+               if r.event_log_entry.dagster_event]
+    failures = [e.step_failure_data.error.to_string() for e in records if e.is_step_failure]
+    assert run.status == DagsterRunStatus.SUCCESS, failures
+    partitions = {e.event_specific_data.materialization.partition for e in records
+                  if e.event_type == DagsterEventType.ASSET_MATERIALIZATION}
+    assert partitions == {f"{composite_id}|{year}"}  # the earlier year is computed, not materialized
+
+    in_order = gips["reports"] / composite_id / str(year)
+    launched_alone = alone / "reports" / "gips" / composite_id / str(year)
+    assert (launched_alone / "gips_statistics.csv").read_bytes() == (in_order / "gips_statistics.csv").read_bytes()
+    by_chain, by_alone = (json.loads((folder / "gips_report.json").read_text()) for folder in (in_order,
+                                                                                               launched_alone))
+    assert by_alone["inputs"]["computed_in_run"]["years"] == list(range(YEARS[0], year))
+    assert "computed_in_run" not in by_chain["inputs"]
+    by_chain.pop("inputs"), by_alone.pop("inputs")  # provenance: snapshot ids and the reads differ by design
+    assert json.dumps(by_alone, sort_keys=True) == json.dumps(by_chain, sort_keys=True)
+    assert len(by_alone["statistics"]) == len(YEARS)
+    # nothing of the earlier year was written: its composite-year stays for its own run (or the book) to record
+    store = GipsStore(local_resources(data_dir=alone, firm_dir=Path(world["env"]["MESH_FIRM_DIR"]))["iceberg"])
+    for spec in (tables.COMPOSITE_MONTHLY_RETURNS, tables.COMPOSITE_ANNUAL_STATISTICS):
+        assert store.existing_years(spec, composite_id, list(YEARS)) == [year]
+    assert os.path.samefile(world["root"] / "data", source)  # the world's own data was not touched
+
+
 def test_the_firm_wide_book_computes_every_composite_year_in_one_run_with_the_same_figures(gips):
     """Last in this module: it rewrites the GIPS tables and reports the tests above read."""
     import os
@@ -396,12 +460,32 @@ def test_the_firm_wide_book_computes_every_composite_year_in_one_run_with_the_sa
     while not (run := instance.get_run_by_id(run_id)).is_finished:
         assert time.monotonic() < deadline
         time.sleep(0.5)
-    assert run.status == DagsterRunStatus.SUCCESS
     records = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run_id).records
                if r.event_log_entry.dagster_event]
+    assert run.status == DagsterRunStatus.SUCCESS, [e.step_failure_data.error.to_string() for e in records
+                                                    if e.is_step_failure]
     assert [e.step_key for e in records if e.event_type == DagsterEventType.STEP_START] == ["gips__annual_book"]
-    [check] = [e.event_specific_data for e in records if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    evaluations = [e.event_specific_data for e in records if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    book = AssetKey(["gips", "annual_book"])
+    [check] = [c for c in evaluations if c.asset_key == book]
     assert check.passed, check.description
+    # each composite-year the book computed shows as materialized by this run, asset by asset, partition by
+    # partition (what the UI's partition grid reads), with its row count and the commit's snapshot id
+    materialized = defaultdict(set)
+    for event in records:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key.path[0] == "gips":
+            materialization = event.event_specific_data.materialization
+            materialized[event.asset_key.path[-1]].add(materialization.partition)
+            if event.asset_key.path[-1] in ("portfolio_monthly_returns", "composite_annual_statistics"):
+                assert materialization.metadata["snapshot_id"].value.isdigit()
+                assert "dagster/row_count" in materialization.metadata
+    expected = {str(composite_year_key(c, y)) for c, y in keys}
+    for asset in GIPS_ASSETS:
+        assert materialized[asset] == expected, asset
+        assert expected <= instance.get_materialized_partitions(AssetKey(["gips", asset])), asset
+    per_partition = {(c.check_name, c.partition) for c in evaluations if c.asset_key != book}
+    assert per_partition == {(name, key) for name in GIPS_CHECKS for key in expected}
+    assert all(c.passed for c in evaluations)
 
     by_book = store.read_existing(tables.COMPOSITE_ANNUAL_STATISTICS, keys)[columns].sort_values(
         ["composite_id", "year"]).reset_index(drop=True)
