@@ -80,6 +80,11 @@ def drain(cdc, max_rounds: int = 50) -> list[str]:
     raise AssertionError(f"sensor still requesting runs after {max_rounds} rounds")
 
 
+def parse(label: str) -> OffsetRange:
+    topic, partition, start, end = label.rsplit("-", 3)
+    return OffsetRange(topic, int(partition), int(start), int(end))
+
+
 def iceberg(cdc):
     return cdc["defs"].resources["iceberg"]
 
@@ -99,8 +104,9 @@ def test_sensor_and_runs_land_exactly_the_valid_events_and_dead_letter_the_malfo
         assert landed == expected
     dead = positions(iceberg(cdc).table(tables.DEAD_LETTERS).scan().to_arrow())
     assert dead == malformed
-    # Ranges are capped at 40 offsets, keyed by the range itself, and follow each other per partition.
-    ranges = [OffsetRange(*[int(x) if i else x for i, x in enumerate(k.rsplit("-", 3))]) for k in keys]
+    # Ranges are capped at 40 offsets, keyed by the ranges themselves, and follow each other per partition.
+    ranges = [OffsetRange(*[int(x) if i else x for i, x in enumerate(label.rsplit("-", 3))])
+              for k in keys for label in k.split(",")]
     assert max(len(r) for r in ranges) == 40
     ends: dict = {}
     for r in ranges:
@@ -111,17 +117,23 @@ def test_sensor_and_runs_land_exactly_the_valid_events_and_dead_letter_the_malfo
 def test_sensor_ranges_are_contiguous_from_the_committed_position_and_the_cursor_tracks_them(cdc, monkeypatch):
     monkeypatch.setenv("MESH_CDC_MAX_RANGE", "7")
     first = evaluate_sensor(cdc, None)
-    by_partition = {r.tags["mesh/topic-partition"]: r for r in first.run_requests}
-    request = by_partition["aladdin.trades-0"]
-    assert request.run_key == "aladdin.trades-0-0-7"
-    assert request.run_config == {"ops": {"aladdin_cdc": {"config": {"ranges": ["aladdin.trades-0-0-7"]}}}}
+    # one run per topic carrying every partition's range, keyed and tagged by the ranges
+    by_topic = {r.tags["mesh/topic-partition"]: r for r in first.run_requests}
+    assert sorted(by_topic) == ["aladdin.cash_flows", "aladdin.trades"]
+    request = by_topic["aladdin.trades"]
+    labels = request.run_key.split(",")
+    assert len(labels) > 1 and labels[0] == "aladdin.trades-0-0-7"
+    assert request.tags["mesh/offset-range"] == request.run_key
+    assert request.run_config == {"ops": {"aladdin_cdc": {"config": {"ranges": labels}}}}
     assert json.loads(first.cursor)["aladdin.trades-0"] == 7
     assert run_request(cdc, request).success
+    assert all(committed_positions(iceberg(cdc).table(tables.TRADES))[parse(label).topic_partition] == 7
+               for label in labels)
     second = evaluate_sensor(cdc, first.cursor)
     next_keys = {r.run_key for r in second.run_requests}
-    assert "aladdin.trades-0-7-14" in next_keys
-    # A range that was requested but never ran (no run exists) is requested again, unchanged.
-    other = next(r for r in first.run_requests if r is not request)
+    assert any(k.startswith("aladdin.trades-0-7-14,") for k in next_keys)
+    # A request that never ran (no run exists) is requested again, unchanged.
+    other = by_topic["aladdin.cash_flows"]
     assert other.run_key in next_keys
 
 
@@ -131,7 +143,7 @@ def test_no_new_request_for_a_partition_with_a_run_in_flight(cdc):
     create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.STARTED,
                         tags={"mesh/topic-partition": "aladdin.trades-2", "mesh/offset-range": "aladdin.trades-2-0-9"})
     result = evaluate_sensor(cdc, None)
-    requested = {r.tags["mesh/topic-partition"] for r in result.run_requests}
+    requested = {label.rsplit("-", 2)[0] for r in result.run_requests for label in r.run_key.split(",")}
     assert "aladdin.trades-2" not in requested and "aladdin.trades-3" in requested
 
 
@@ -141,13 +153,19 @@ def test_a_failed_range_is_requested_again_under_a_retry_key(cdc, monkeypatch):
     monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "0")  # the backoff itself: test_cdc_retries.py
 
     first = evaluate_sensor(cdc, None)
-    label = next(r.run_key for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades-0")
+    shared = next(r for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades")
     create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.FAILURE,
-                        tags={"mesh/topic-partition": "aladdin.trades-0", "mesh/offset-range": label})
-    again = evaluate_sensor(cdc, first.cursor)
-    retry = next(r for r in again.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades-0")
-    assert retry.run_key == f"{label}#retry1"
-    assert retry.tags["mesh/offset-range"] == label
+                        tags=shared.tags)
+    # Any partition of the failed shared run may have caused it: each is asked for again at once, in its own run.
+    second = evaluate_sensor(cdc, first.cursor)
+    again = {r.tags["mesh/topic-partition"]: r for r in second.run_requests}
+    for label in shared.run_key.split(","):
+        retry = again[label.rsplit("-", 2)[0]]
+        assert retry.run_key == f"{label}#retry1" and retry.tags["mesh/offset-range"] == label
+    create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.FAILURE,
+                        tags=retry.tags)
+    third = evaluate_sensor(cdc, second.cursor)  # its second run of its own: n counts the shared run and its own
+    assert retry.run_key.replace("#retry1", "#retry2") in {r.run_key for r in third.run_requests}
 
 
 def test_retried_and_reexecuted_runs_of_a_committed_range_write_nothing(cdc):
@@ -159,7 +177,7 @@ def test_retried_and_reexecuted_runs_of_a_committed_range_write_nothing(cdc):
     assert again.success
     event = next(e for e in again.get_asset_materialization_events() if e.asset_key.path[-1] == "trades")
     assert event.materialization.metadata["rows_written"].value == 0
-    assert event.materialization.metadata["already_committed_ranges"].value == [request.run_key]
+    assert event.materialization.metadata["already_committed_ranges"].value == request.run_key.split(",")
     table = iceberg(cdc).table(tables.TRADES)
     assert (table.scan().to_arrow().num_rows, len(table.snapshots())) == before
 
