@@ -158,8 +158,11 @@ def cdc_checks(topic: str) -> list:
         snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
         if not ranges:
             return AssetCheckResult(passed=True, description="no batch committed yet", metadata={"ranges": 0})
-        # The records Kafka holds in the ranges (read again, not parsed: what each became is in the three tables).
-        on_kafka = _per_range(ranges, ((rec.partition, rec.offset) for rec in cdc_source.read(ranges)))
+        # The records Kafka holds in the ranges, read again as columnar chunks (the ingest's reader: no object
+        # per record) and counted, not parsed: what each became is in the three tables.
+        on_kafka = _per_range(ranges, ())
+        for chunk in cdc_source.read_chunks(ranges):
+            on_kafka.update(_per_range(ranges, ((chunk.partition, offset) for offset in chunk.offsets)))
         rows = _positions_in_ranges(iceberg, spec, ranges)
         dead = _positions_in_ranges(iceberg, tables.DEAD_LETTERS, ranges)
         skipped = _positions_in_ranges(iceberg, tables.CDC_SKIPS, ranges)
