@@ -68,8 +68,8 @@ def _in_flight(context: SensorEvaluationContext) -> set[TopicPartition]:
     )
     busy = {r.topic_partition for run in runs for r in run_ranges(run.tags)}
     for label in {run.tags.get(PARTITION_TAG) for run in runs if not run_ranges(run.tags)}:
-        if label and "-" in label:  # a run launched by hand with only the partition tag
-            topic, partition = label.rsplit("-", 1)
+        topic, _, partition = (label or "").rpartition("-")
+        if topic and partition.isdigit():  # a run launched by hand with only the partition tag
             busy.add(TopicPartition(topic, int(partition)))
     return busy
 
