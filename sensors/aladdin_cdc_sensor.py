@@ -2,7 +2,8 @@
 
 It reads only log-end offsets from Kafka and committed positions from the Iceberg tables, never a
 payload. Ranges start at the committed position (contiguous: no gap, no overlap), are capped in
-size, and a partition with a run in flight gets no new request. The partitions of a topic without a
+size, and a partition whose range is in flight and not committed yet gets no new request (a run that
+has committed and is running its checks does not hold the next range back). The partitions of a topic without a
 failed attempt share one run (its fixed cost, ~5 s of run worker and checks, is paid once per topic,
 not per partition; the asset commits all its ranges in one Iceberg commit per table). A partition
 whose range failed is requested in a run of its own, so it cannot hold the healthy ones back.
@@ -61,17 +62,26 @@ def max_range_records() -> int:
     return int(os.environ.get("MESH_CDC_MAX_RANGE", DEFAULT_MAX_RANGE))
 
 
-def _in_flight(context: SensorEvaluationContext) -> set[TopicPartition]:
-    """Partitions carried by a CDC run that has not finished (every range of a shared run)."""
+def _in_flight(context: SensorEvaluationContext) -> dict[TopicPartition, int]:
+    """Per partition carried by a CDC run that has not finished, the furthest end of its ranges there."""
     runs = context.instance.get_runs(
         filters=RunsFilter(job_name=aladdin_cdc_job.name, statuses=IN_FLIGHT), limit=1000
     )
-    busy = {r.topic_partition for run in runs for r in run_ranges(run.tags)}
-    for label in {run.tags.get(PARTITION_TAG) for run in runs if not run_ranges(run.tags)}:
-        topic, _, partition = (label or "").rpartition("-")
-        if topic and partition.isdigit():  # a run launched by hand with only the partition tag
-            busy.add(TopicPartition(topic, int(partition)))
+    busy: dict[TopicPartition, int] = {}
+    for run in runs:
+        ranges = run_ranges(run.tags)
+        for r in ranges:
+            busy[r.topic_partition] = max(busy.get(r.topic_partition, 0), r.end)
+        topic, _, partition = (run.tags.get(PARTITION_TAG) or "").rpartition("-")
+        if not ranges and topic and partition.isdigit():  # a run launched by hand with only the partition tag
+            busy[TopicPartition(topic, int(partition))] = 2**63  # its range is unknown: busy until it ends
     return busy
+
+
+def _still_busy(in_flight: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> set[TopicPartition]:
+    """Partitions whose in-flight range is not committed yet. A run that already committed its ranges (it is
+    running its checks) does not hold its partitions back: the next range starts at the committed position."""
+    return {tp for tp, end in in_flight.items() if committed.get(tp, 0) < end}
 
 
 def _run_key(context: SensorEvaluationContext, label: str, earlier_shared: int = 0) -> str:
@@ -121,7 +131,7 @@ def aladdin_cdc_sensor(
         lag.update(lag_by_partition(ends, committed))
         attempts = attempts_by_partition(context.instance, failed_runs, committed, epoch, set(ends))
         stuck, healthy = {}, []
-        for r in plan_microbatches(ends, committed, in_flight, max_range_records()):
+        for r in plan_microbatches(ends, committed, _still_busy(in_flight, committed), max_range_records()):
             failed = attempts.get(r.topic_partition, [])
             decision = decide(failed, policy, now)
             if decision.action != "request":

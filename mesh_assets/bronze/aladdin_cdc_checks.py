@@ -20,7 +20,6 @@ from mesh_assets.cdc import CONTRACTS, TopicPartition
 from mesh_assets.cdc.microbatch_plan import find_gaps, lag_by_partition
 from mesh_assets.check_results import to_check_result
 from mesh_assets.lakehouse import tables
-from mesh_assets.lakehouse.positions import RANGES_KEY, decode_ranges
 from mesh_assets.quality import Verdict
 from resources.cdc_source import CdcSourceResource
 from resources.iceberg import IcebergCatalogResource
@@ -78,13 +77,6 @@ def _scoped(verdict: Verdict, batch: CheckedBatch) -> Verdict:
 def _nothing_to_check(batch: CheckedBatch) -> AssetCheckResult:
     return AssetCheckResult(passed=True, description="no batch committed yet: nothing to check",
                             metadata={k: v for k, v in batch.metadata().items() if k != "checked_ranges"})
-
-
-def _latest_commit_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec):
-    from mesh_assets.lakehouse.positions import latest_summary_value
-
-    snapshot_id, encoded = latest_summary_value(iceberg.table(spec), RANGES_KEY)
-    return snapshot_id, decode_ranges(encoded) if encoded else []
 
 
 def cdc_checks(topic: str) -> list:
@@ -151,11 +143,13 @@ def cdc_checks(topic: str) -> list:
                                **batch.metadata())
 
     @asset_check(asset=asset_key, name="row_count_matches_source",
-                 description="The latest batch's rows + dead letters + tombstones equal the records in its ranges.")
-    def row_count_matches_source(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
+                 description="The batch's rows + dead letters + tombstones equal the records in its ranges.")
+    def row_count_matches_source(context: AssetCheckExecutionContext, iceberg: IcebergCatalogResource,
+                                 cdc_source: CdcSourceResource) -> AssetCheckResult:
         from mesh_assets.quality.rules import counts_match
 
-        snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
+        batch = checked_batch(context, iceberg, spec, asset_key)  # this run's commit (the next may be landing)
+        snapshot_id, ranges = batch.snapshot_id, batch.ranges
         if not ranges:
             return AssetCheckResult(passed=True, description="no batch committed yet", metadata={"ranges": 0})
         # The records Kafka holds in the ranges, read again as columnar chunks (the ingest's reader: no object
@@ -167,10 +161,11 @@ def cdc_checks(topic: str) -> list:
         dead = _positions_in_ranges(iceberg, tables.DEAD_LETTERS, ranges)
         skipped = _positions_in_ranges(iceberg, tables.CDC_SKIPS, ranges)
         expected = Counter({label: n - dead[label] - skipped[label] for label, n in on_kafka.items()})
-        verdict = counts_match(expected, rows, f"{spec.identifier} latest batch")
+        verdict = counts_match(expected, rows, f"{spec.identifier} batch")
         return to_check_result(
-            verdict, snapshot_id=str(snapshot_id), records_in_ranges=sum(on_kafka.values()),
-            dead_letters_in_ranges=sum(dead.values()), skips_in_ranges=sum(skipped.values()),
+            verdict, snapshot_id=str(snapshot_id), checked_batch=batch.found_by,
+            records_in_ranges=sum(on_kafka.values()), dead_letters_in_ranges=sum(dead.values()),
+            skips_in_ranges=sum(skipped.values()),
         )
 
     @asset_check(asset=asset_key, name="offset_contiguity", blocking=True,

@@ -53,7 +53,7 @@ def checked_batch(context: AssetCheckExecutionContext, iceberg: IcebergCatalogRe
     snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
     if snapshot is not None and snapshot.summary is not None and RANGES_KEY in snapshot.summary.additional_properties:
         return CheckedBatch(snapshot_id, decode_ranges(snapshot.summary.additional_properties[RANGES_KEY]),
-                            f"the ranges run {context.run.run_id[:8]} committed")
+                            f"the ranges run {context.run.run_id[:8]} committed")  # a run exists: it committed
     latest_id, encoded = latest_summary_value(table, RANGES_KEY)
     if encoded is None:
         return CheckedBatch(None)
@@ -62,9 +62,13 @@ def checked_batch(context: AssetCheckExecutionContext, iceberg: IcebergCatalogRe
 
 def _committed_in_run(context: AssetCheckExecutionContext, asset_key: AssetKey) -> int | None:
     """The snapshot id this run's materialization of ``asset_key`` committed (None: no commit in this run)."""
-    from dagster import DagsterEventType
+    from dagster import DagsterError, DagsterEventType
 
-    for entry in context.instance.all_logs(context.run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+    try:
+        run_id = context.run.run_id
+    except DagsterError:  # invoked directly (no run): nothing was committed in a run
+        return None
+    for entry in context.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.asset_materialization
         if materialization is None or materialization.asset_key != asset_key:
             continue

@@ -147,6 +147,20 @@ def test_no_new_request_for_a_partition_with_a_run_in_flight(cdc):
     assert "aladdin.trades-2" not in requested and "aladdin.trades-3" in requested
 
 
+def test_a_run_that_has_committed_and_runs_its_checks_does_not_hold_the_next_range_back(cdc, monkeypatch):
+    from dagster._core.test_utils import create_run_for_test
+
+    monkeypatch.setenv("MESH_CDC_MAX_RANGE", "7")
+    first = evaluate_sensor(cdc, None)
+    shared = next(r for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades")
+    assert run_request(cdc, shared).success  # committed; a copy of it still STARTED stands for its checks
+    create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.STARTED,
+                        tags=shared.tags)
+    second = evaluate_sensor(cdc, first.cursor)
+    [after] = [r for r in second.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades"]
+    assert after.run_key.startswith("aladdin.trades-0-7-14,")  # from the committed ends: contiguous
+
+
 def test_a_failed_range_is_requested_again_under_a_retry_key(cdc, monkeypatch):
     from dagster._core.test_utils import create_run_for_test
 
@@ -267,7 +281,9 @@ def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_le
     trades = iceberg(cdc).table(tables.TRADES)
     _, encoded = latest_summary_value(trades, RANGES_KEY)
     batch = decode_ranges(encoded)
-    green = check(**resources)
+    from dagster import build_asset_check_context
+
+    green = check(build_asset_check_context(instance=cdc["instance"]), **resources)
     assert green.passed, green.description
     meta = {k: v.value for k, v in green.metadata.items()}
     assert meta["records_in_ranges"] == sum(len(r) for r in batch)
@@ -278,7 +294,7 @@ def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_le
                                   .to_pydict().values()), strict=True)
               if p == victim.partition and victim.start <= o < victim.end]
     trades.delete(EqualTo("source_partition", victim.partition) & EqualTo("source_offset", max(landed)))
-    red = check(**resources)
+    red = check(build_asset_check_context(instance=cdc["instance"]), **resources)
     assert not red.passed
     assert victim.label() in str(red.metadata["mismatches"].value)
 
