@@ -201,6 +201,8 @@ def run_figures(instance: Any, since: float) -> dict[str, Any]:
     """The CDC runs launched since ``since``: counts, walls, launch latency, summed step time by step."""
     from dagster import RunsFilter
 
+    from mesh_assets.bronze.cdc_range_attempts import run_ranges
+
     records = instance.get_run_records(filters=RunsFilter(job_name=JOB))
     records = [r for r in records if r.create_timestamp.timestamp() >= since]
     walls, launch, step_sum, by_step, events, statuses = [], [], 0.0, {}, 0, {}
@@ -218,10 +220,8 @@ def run_figures(instance: Any, since: float) -> dict[str, Any]:
             if step.start_time and step.end_time:
                 step_sum += step.end_time - step.start_time
                 by_step[step.step_key] = by_step.get(step.step_key, 0.0) + step.end_time - step.start_time
-        label = record.dagster_run.tags.get("mesh/offset-range", "")
-        if status == "SUCCESS" and label:
-            start, end = label.split("#")[0].rsplit("-", 2)[1:]
-            events += int(end) - int(start)
+        if status == "SUCCESS":  # a shared run carries several ranges: "range,range,..."
+            events += sum(len(r) for r in run_ranges(record.dagster_run.tags))
     ingest_s = by_step.get("aladdin_cdc", 0.0)
     return {
         "runs_launched": len(records), "statuses": statuses,

@@ -12,6 +12,6 @@ aladdin_cdc_job = define_asset_job(
     # The flow checks (partition_stalled, range_retries_exhausted) are evaluated by the sensor, not per run.
     selection=(AssetSelection.assets(TRADES_KEY, CASH_FLOWS_KEY, DEAD_LETTERS_KEY)
                - AssetSelection.checks(*check_keys())),
-    description="Consume one bounded offset range of an Aladdin CDC topic partition into bronze, exactly once.",
+    description="Consume bounded offset ranges of an Aladdin CDC topic's partitions into bronze, exactly once.",
     executor_def=CHAIN,  # one ingest step, then its checks: a chain
 )

@@ -2,7 +2,8 @@
 
 The alert of a CDC run says which attempt failed (``3 of 5``), the next retry's backoff, and, on the
 attempt after which the sensor stops asking for the range (``MESH_CDC_MAX_ATTEMPTS`` failures for the
-same reason), that the partition is stuck and how to un-stick it.
+same reason), that the partition is stuck and how to un-stick it. A failed run that carried several
+partitions' ranges gets one note per range under ``ranges`` (each is requested again in a run of its own).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from mesh_assets.bronze.cdc_range_attempts import (
     EPOCH_TAG,
     RANGE_TAG,
     attempts_by_partition,
-    parse_label,
     recent_failed_runs,
+    run_ranges,
 )
 from mesh_assets.lib.cdc.retry_policy import decide, first_line
 
@@ -28,16 +29,29 @@ UNSTICK_HINT = ("fix the cause, then reset the sensor's cursor (dagster sensor c
 
 
 def cdc_range_note(instance: DagsterInstance, run: DagsterRun) -> dict[str, Any] | None:
-    """The CDC range, attempt count and give-up verdict of a failed sensor-requested CDC run (else ``None``)."""
+    """The CDC range, attempt count and give-up verdict of a failed sensor-requested CDC run (else ``None``).
+
+    For a run that carried several ranges: ``ranges`` holds each range's note, ``retries_exhausted`` is
+    false (each range gets an attempt of its own next) and ``text`` says so.
+    """
+    ranges = run_ranges(run.tags)
+    if run.job_name != CDC_JOB_NAME or not ranges:
+        return None
+    failed = recent_failed_runs(instance)
+    notes = [_note(instance, run, r, failed) for r in ranges]
+    if len(notes) == 1:
+        return notes[0]
+    return {"range": run.tags[RANGE_TAG], "ranges": notes, "retries_exhausted": False,
+            "text": f"CDC run of {len(notes)} ranges failed; each range is requested again in a run of its own"}
+
+
+def _note(instance: DagsterInstance, run: DagsterRun, r, failed: list) -> dict[str, Any]:
     from resources.settings import cdc_retry_policy
 
-    label = run.tags.get(RANGE_TAG)
-    if run.job_name != CDC_JOB_NAME or not label:
-        return None
-    r = parse_label(label)
+    label = r.label()
     tp = r.topic_partition
     policy = cdc_retry_policy()
-    attempts = attempts_by_partition(instance, recent_failed_runs(instance), {tp: r.start},
+    attempts = attempts_by_partition(instance, failed, {tp: r.start},
                                      epoch_s=float(run.tags.get(EPOCH_TAG) or 0), partitions={tp})
     decision = decide(attempts.get(tp, []), policy, time.time())
     note: dict[str, Any] = {
@@ -51,5 +65,6 @@ def cdc_range_note(instance: DagsterInstance, run: DagsterRun) -> dict[str, Any]
                         f"{decision.same_reason} failures for the same reason; the sensor no longer asks for it "
                         f"({UNSTICK_HINT})")
     else:
-        note["next_attempt_in_s"] = round(policy.backoff_s(decision.failures))
+        shared = decision.last is not None and decision.last.shared
+        note["next_attempt_in_s"] = 0 if shared else round(policy.backoff_s(decision.failures))
     return note

@@ -3,14 +3,21 @@
 
 from collections import Counter
 
-from dagster import AssetCheckResult, AssetCheckSeverity, Definitions, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    Definitions,
+    MetadataValue,
+    asset_check,
+)
 
 from mesh_assets.bronze.aladdin_cdc import ASSET_OF_TOPIC, DEAD_LETTERS_KEY
+from mesh_assets.bronze.cdc_checked_batch import CheckedBatch, checked_batch, rows_in_ranges
 from mesh_assets.bronze.reference import REFERENCE_KEYS
 from mesh_assets.lib.cdc import CONTRACTS, TopicPartition
 from mesh_assets.lib.cdc.microbatch_plan import find_gaps, lag_by_partition
 from mesh_assets.lib.lakehouse import tables
-from mesh_assets.lib.lakehouse.positions import RANGES_KEY, decode_ranges
 from mesh_assets.lib.quality import Verdict
 from mesh_assets.shared.check_results import to_check_result
 from resources.cdc_source import CdcSourceResource
@@ -56,26 +63,21 @@ def _per_range(ranges, positions) -> Counter:
 
 
 def _positions_in_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec, ranges) -> Counter:
-    """Rows of ``spec`` per range of ``ranges`` (one topic), read with a filter on the positions: the table's
-    file statistics skip the files of earlier batches, so the cost follows the batch, not the table."""
-    from functools import reduce
-
-    from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan, Or
-
-    topic = ranges[0].topic
-    wanted = reduce(Or, [And(EqualTo("source_partition", r.partition), GreaterThanOrEqual("source_offset", r.start),
-                             LessThan("source_offset", r.end)) for r in ranges])
-    rows = iceberg.table(spec).scan(row_filter=And(EqualTo("source_topic", topic), wanted),
-                                    selected_fields=("source_partition", "source_offset")).to_arrow()
+    """Rows of ``spec`` per range of ``ranges`` (one topic), read with a filter on the positions."""
+    rows = rows_in_ranges(iceberg, spec, ranges, ["source_partition", "source_offset"])
     return _per_range(ranges, zip(rows["source_partition"].to_pylist(), rows["source_offset"].to_pylist(),
                                   strict=True))
 
 
-def _latest_commit_ranges(iceberg: IcebergCatalogResource, spec: tables.TableSpec):
-    from mesh_assets.lib.lakehouse.positions import latest_summary_value
+def _scoped(verdict: Verdict, batch: CheckedBatch) -> Verdict:
+    """The verdict, its description saying which ranges it covers."""
+    ranges = ", ".join(r.label() for r in batch.ranges[:4]) + (" ..." if len(batch.ranges) > 4 else "")
+    return Verdict(verdict.passed, f"{verdict.description} (batch: {ranges})", verdict.metadata)
 
-    snapshot_id, encoded = latest_summary_value(iceberg.table(spec), RANGES_KEY)
-    return snapshot_id, decode_ranges(encoded) if encoded else []
+
+def _nothing_to_check(batch: CheckedBatch) -> AssetCheckResult:
+    return AssetCheckResult(passed=True, description="no batch committed yet: nothing to check",
+                            metadata={k: v for k, v in batch.metadata().items() if k != "checked_ranges"})
 
 
 def cdc_checks(topic: str) -> list:
@@ -87,59 +89,84 @@ def cdc_checks(topic: str) -> list:
     sample_columns = [*POSITION_COLUMNS, contract.key_field, "portfolio_id"]
 
     @asset_check(asset=asset_key, name="required_fields_present", blocking=True,
-                 description=f"Every {contract.table} row carries the contract's required fields.")
-    def required_fields_present(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+                 description=f"Every {contract.table} row of the batch just committed carries the contract's "
+                             "required fields (each batch is checked by its own run).")
+    def required_fields_present(
+        context: AssetCheckExecutionContext, iceberg: IcebergCatalogResource
+    ) -> AssetCheckResult:
         import pyarrow.compute as pc
 
         from mesh_assets.lib.quality.rules import required_values
 
-        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, "op", *required])
+        batch = checked_batch(context, iceberg, spec, asset_key)
+        if not batch.ranges:
+            return _nothing_to_check(batch)
+        rows = rows_in_ranges(iceberg, spec, batch.ranges, [*POSITION_COLUMNS, "op", *required])
         rows = rows.filter(pc.not_equal(rows["op"], "t")).drop_columns(["op"])  # a truncate row has no image
-        return to_check_result(required_values(rows, required, sample_columns), table=spec.identifier)
+        return to_check_result(_scoped(required_values(rows, required, sample_columns), batch),
+                               table=spec.identifier, **batch.metadata())
 
     @asset_check(asset=asset_key, name="exactly_once_source_offsets", blocking=True,
-                 description="No Kafka (topic, partition, offset) appears twice: nothing was duplicated.")
-    def exactly_once_source_offsets(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+                 description="No Kafka (topic, partition, offset) of the batch just committed appears twice in the "
+                             "table (offset_contiguity proves from the snapshot summaries that commits never overlap).")
+    def exactly_once_source_offsets(
+        context: AssetCheckExecutionContext, iceberg: IcebergCatalogResource
+    ) -> AssetCheckResult:
         from mesh_assets.lib.quality.rules import no_duplicates
 
-        rows = _scan(iceberg, spec, POSITION_COLUMNS)
-        return to_check_result(no_duplicates(rows, POSITION_COLUMNS), table=spec.identifier)
+        batch = checked_batch(context, iceberg, spec, asset_key)
+        if not batch.ranges:
+            return _nothing_to_check(batch)
+        rows = rows_in_ranges(iceberg, spec, batch.ranges, POSITION_COLUMNS)  # every snapshot's rows in the ranges
+        return to_check_result(_scoped(no_duplicates(rows, POSITION_COLUMNS), batch), table=spec.identifier,
+                               **batch.metadata())
 
     fks = {c: ref for c, ref in FOREIGN_KEYS.items() if c in contract.field_names}
 
     @asset_check(asset=asset_key, name="known_ids", additional_deps=[REFERENCE_KEYS[r] for r in fks.values()],
-                 description=f"Every {', '.join(fks)} of {contract.table} exists in the reference data.")
-    def known_ids(iceberg: IcebergCatalogResource) -> AssetCheckResult:
+                 description=f"Every {', '.join(fks)} of {contract.table} in the batch just committed exists in "
+                             "the reference data.")
+    def known_ids(context: AssetCheckExecutionContext, iceberg: IcebergCatalogResource) -> AssetCheckResult:
         from mesh_assets.bronze.reference import REFERENCE_TABLES
         from mesh_assets.lib.quality.rules import known_values
 
-        rows = _scan(iceberg, spec, [*POSITION_COLUMNS, contract.key_field, *fks])
+        batch = checked_batch(context, iceberg, spec, asset_key)
+        if not batch.ranges:
+            return _nothing_to_check(batch)
+        rows = rows_in_ranges(iceberg, spec, batch.ranges, [*POSITION_COLUMNS, contract.key_field, *fks])
         verdicts = []
         for column, reference in fks.items():
             ref_spec = REFERENCE_TABLES[reference]
             ref_key = ref_spec.schema.names[0]
             known = set(_scan(iceberg, ref_spec, [ref_key])[ref_key].to_pylist())
             verdicts.append(known_values(rows, column, known, ref_spec.identifier, sample_columns))
-        return to_check_result(_combine(verdicts, "known ids"), table=spec.identifier)
+        return to_check_result(_scoped(_combine(verdicts, "known ids"), batch), table=spec.identifier,
+                               **batch.metadata())
 
     @asset_check(asset=asset_key, name="row_count_matches_source",
-                 description="The latest batch's rows + dead letters + tombstones equal the records in its ranges.")
-    def row_count_matches_source(iceberg: IcebergCatalogResource, cdc_source: CdcSourceResource) -> AssetCheckResult:
+                 description="The batch's rows + dead letters + tombstones equal the records in its ranges.")
+    def row_count_matches_source(context: AssetCheckExecutionContext, iceberg: IcebergCatalogResource,
+                                 cdc_source: CdcSourceResource) -> AssetCheckResult:
         from mesh_assets.lib.quality.rules import counts_match
 
-        snapshot_id, ranges = _latest_commit_ranges(iceberg, spec)
+        batch = checked_batch(context, iceberg, spec, asset_key)  # this run's commit (the next may be landing)
+        snapshot_id, ranges = batch.snapshot_id, batch.ranges
         if not ranges:
             return AssetCheckResult(passed=True, description="no batch committed yet", metadata={"ranges": 0})
-        # The records Kafka holds in the ranges (read again, not parsed: what each became is in the three tables).
-        on_kafka = _per_range(ranges, ((rec.partition, rec.offset) for rec in cdc_source.read(ranges)))
+        # The records Kafka holds in the ranges, read again as columnar chunks (the ingest's reader: no object
+        # per record) and counted, not parsed: what each became is in the three tables.
+        on_kafka = _per_range(ranges, ())
+        for chunk in cdc_source.read_chunks(ranges):
+            on_kafka.update(_per_range(ranges, ((chunk.partition, offset) for offset in chunk.offsets)))
         rows = _positions_in_ranges(iceberg, spec, ranges)
         dead = _positions_in_ranges(iceberg, tables.DEAD_LETTERS, ranges)
         skipped = _positions_in_ranges(iceberg, tables.CDC_SKIPS, ranges)
         expected = Counter({label: n - dead[label] - skipped[label] for label, n in on_kafka.items()})
-        verdict = counts_match(expected, rows, f"{spec.identifier} latest batch")
+        verdict = counts_match(expected, rows, f"{spec.identifier} batch")
         return to_check_result(
-            verdict, snapshot_id=str(snapshot_id), records_in_ranges=sum(on_kafka.values()),
-            dead_letters_in_ranges=sum(dead.values()), skips_in_ranges=sum(skipped.values()),
+            verdict, snapshot_id=str(snapshot_id), checked_batch=batch.found_by,
+            records_in_ranges=sum(on_kafka.values()), dead_letters_in_ranges=sum(dead.values()),
+            skips_in_ranges=sum(skipped.values()),
         )
 
     @asset_check(asset=asset_key, name="offset_contiguity", blocking=True,

@@ -1,7 +1,8 @@
 """The failed attempts of CDC ranges, read from the Dagster instance's run history.
 
-The CDC sensor tags each micro-batch run with its partition, its range and the *retry epoch* (when
-the sensor's cursor was created). A partition's attempts are its failed runs since that epoch whose
+The CDC sensor tags each micro-batch run with its partition (or its topic, for a run that carries
+several partitions' ranges), its ranges (``RANGE_TAG``: one label, or labels joined by ``,``) and the
+*retry epoch* (when the sensor's cursor was created). A partition's attempts are its failed runs since that epoch whose
 range starts at the partition's committed position: a commit moves the start and so begins a fresh
 count; resetting the sensor's cursor starts a new epoch (the documented way to un-stick). The
 sensor, the on-demand check and the failure alert all read attempts here, so they agree.
@@ -16,8 +17,7 @@ from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
 from mesh_assets.lib.cdc.retry_policy import FailedAttempt, RangeDecision, RetryPolicy, decide
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
-    from dagster._core.storage.dagster_run import RunRecord
+    from dagster import DagsterInstance, RunRecord
 
 CDC_JOB_NAME = "aladdin_cdc_microbatch"
 PARTITION_TAG = "mesh/topic-partition"
@@ -28,10 +28,27 @@ ROOT_RUN_TAG = "dagster/root_run_id"
 FAILED_RUNS_LIMIT = 500
 
 
+#: Joins the range labels of a run that carries several partitions' ranges (in RANGE_TAG and its run key).
+RANGE_SEPARATOR = ","
+
+
 def parse_label(label: str) -> OffsetRange:
     """``aladdin.trades-3-1200-2200`` -> OffsetRange (topic names may contain dashes)."""
     topic, partition, start, end = label.rsplit("-", 3)
     return OffsetRange(topic, int(partition), int(start), int(end))
+
+
+def join_labels(ranges: Sequence[OffsetRange]) -> str:
+    """The RANGE_TAG value (and run key stem) of a run carrying ``ranges``, in partition order."""
+    return RANGE_SEPARATOR.join(r.label() for r in sorted(ranges, key=lambda r: r.topic_partition))
+
+
+def run_ranges(tags: Mapping[str, str]) -> list[OffsetRange]:
+    """The ranges a CDC run carries, from its RANGE_TAG (empty when absent or not the sensor's)."""
+    try:
+        return [parse_label(label) for label in tags.get(RANGE_TAG, "").split(RANGE_SEPARATOR) if label]
+    except ValueError:  # a hand-made tag that is not a range: not one of the sensor's attempts
+        return []
 
 
 def recent_failed_runs(instance: DagsterInstance, limit: int = FAILED_RUNS_LIMIT) -> list[RunRecord]:
@@ -74,26 +91,30 @@ def attempts_by_partition(
     partition's newest failed run (what the sensor used when it requested it).
     """
     matching: dict[TopicPartition, list[tuple[RunRecord, OffsetRange]]] = {}
+    shared: set[str] = set()
     for record in records:
-        label = record.dagster_run.tags.get(RANGE_TAG)
-        if not label:
-            continue
-        try:
-            r = parse_label(label)
-        except ValueError:  # a hand-made tag that is not a range: not one of the sensor's attempts
-            continue
-        tp = r.topic_partition
-        if (partitions is not None and tp not in partitions) or r.start != committed.get(tp, 0):
-            continue
-        matching.setdefault(tp, []).append((record, r))
+        ranges = run_ranges(record.dagster_run.tags)
+        if len(ranges) > 1:
+            shared.add(record.dagster_run.run_id)
+        for r in ranges:
+            tp = r.topic_partition
+            if (partitions is not None and tp not in partitions) or r.start != committed.get(tp, 0):
+                continue
+            matching.setdefault(tp, []).append((record, r))
     attempts: dict[TopicPartition, list[FailedAttempt]] = {}
+    errors: dict[str, str] = {}  # a shared run's error is read once for all its partitions
     for tp, runs in matching.items():
         runs = _one_per_request(runs)
         epoch = epoch_s if epoch_s is not None else float(runs[-1][0].dagster_run.tags.get(EPOCH_TAG, 0) or 0)
         kept = [(rec, r) for rec, r in runs if rec.create_timestamp.timestamp() >= epoch]
+        for rec, _ in kept:
+            run_id = rec.dagster_run.run_id
+            if run_id not in errors:
+                errors[run_id] = run_error(instance, run_id)
         if kept:
             attempts[tp] = [FailedAttempt(rec.dagster_run.run_id, r.label(), _ended_at(rec),
-                                          run_error(instance, rec.dagster_run.run_id)) for rec, r in kept]
+                                          errors[rec.dagster_run.run_id], rec.dagster_run.run_id in shared)
+                            for rec, r in kept]
     return attempts
 
 

@@ -80,6 +80,11 @@ def drain(cdc, max_rounds: int = 50) -> list[str]:
     raise AssertionError(f"sensor still requesting runs after {max_rounds} rounds")
 
 
+def parse(label: str) -> OffsetRange:
+    topic, partition, start, end = label.rsplit("-", 3)
+    return OffsetRange(topic, int(partition), int(start), int(end))
+
+
 def iceberg(cdc):
     return cdc["defs"].resources["iceberg"]
 
@@ -99,8 +104,9 @@ def test_sensor_and_runs_land_exactly_the_valid_events_and_dead_letter_the_malfo
         assert landed == expected
     dead = positions(iceberg(cdc).table(tables.DEAD_LETTERS).scan().to_arrow())
     assert dead == malformed
-    # Ranges are capped at 40 offsets, keyed by the range itself, and follow each other per partition.
-    ranges = [OffsetRange(*[int(x) if i else x for i, x in enumerate(k.rsplit("-", 3))]) for k in keys]
+    # Ranges are capped at 40 offsets, keyed by the ranges themselves, and follow each other per partition.
+    ranges = [OffsetRange(*[int(x) if i else x for i, x in enumerate(label.rsplit("-", 3))])
+              for k in keys for label in k.split(",")]
     assert max(len(r) for r in ranges) == 40
     ends: dict = {}
     for r in ranges:
@@ -111,17 +117,23 @@ def test_sensor_and_runs_land_exactly_the_valid_events_and_dead_letter_the_malfo
 def test_sensor_ranges_are_contiguous_from_the_committed_position_and_the_cursor_tracks_them(cdc, monkeypatch):
     monkeypatch.setenv("MESH_CDC_MAX_RANGE", "7")
     first = evaluate_sensor(cdc, None)
-    by_partition = {r.tags["mesh/topic-partition"]: r for r in first.run_requests}
-    request = by_partition["aladdin.trades-0"]
-    assert request.run_key == "aladdin.trades-0-0-7"
-    assert request.run_config == {"ops": {"aladdin_cdc": {"config": {"ranges": ["aladdin.trades-0-0-7"]}}}}
+    # one run per topic carrying every partition's range, keyed and tagged by the ranges
+    by_topic = {r.tags["mesh/topic-partition"]: r for r in first.run_requests}
+    assert sorted(by_topic) == ["aladdin.cash_flows", "aladdin.trades"]
+    request = by_topic["aladdin.trades"]
+    labels = request.run_key.split(",")
+    assert len(labels) > 1 and labels[0] == "aladdin.trades-0-0-7"
+    assert request.tags["mesh/offset-range"] == request.run_key
+    assert request.run_config == {"ops": {"aladdin_cdc": {"config": {"ranges": labels}}}}
     assert json.loads(first.cursor)["aladdin.trades-0"] == 7
     assert run_request(cdc, request).success
+    assert all(committed_positions(iceberg(cdc).table(tables.TRADES))[parse(label).topic_partition] == 7
+               for label in labels)
     second = evaluate_sensor(cdc, first.cursor)
     next_keys = {r.run_key for r in second.run_requests}
-    assert "aladdin.trades-0-7-14" in next_keys
-    # A range that was requested but never ran (no run exists) is requested again, unchanged.
-    other = next(r for r in first.run_requests if r is not request)
+    assert any(k.startswith("aladdin.trades-0-7-14,") for k in next_keys)
+    # A request that never ran (no run exists) is requested again, unchanged.
+    other = by_topic["aladdin.cash_flows"]
     assert other.run_key in next_keys
 
 
@@ -131,8 +143,22 @@ def test_no_new_request_for_a_partition_with_a_run_in_flight(cdc):
     create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.STARTED,
                         tags={"mesh/topic-partition": "aladdin.trades-2", "mesh/offset-range": "aladdin.trades-2-0-9"})
     result = evaluate_sensor(cdc, None)
-    requested = {r.tags["mesh/topic-partition"] for r in result.run_requests}
+    requested = {label.rsplit("-", 2)[0] for r in result.run_requests for label in r.run_key.split(",")}
     assert "aladdin.trades-2" not in requested and "aladdin.trades-3" in requested
+
+
+def test_a_run_that_has_committed_and_runs_its_checks_does_not_hold_the_next_range_back(cdc, monkeypatch):
+    from dagster._core.test_utils import create_run_for_test
+
+    monkeypatch.setenv("MESH_CDC_MAX_RANGE", "7")
+    first = evaluate_sensor(cdc, None)
+    shared = next(r for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades")
+    assert run_request(cdc, shared).success  # committed; a copy of it still STARTED stands for its checks
+    create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.STARTED,
+                        tags=shared.tags)
+    second = evaluate_sensor(cdc, first.cursor)
+    [after] = [r for r in second.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades"]
+    assert after.run_key.startswith("aladdin.trades-0-7-14,")  # from the committed ends: contiguous
 
 
 def test_a_failed_range_is_requested_again_under_a_retry_key(cdc, monkeypatch):
@@ -141,13 +167,19 @@ def test_a_failed_range_is_requested_again_under_a_retry_key(cdc, monkeypatch):
     monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "0")  # the backoff itself: test_cdc_retries.py
 
     first = evaluate_sensor(cdc, None)
-    label = next(r.run_key for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades-0")
+    shared = next(r for r in first.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades")
     create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.FAILURE,
-                        tags={"mesh/topic-partition": "aladdin.trades-0", "mesh/offset-range": label})
-    again = evaluate_sensor(cdc, first.cursor)
-    retry = next(r for r in again.run_requests if r.tags["mesh/topic-partition"] == "aladdin.trades-0")
-    assert retry.run_key == f"{label}#retry1"
-    assert retry.tags["mesh/offset-range"] == label
+                        tags=shared.tags)
+    # Any partition of the failed shared run may have caused it: each is asked for again at once, in its own run.
+    second = evaluate_sensor(cdc, first.cursor)
+    again = {r.tags["mesh/topic-partition"]: r for r in second.run_requests}
+    for label in shared.run_key.split(","):
+        retry = again[label.rsplit("-", 2)[0]]
+        assert retry.run_key == f"{label}#retry1" and retry.tags["mesh/offset-range"] == label
+    create_run_for_test(cdc["instance"], job_name="aladdin_cdc_microbatch", status=DagsterRunStatus.FAILURE,
+                        tags=retry.tags)
+    third = evaluate_sensor(cdc, second.cursor)  # its second run of its own: n counts the shared run and its own
+    assert retry.run_key.replace("#retry1", "#retry2") in {r.run_key for r in third.run_requests}
 
 
 def test_retried_and_reexecuted_runs_of_a_committed_range_write_nothing(cdc):
@@ -159,7 +191,7 @@ def test_retried_and_reexecuted_runs_of_a_committed_range_write_nothing(cdc):
     assert again.success
     event = next(e for e in again.get_asset_materialization_events() if e.asset_key.path[-1] == "trades")
     assert event.materialization.metadata["rows_written"].value == 0
-    assert event.materialization.metadata["already_committed_ranges"].value == [request.run_key]
+    assert event.materialization.metadata["already_committed_ranges"].value == request.run_key.split(",")
     table = iceberg(cdc).table(tables.TRADES)
     assert (table.scan().to_arrow().num_rows, len(table.snapshots())) == before
 
@@ -249,7 +281,9 @@ def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_le
     trades = iceberg(cdc).table(tables.TRADES)
     _, encoded = latest_summary_value(trades, RANGES_KEY)
     batch = decode_ranges(encoded)
-    green = check(**resources)
+    from dagster import build_asset_check_context
+
+    green = check(build_asset_check_context(instance=cdc["instance"]), **resources)
     assert green.passed, green.description
     meta = {k: v.value for k, v in green.metadata.items()}
     assert meta["records_in_ranges"] == sum(len(r) for r in batch)
@@ -260,6 +294,44 @@ def test_row_count_matches_source_counts_the_batch_on_kafka_against_rows_dead_le
                                   .to_pydict().values()), strict=True)
               if p == victim.partition and victim.start <= o < victim.end]
     trades.delete(EqualTo("source_partition", victim.partition) & EqualTo("source_offset", max(landed)))
-    red = check(**resources)
+    red = check(build_asset_check_context(instance=cdc["instance"]), **resources)
     assert not red.passed
     assert victim.label() in str(red.metadata["mismatches"].value)
+
+
+def test_whole_table_checks_read_only_the_batch_the_run_committed(cdc, monkeypatch):
+    from dagster import AssetCheckKey, AssetSelection, Definitions, define_asset_job
+
+    from mesh_assets.bronze.aladdin_cdc import TRADES_KEY
+
+    monkeypatch.setenv("MESH_CDC_MAX_RANGE", "7")
+    first = evaluate_sensor(cdc, None)
+    assert all(run_request(cdc, r).success for r in first.run_requests)
+    [second] = [r for r in evaluate_sensor(cdc, first.cursor).run_requests if r.tags["mesh/topic-partition"] ==
+                "aladdin.trades"]
+    result = run_request(cdc, second)
+    assert result.success
+    snapshot = next(e for e in result.get_asset_materialization_events()
+                    if e.asset_key == TRADES_KEY).materialization.metadata["snapshot_id"].value
+    for name in ("exactly_once_source_offsets", "required_fields_present", "known_ids"):
+        [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == name
+                        and e.asset_key == TRADES_KEY]
+        meta = {k: v.value for k, v in evaluation.metadata.items()}
+        assert meta["checked_snapshot_id"] == snapshot, (name, meta)
+        assert evaluation.passed or name == "known_ids"  # no reference data loaded here: unknown ids, as it says
+        assert meta["checked_ranges"] == second.run_key.split(",") and result.run_id[:8] in meta["checked_batch"]
+    # a row of that batch written twice (by hand): the check, launched on its own, finds it in the newest commit
+    trades = iceberg(cdc).table(tables.TRADES)
+    victim = parse(second.run_key.split(",")[0])
+    from pyiceberg.expressions import EqualTo
+
+    row = trades.scan(row_filter=EqualTo("source_partition", victim.partition)
+                      & EqualTo("source_offset", victim.start)).to_arrow()
+    trades.append(row.cast(trades.schema().as_arrow()))
+    job = define_asset_job("exactly_once_on_demand", selection=AssetSelection.checks(
+        AssetCheckKey(TRADES_KEY, "exactly_once_source_offsets")))
+    defs = Definitions.merge(cdc["defs"], Definitions(jobs=[job]))
+    [red] = defs.resolve_job_def(job.name).execute_in_process(
+        instance=cdc["instance"], raise_on_error=False).get_asset_check_evaluations()
+    assert not red.passed and red.metadata["checked_ranges"].value == second.run_key.split(",")
+    assert "newest exactly-once commit" in red.metadata["checked_batch"].value

@@ -31,7 +31,13 @@ def tick(cdc, cursor):
 
 
 def requests_for(result, partition: str) -> list:
-    return [r for r in result.run_requests if r.tags["mesh/topic-partition"] == partition]
+    """The requests whose ranges include ``partition`` (a run of its own, or the topic's shared run)."""
+    return [r for r in result.run_requests
+            if partition in {label.rsplit("-", 2)[0] for label in r.tags["mesh/offset-range"].split(",")}]
+
+
+def range_of(request, partition: str) -> str:
+    return next(label for label in request.tags["mesh/offset-range"].split(",") if label.startswith(f"{partition}-"))
 
 
 def checks(result, name: str) -> list[AssetCheckEvaluation]:
@@ -86,19 +92,32 @@ def failure_alert(cdc, webhook, run_result) -> dict:
 
 
 def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(cdc, webhook, monkeypatch):
-    monkeypatch.setenv("MESH_CDC_MAX_ATTEMPTS", "3")
-    monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "1")
+    monkeypatch.setenv("MESH_CDC_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("MESH_CDC_RETRY_BACKOFF_S", "0.5")
     produce(cdc, partition=1, count=3)  # at least 3 records, whatever the firm put there
     lose_first_offsets(cdc, partition=1, before=3)
     first = tick(cdc, None)
-    [attempt] = requests_for(first, STUCK)
-    label = attempt.tags["mesh/offset-range"]
-    assert label.startswith(f"{STUCK}-0-") and attempt.run_key == label
-    for request in requests_for(first, "aladdin.trades-0"):
-        assert run_request(cdc, request).success
-    cursor = first.cursor
+    [shared] = requests_for(first, STUCK)  # the topic's healthy partitions share one run
+    label = range_of(shared, STUCK)
+    assert label.startswith(f"{STUCK}-0-") and shared.run_key == shared.tags["mesh/offset-range"]
+    assert requests_for(first, "aladdin.trades-0") == [shared]
+    result = run_request(cdc, shared)
+    assert not result.success  # one partition's read failed: nothing of the run committed
+    note = failure_alert(cdc, webhook, result)["cdc_range"]
+    mine = next(n for n in note["ranges"] if n["range"] == label)
+    assert mine["failed_attempts"] == 1 and mine["next_attempt_in_s"] == 0 and not note["retries_exhausted"]
+    # every partition of the failed shared run is asked for again at once, each in a run of its own
+    split = tick(cdc, first.cursor)
+    [attempt] = requests_for(split, STUCK)
+    assert attempt.run_key == f"{label}#retry1" and attempt.tags["mesh/offset-range"] == label
+    [own] = requests_for(split, "aladdin.trades-0")
+    assert own.tags["mesh/topic-partition"] == "aladdin.trades-0" and own.run_key.endswith("#retry1")
+    for request in split.run_requests:
+        if request is not attempt:
+            assert run_request(cdc, request).success  # the healthy partitions flow
+    cursor = split.cursor
     failed_at, waits = [], []
-    for n in range(1, 4):
+    for n in range(2, 5):
         result = run_request(cdc, attempt)
         assert not result.success
         record = cdc["instance"].get_run_record_by_id(result.run_id)
@@ -107,8 +126,8 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
         note = alert["cdc_range"]
         assert (note["topic"], note["partition"], note["failed_attempts"]) == ("aladdin.trades", 1, n)
         assert "no longer on the broker" in note["error"]
-        if n < 3:
-            assert not note["retries_exhausted"] and note["next_attempt_in_s"] == 2 ** (n - 1)
+        if n < 4:
+            assert not note["retries_exhausted"] and note["next_attempt_in_s"] == round(0.5 * 2 ** (n - 1))
             # Asked again only once the backoff after the n-th failure is over: 1 s, then 2 s.
             while True:
                 result_tick = tick(cdc, cursor)
@@ -121,7 +140,7 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
             [attempt] = again
             assert attempt.run_key == f"{label}#retry{n}" and attempt.tags["mesh/offset-range"] == label
         else:
-            assert note["retries_exhausted"] and "given up after 3 failures" in alert["text"]
+            assert note["retries_exhausted"] and "given up after 4 failures" in alert["text"]
             assert "dagster sensor cursor aladdin_cdc_sensor --delete" in alert["text"]
     assert 1.0 <= waits[0] < 2.0 <= waits[1] < 4.0, waits  # the backoff doubles
 
@@ -134,7 +153,7 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
     assert not exhausted.passed and exhausted.severity == AssetCheckSeverity.ERROR
     [stuck] = exhausted.metadata["stuck_ranges"].value
     assert (stuck["topic"], stuck["partition"], stuck["range"]) == ("aladdin.trades", 1, label)
-    assert stuck["offset_range"][0] == 0 and stuck["same_reason_attempts"] == 3
+    assert stuck["offset_range"][0] == 0 and stuck["same_reason_attempts"] == 4
     assert "offsets 0..2 are no longer on the broker" in stuck["error"]
     assert "partition 1 offsets 0.." in exhausted.description and "no longer on the broker" in exhausted.description
     before = committed_positions(iceberg(cdc).table(tables.TRADES))[TopicPartition("aladdin.trades", 0)]
@@ -154,7 +173,7 @@ def test_a_failing_range_backs_off_then_is_given_up_while_other_partitions_flow(
     # Un-stick as the runbook says: reset the sensor's cursor; the range gets fresh attempts.
     reset = tick(cdc, None)
     [fresh] = requests_for(reset, STUCK)
-    assert fresh.run_key == f"{label}#retry3"
+    assert fresh.run_key == f"{label}#retry4"  # 3 runs of its own + the shared one
 
 
 def test_partition_stalled_goes_red_past_the_threshold_and_green_once_caught_up(cdc, monkeypatch):

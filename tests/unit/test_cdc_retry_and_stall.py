@@ -26,6 +26,16 @@ def test_a_policy_that_cannot_work_is_refused(kwargs):
         RetryPolicy(**kwargs)
 
 
+def test_a_failure_in_a_shared_run_is_retried_alone_at_once_and_never_given_up_on():
+    import dataclasses
+
+    policy = RetryPolicy(max_attempts=1, base_backoff_s=10)
+    [shared] = [dataclasses.replace(f, shared=True) for f in failures(LOST.format(end=10))]
+    assert decide([shared], policy, now_s=1000).action == "request"  # another partition may have caused it
+    alone = failures(LOST.format(end=10), start_s=1001)
+    assert decide([shared, *alone], policy, now_s=1001).action == "stop"  # failed again on its own
+
+
 def test_no_failure_is_requested_at_once():
     assert decide([], RetryPolicy(), now_s=0).action == "request"
 

@@ -9,6 +9,10 @@ un-sticks it (docs/architecture.md, "CDC retries and stalled partitions").
 
 Two errors are the same reason when they are equal once every run of digits is blanked out: an
 error that names its offsets or a growing range end is still the same error.
+
+A range that failed inside a *shared* run (one run carrying several partitions' ranges) may not be the
+cause: its next attempt is requested at once, in a run of its own, and it is never given up on a shared
+run's failure; the backoff applies from then on.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class FailedAttempt:
     range_label: str
     ended_at_s: float
     error: str
+    shared: bool = False  # the run carried other partitions' ranges too
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,8 @@ def decide(failures: Sequence[FailedAttempt], policy: RetryPolicy, now_s: float)
         if reason_signature(attempt.error) != signature:
             break
         same += 1
-    if same >= policy.max_attempts:
+    if same >= policy.max_attempts and not last.shared:  # given up only after failing in a run of its own
         return RangeDecision("stop", len(ordered), same, None, last)
-    retry_at = last.ended_at_s + policy.backoff_s(len(ordered))
+    retry_at = last.ended_at_s + (0.0 if last.shared else policy.backoff_s(len(ordered)))
     action: Action = "wait" if now_s < retry_at else "request"
     return RangeDecision(action, len(ordered), same, retry_at, last)
