@@ -106,7 +106,9 @@ def _request(context: SensorEvaluationContext, ranges: list, epoch: float, faile
     )
 
 
-@sensor(job=aladdin_cdc_job, minimum_interval_seconds=10,
+#: Every 5 s: the daemon's sensor loop runs no more often than that (MIN_INTERVAL_LOOP_TIME); a tick reads
+#: only log-end offsets and snapshot summaries (~0.1-0.5 s).
+@sensor(job=aladdin_cdc_job, minimum_interval_seconds=5,
         description="Requests exactly-once CDC micro-batches for new Kafka offsets, one run per topic carrying "
                     "every healthy partition's range (a failed range runs alone); retries it with backoff, "
                     "gives it up after MESH_CDC_MAX_ATTEMPTS failures for one "
