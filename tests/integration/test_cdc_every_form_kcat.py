@@ -138,7 +138,7 @@ def test_every_offset_is_one_row_dead_letter_or_skip_and_a_rerun_adds_nothing(kc
 
     from tests.integration.test_cdc_kafka import run_request
 
-    config = {"ops": {"aladdin_cdc": {"config": {"ranges": [keys[0]]}}}}
+    config = {"ops": {"aladdin_cdc": {"config": {"ranges": keys[0].split(",")}}}}  # a run key names its ranges
     rerun = RunRequest(run_key=f"{keys[0]}-rerun", run_config=config)
     assert run_request(kcat_topics, rerun).success  # the first range again, as a retried run would ask for it
     assert outcomes(iceberg) == expected
