@@ -87,22 +87,16 @@ class WarehouseReads:
 
     def daily_returns(self, composite_id: str, year: int) -> pd.DataFrame:
         """Daily returns of the composite's portfolios in ``year``."""
-        cid = safe_id(composite_id, "composite")
-        return self.frame("gold.daily_returns", f"""
-            select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.daily_return,
-                   d.return_status
-            from gold.daily_returns as d
-            inner join silver.portfolios as p on p.portfolio_id = d.portfolio_id
-            where p.composite_id = '{cid}'
-              and d.as_of_date between date '{year}-01-01' and date '{year}-12-31'
-            order by d.portfolio_id, d.as_of_date""", (
-            "portfolio_id", "as_of_date", "begin_value", "end_value", "external_flow", "daily_return",
-            "return_status"))
+        return self._daily_returns(composite_id, year, year, "gold.daily_returns")
 
     def daily_returns_between(self, composite_id: str, first_year: int, last_year: int) -> pd.DataFrame:
         """Daily returns of the composite's portfolios from ``first_year`` to ``last_year`` (one query)."""
+        return self._daily_returns(composite_id, first_year, last_year,
+                                   f"gold.daily_returns.{first_year}-{last_year}")
+
+    def _daily_returns(self, composite_id: str, first_year: int, last_year: int, name: str) -> pd.DataFrame:
         cid = safe_id(composite_id, "composite")
-        return self.frame(f"gold.daily_returns.{first_year}-{last_year}", f"""
+        return self.frame(name, f"""
             select d.portfolio_id, d.as_of_date, d.begin_value, d.end_value, d.external_flow, d.daily_return,
                    d.return_status
             from gold.daily_returns as d
