@@ -1,4 +1,4 @@
 """Resources: one module per external system, each picking its backend from configuration.
 
-``resources.environment.resources_for`` is the one place that chooses ``local`` or ``aws``.
+``resources.environment.resources_for`` is the one place that chooses ``local``, ``aws`` or ``cluster``.
 """

@@ -49,9 +49,10 @@ def _seed_cli_version(dbt: Any, executable: str) -> None:
 
 
 class DbtWarehouseResource(ConfigurableResource):
-    """Runs the dbt project against the configured target: ``duckdb`` (local) or ``athena`` (aws)."""
+    """Runs the dbt project against the configured target: ``duckdb`` (local), ``athena`` (aws) or ``trino``
+    (cluster)."""
 
-    target: str = Field(description="dbt target: 'duckdb' or 'athena'")
+    target: str = Field(description="dbt target: 'duckdb', 'athena' or 'trino'")
     duckdb_path: str | None = Field(default=None, description="DuckDB database file (duckdb target)")
     duckdb_memory_limit: str = Field(default="3GB", description="DuckDB memory_limit (it spills beyond)")
     iceberg_catalog_uri: str | None = Field(default=None, description="SQL catalog URI for dbt-duckdb's iceberg plugin")
@@ -60,6 +61,10 @@ class DbtWarehouseResource(ConfigurableResource):
     athena_staging_dir: str | None = Field(default=None, description="s3:// query result location (athena)")
     athena_data_dir: str | None = Field(default=None, description="s3:// location of dbt's Iceberg tables (athena)")
     region: str | None = Field(default=None, description="AWS region (athena)")
+    trino_host: str | None = Field(default=None, description="Trino coordinator host (trino target)")
+    trino_port: int | None = Field(default=None, description="Trino coordinator HTTP port (trino target)")
+    trino_catalog: str | None = Field(default=None, description="Trino catalog of the Iceberg tables (trino target)")
+    trino_user: str | None = Field(default=None, description="user dbt runs as on Trino (trino target)")
     parse_cache_dir: str | None = Field(
         default=None, description="folder keeping dbt's partial parse of invocations without --vars (the entitlement "
         "reconcile, on-demand rebuilds), so the next one skips the full parse; None: always parse")
@@ -76,6 +81,10 @@ class DbtWarehouseResource(ConfigurableResource):
             "MESH_ATHENA_STAGING_DIR": self.athena_staging_dir,
             "MESH_ATHENA_DATA_DIR": self.athena_data_dir,
             "AWS_REGION": self.region,
+            "MESH_TRINO_HOST": self.trino_host,
+            "MESH_TRINO_PORT": str(self.trino_port) if self.trino_port else None,
+            "MESH_TRINO_CATALOG": self.trino_catalog,
+            "MESH_TRINO_USER": self.trino_user,
             "DO_NOT_TRACK": "1",
         }
         return {name: value for name, value in values.items() if value}

@@ -1,4 +1,4 @@
-"""The one place that chooses each resource's backend: ``MESH_ENV=local`` (default) or ``aws``."""
+"""The one place that chooses each resource's backend: ``MESH_ENV=local`` (default), ``aws`` or ``cluster``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from resources.kafka_publisher import KafkaPublisherResource
 from resources.reports import ReportStoreResource
 from resources.s3 import LandingZoneResource
 from resources.salesforce import SalesforceResource
-from resources.settings import MeshSettings, aws_required_settings, mesh_settings
+from resources.settings import MeshSettings, aws_required_settings, cluster_required_settings, mesh_settings
 from resources.warehouse import WarehouseResource
 
 #: What ``aws`` needs from the environment, and what each variable is for (from :class:`MeshSettings`).
 AWS_SETTINGS = aws_required_settings()
+#: What ``cluster`` needs from the environment (Trino and the Iceberg JDBC catalog's database).
+CLUSTER_SETTINGS = cluster_required_settings()
 
 
 def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) -> dict[str, Any]:
@@ -143,7 +145,32 @@ def aws_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
     }
 
 
+def cluster_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
+    """A firm's own cluster: Trino is the warehouse engine (queries and dbt's ``trino`` target) over an Iceberg JDBC
+    catalog on PostgreSQL that pyiceberg (bronze, the trade worker) shares under the same catalog name; the rest
+    (landing zone, reports, ADX, CDC, Salesforce) as in ``local``. The catalog URI holds a password: it is passed as
+    an ``EnvVar`` so the Dagster UI shows the variable's name only."""
+    settings = settings or mesh_settings()
+    settings.require(CLUSTER_SETTINGS, "cluster")
+    trino = {"trino_host": EnvVar("MESH_TRINO_HOST"), "trino_port": settings.mesh_trino_port,
+             "trino_catalog": settings.mesh_trino_catalog, "trino_user": settings.mesh_trino_user}
+    return {
+        **local_resources(),
+        "iceberg": IcebergCatalogResource(
+            catalog_type="sql", name=settings.mesh_trino_catalog, uri=EnvVar("MESH_ICEBERG_CATALOG_URI"),
+            warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"),
+        ),
+        "warehouse": WarehouseResource(engine="trino", **trino),
+        "dbt": DbtWarehouseResource(
+            target="trino", parse_cache_dir=str(settings.data_dir() / "dbt" / "parse-cache"), **trino
+        ),
+    }
+
+
 def resources_for(env: str | None = None) -> dict[str, Any]:
     """Resources of ``env`` (default: ``MESH_ENV``)."""
     settings = mesh_settings()
-    return local_resources() if (env or settings.mesh_env) == "local" else aws_resources(settings)
+    chosen = env or settings.mesh_env
+    if chosen == "local":
+        return local_resources()
+    return cluster_resources(settings) if chosen == "cluster" else aws_resources(settings)

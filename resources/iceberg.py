@@ -1,4 +1,5 @@
-"""Iceberg catalog: pyiceberg ``SqlCatalog`` on SQLite locally, AWS Glue with an S3 warehouse in aws."""
+"""Iceberg catalog: pyiceberg ``SqlCatalog`` on SQLite locally and on PostgreSQL in cluster (the JDBC catalog Trino
+shares: same database, same catalog name), AWS Glue with an S3 warehouse in aws."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ def _prepare_local_paths(uri: str | None, warehouse: str) -> None:
 class IcebergCatalogResource(ConfigurableResource):
     """The lakehouse's Iceberg catalog, and the tables it holds."""
 
-    catalog_type: str = Field(description="'sql' (SQLite, local) or 'glue' (AWS)")
-    name: str = Field(default="mesh", description="catalog name")
-    uri: str | None = Field(default=None, description="SQLAlchemy URI of the SQL catalog, e.g. sqlite:///...")
+    catalog_type: str = Field(description="'sql' (SQLite in local, PostgreSQL in cluster) or 'glue' (AWS)")
+    name: str = Field(default="mesh", description="catalog name (cluster: the same as Trino's catalog)")
+    uri: str | None = Field(
+        default=None, description="SQLAlchemy URI of the SQL catalog: sqlite:///... or postgresql+psycopg2://...")
     warehouse: str = Field(description="warehouse root: file:///... locally, s3://bucket/prefix in aws")
     region: str | None = Field(default=None, description="AWS region for Glue and S3")
     endpoint_url: str | None = Field(default=None, description="AWS endpoint override for Glue and S3 (optional)")

@@ -1,14 +1,15 @@
 """Every environment variable of the code location, read in one place: :class:`MeshSettings` (pydantic-settings).
 
 Each variable is one typed field whose name is the variable's name in lower case, with its default, what it
-is for, and whether ``MESH_ENV=aws`` requires it. :func:`mesh_settings` reads the environment when called
-(never at import), so a process, a sensor tick or a test that changes a variable sees it on the next call;
-a bad value fails with one sentence naming the variable. The README's "Environments" table is rendered from
-this class (:func:`markdown_table`) and a test keeps the two equal.
+is for, and whether ``MESH_ENV=aws`` or ``MESH_ENV=cluster`` requires it. :func:`mesh_settings` reads the
+environment when called (never at import), so a process, a sensor tick or a test that changes a variable sees it
+on the next call; a bad value fails with one sentence naming the variable. The README's "Environments" table is
+rendered from this class (:func:`markdown_table`) and a test keeps the two equal.
 
 Pure Python, no Dagster import: the trade worker (``trade_worker/``) and the development tools read it too.
 Variables that only development tools (``mesh_dev/``) read stay there; the ``MESH_DBT_*`` / ``MESH_DUCKDB_*``
-variables are not settings but how :mod:`resources.dbt` hands its resource config to dbt's ``profiles.yml``.
+variables are not settings but how :mod:`resources.dbt` hands its resource config to dbt's ``profiles.yml`` (it
+also hands over ``MESH_ICEBERG_CATALOG_URI`` and ``MESH_TRINO_*`` under their settings' names, with the same values).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-ENVIRONMENTS = ("local", "aws")
+ENVIRONMENTS = ("local", "aws", "cluster")
 #: When the end-of-day schedule ticks by default: 18:00 New York, Monday to Friday (holidays skip in the job).
 EOD_CRON = "0 18 * * 1-5"
 
@@ -35,10 +36,12 @@ class MissingSettingError(RuntimeError):
     """A required environment variable is unset or has a value that cannot work; the message names it."""
 
 
-def _setting(default: Any, description: str, *, aws: bool = False, shown_default: str | None = None) -> Any:
-    """A field: ``aws`` says whether ``MESH_ENV=aws`` requires it, ``shown_default`` how the README shows the
-    default when it is computed (a path under another setting)."""
-    extra = {"aws_required": aws, **({"shown_default": shown_default} if shown_default else {})}
+def _setting(default: Any, description: str, *, aws: bool = False, cluster: bool = False,
+             shown_default: str | None = None) -> Any:
+    """A field: ``aws`` / ``cluster`` say whether ``MESH_ENV=aws`` / ``MESH_ENV=cluster`` requires it,
+    ``shown_default`` how the README shows the default when it is computed (a path under another setting)."""
+    extra = {"aws_required": aws, "cluster_required": cluster,
+             **({"shown_default": shown_default} if shown_default else {})}
     return Field(default, description=description, json_schema_extra=extra)
 
 
@@ -57,7 +60,9 @@ class MeshSettings(BaseSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
 
     # where it runs
-    mesh_env: Literal["local", "aws"] = _setting("local", "`local` (embedded: SQLite Iceberg, DuckDB, files) or `aws`")
+    mesh_env: Literal["local", "aws", "cluster"] = _setting(
+        "local", "`local` (embedded: SQLite Iceberg, DuckDB, files), `aws` (Glue, Athena, S3) or `cluster` (Trino and "
+        "an Iceberg JDBC catalog on PostgreSQL; files as in `local`)")
     mesh_data_dir: Path | None = _setting(None, "root of the embedded environment's data (`local`)",
                                           shown_default="`<repo>/.data` (installed: `./.data`)")
     mesh_firm_dir: Path | None = _setting(None, "the synthetic firm's landing zone (`local`)",
@@ -66,7 +71,9 @@ class MeshSettings(BaseSettings):
     aws_region: str | None = _setting(None, "AWS region of Glue, S3, Athena and ADX", aws=True)
     aws_default_region: str | None = _setting(None, "fallback region of the MSK IAM signer when AWS_REGION is unset")
     mesh_aws_endpoint_url: str | None = _setting(None, "AWS endpoint override for S3 and Glue (VPC endpoint, moto)")
-    mesh_iceberg_warehouse: str | None = _setting(None, "s3:// warehouse root of the Glue Iceberg catalog", aws=True)
+    mesh_iceberg_warehouse: str | None = _setting(
+        None, "s3:// warehouse root of the Iceberg catalog (Glue in `aws`); in `cluster` s3:// or file://, paths "
+        "Trino reads too", aws=True, cluster=True)
     mesh_landing_root: str | None = _setting(
         None, "s3://bucket/prefix where Bloomberg, FactSet and reference files land", aws=True)
     mesh_athena_workgroup: str | None = _setting(None, "Athena workgroup for dbt and ad-hoc queries", aws=True)
@@ -77,6 +84,15 @@ class MeshSettings(BaseSettings):
         None, "s3://bucket/prefix where GIPS reports (PDF, HTML, CSV, JSON) are published", aws=True)
     mesh_adx_staging_root: str | None = _setting(
         None, "s3://bucket/prefix where data product files are staged for ADX import", aws=True)
+    # cluster: Trino and the Iceberg JDBC catalog it shares with pyiceberg
+    mesh_iceberg_catalog_uri: SecretStr | None = _setting(
+        None, "SQLAlchemy URI of the Iceberg JDBC catalog's PostgreSQL database, e.g. "
+        "`postgresql+psycopg2://user:password@host:5432/iceberg` (secret: it holds the password)", cluster=True)
+    mesh_trino_host: str | None = _setting(None, "host of the Trino coordinator", cluster=True)
+    mesh_trino_port: int = _setting(8080, "HTTP port of the Trino coordinator")
+    mesh_trino_catalog: str = _setting(
+        "mesh", "Trino catalog of the Iceberg tables; also the pyiceberg catalog's name (the two must match)")
+    mesh_trino_user: str = _setting("mesh", "user the code location's Trino queries and dbt run as")
     # alerts
     mesh_alert_webhook_url: str | None = _setting(
         None, "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON; "
@@ -193,27 +209,38 @@ def mesh_settings(environ: Mapping[str, str] | None = None) -> MeshSettings:
 
 def aws_required_settings() -> dict[str, str]:
     """The variables ``MESH_ENV=aws`` requires, each with what it is for."""
+    return _required("aws_required")
+
+
+def cluster_required_settings() -> dict[str, str]:
+    """The variables ``MESH_ENV=cluster`` requires, each with what it is for."""
+    return _required("cluster_required")
+
+
+def _required(flag: str) -> dict[str, str]:
     return {name.upper(): field.description or "" for name, field in MeshSettings.model_fields.items()
-            if (field.json_schema_extra or {}).get("aws_required")}
+            if (field.json_schema_extra or {}).get(flag)}
 
 
 def markdown_table() -> str:
-    """The README's table of every variable: name, type, default, whether ``aws`` requires it, what it is for."""
-    rows = ["| variable | type | default | `aws` | what |", "|---|---|---|---|---|"]
+    """The README's table of every variable: name, type, default, whether ``aws`` and ``cluster`` require it, and
+    what it is for."""
+    rows = ["| variable | type | default | `aws` | `cluster` | what |", "|---|---|---|---|---|---|"]
     for name, field in MeshSettings.model_fields.items():
         extra = field.json_schema_extra or {}
         kind = str(field.annotation).replace("typing.", "").removesuffix(" | None")
         kind = {"<class 'int'>": "int", "<class 'float'>": "float", "<class 'str'>": "str", "str": "str",
                 "pathlib.Path": "path", "pydantic.types.SecretStr": "secret",
-                "Literal['local', 'aws']": "`local` / `aws`"}.get(kind, kind)
+                "Literal['local', 'aws', 'cluster']": "`local` / `aws` / `cluster`"}.get(kind, kind)
         default = extra.get("shown_default") or ("—" if field.default in (None, "") else f"`{field.default}`")
-        required = "required" if extra.get("aws_required") else ""
-        rows.append(f"| `{name.upper()}` | {kind} | {default} | {required} | {field.description} |")
+        aws = "required" if extra.get("aws_required") else ""
+        cluster = "required" if extra.get("cluster_required") else ""
+        rows.append(f"| `{name.upper()}` | {kind} | {default} | {aws} | {cluster} | {field.description} |")
     return "\n".join(rows)
 
 
 def mesh_env() -> str:
-    """The environment this code location runs in: ``MESH_ENV`` (``local`` by default, or ``aws``)."""
+    """The environment this code location runs in: ``MESH_ENV`` (``local`` by default, ``aws`` or ``cluster``)."""
     return mesh_settings().mesh_env
 
 

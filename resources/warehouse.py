@@ -1,4 +1,4 @@
-"""Ad-hoc SQL over the lakehouse: DuckDB locally, Athena (dagster-aws) in aws."""
+"""Ad-hoc SQL over the lakehouse: DuckDB locally, Athena (pyathena) in aws, Trino (the ``trino`` client) in cluster."""
 
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ if TYPE_CHECKING:
 
 
 class WarehouseResource(ConfigurableResource):
-    """Runs SQL where the lakehouse is queried: an embedded DuckDB file, or Athena."""
+    """Runs SQL where the lakehouse is queried: an embedded DuckDB file, Athena, or a Trino cluster."""
 
-    engine: str = Field(description="'duckdb' (local) or 'athena' (aws)")
+    engine: str = Field(description="'duckdb' (local), 'athena' (aws) or 'trino' (cluster)")
     duckdb_path: str | None = Field(default=None, description="DuckDB database file (local)")
     athena_workgroup: str | None = Field(default=None, description="Athena workgroup (aws)")
     region: str | None = Field(default=None, description="AWS region (aws)")
     endpoint_url: str | None = Field(default=None, description="Athena endpoint override (VPC endpoint; optional)")
     athena_timeout_s: float = Field(default=600, description="how long an Athena query may run (aws)")
+    trino_host: str | None = Field(default=None, description="Trino coordinator host (cluster)")
+    trino_port: int = Field(default=8080, description="Trino coordinator HTTP port (cluster)")
+    trino_catalog: str = Field(default="mesh", description="Trino catalog of the Iceberg tables (cluster)")
+    trino_user: str = Field(default="mesh", description="user the queries run as (cluster)")
+    trino_timeout_s: float = Field(default=600, description="how long a Trino query may run (cluster)")
 
     def query(self, sql: str, tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
         """Run ``sql`` and return its result as Arrow; ``tables`` are registered as views first (DuckDB)."""
@@ -35,11 +40,33 @@ class WarehouseResource(ConfigurableResource):
                 for name, table in (tables or {}).items():
                     connection.register(name, table)
                 return connection.sql(sql).to_arrow_table()
-        if self.engine == "athena":
+        if self.engine in ("athena", "trino"):
             if tables:
-                raise ValueError("Athena reads tables from the Glue catalog; in-memory tables cannot be registered")
-            return self._athena(sql)
-        raise ValueError(f"unknown warehouse engine {self.engine!r}; expected 'duckdb' or 'athena'")
+                raise ValueError(f"{self.engine.title()} reads tables from its Iceberg catalog; in-memory tables "
+                                 "cannot be registered")
+            return self._athena(sql) if self.engine == "athena" else self._trino(sql)
+        raise ValueError(f"unknown warehouse engine {self.engine!r}; expected 'duckdb', 'athena' or 'trino'")
+
+    def _trino(self, sql: str) -> pa.Table:
+        """Run ``sql`` on Trino (schema-qualified names resolve in ``trino_catalog``) and return it as Arrow, typed
+        from Trino's column types as Athena's results are (Athena's engine is Trino)."""
+        import trino
+        from trino.exceptions import TrinoQueryError
+
+        if not self.trino_host:
+            raise ValueError("the Trino warehouse needs a host (MESH_TRINO_HOST)")
+        with trino.dbapi.connect(host=self.trino_host, port=self.trino_port, user=self.trino_user,
+                                 catalog=self.trino_catalog, request_timeout=self.trino_timeout_s,
+                                 session_properties={"query_max_run_time": f"{self.trino_timeout_s:.0f}s"}) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+            except TrinoQueryError as error:
+                raise RuntimeError(f"Trino query {error.query_id} failed: {error.error_name}: {error.message}; "
+                                   f"query: {sql[:200]}") from error
+            columns = [(name, type_code) for name, type_code, *_ in cursor.description or ()]
+            return athena_table(columns, rows)
 
     def _athena(self, sql: str) -> pa.Table:
         """Run ``sql`` on Athena and return it as Arrow with Athena's column names and types.
@@ -78,6 +105,7 @@ class WarehouseResource(ConfigurableResource):
 
 
 #: Athena (Trino) types -> Arrow types; others (arrays, maps, rows, json) become strings, decimals -> double.
+#: Precision and length are dropped first: ``decimal(18,6)``, ``varchar(12)``, ``timestamp(6) with time zone``.
 _ATHENA_TYPES = {
     "varchar": "string", "char": "string", "string": "string", "boolean": "bool", "tinyint": "int8",
     "smallint": "int16", "integer": "int32", "int": "int32", "bigint": "int64", "real": "float32",
@@ -87,15 +115,18 @@ _ATHENA_TYPES = {
 
 
 def athena_table(columns: list[tuple[str, str]], rows: list[tuple]) -> pa.Table:
-    """pyathena's typed rows as an Arrow table: each column named and typed from Athena's column type."""
+    """Typed rows of Athena (pyathena) or Trino (the ``trino`` client) as an Arrow table: each column named and
+    typed from its Athena/Trino column type."""
     import decimal
+    import re
 
     import pyarrow as pa
 
     arrays = {}
     for index, (name, athena_type) in enumerate(columns):
         values = [row[index] for row in rows]
-        target = _ATHENA_TYPES.get(athena_type.split("(")[0].strip().lower(), "string")
+        base = re.sub(r"\(\s*\d+\s*(,\s*\d+\s*)?\)", "", athena_type).strip().lower()
+        target = _ATHENA_TYPES.get(base, "string")
         if target == "float64":
             values = [float(v) if isinstance(v, decimal.Decimal) else v for v in values]
         elif target == "string":

@@ -23,7 +23,8 @@ from trade_worker.breakers import BreakerSettings
 
 
 def _warehouse(warehouse: Path | None, no_warehouse: bool):
-    """The reference book's source: the given DuckDB file, Athena in aws, the local DuckDB file, or none."""
+    """The reference book's source: the given DuckDB file, Athena in aws, Trino in cluster, the local DuckDB file,
+    or none."""
     from resources.settings import mesh_env
     from trade_worker.reference_source import DuckDbWarehouse
     from trade_worker.settings import local_warehouse_path
@@ -32,6 +33,14 @@ def _warehouse(warehouse: Path | None, no_warehouse: bool):
         return None
     if warehouse is not None:
         return DuckDbWarehouse(str(warehouse))
+    if mesh_env() == "cluster":
+        from resources.settings import mesh_settings
+        from trade_worker.trino_warehouse import TrinoWarehouse
+
+        settings = mesh_settings()
+        settings.require({"MESH_TRINO_HOST": "host of the Trino coordinator"}, "cluster")
+        return TrinoWarehouse(settings.mesh_trino_host, settings.mesh_trino_port, settings.mesh_trino_catalog,
+                              settings.mesh_trino_user)
     if mesh_env() == "aws":
         from trade_worker.athena import AthenaWarehouse
 

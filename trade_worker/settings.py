@@ -5,11 +5,13 @@ resources (``resources/environment.py``), read from the environment without impo
 ``file://`` warehouse beside it, and the DuckDB warehouse file ``<MESH_DATA_DIR>/warehouse.duckdb``.
 ``MESH_ENV=aws``: the Glue catalog on ``MESH_ICEBERG_WAREHOUSE`` in ``AWS_REGION`` (optional endpoint
 ``MESH_AWS_ENDPOINT_URL``), and Athena (workgroup ``MESH_ATHENA_WORKGROUP``) for the reference data.
+``MESH_ENV=cluster``: ``SqlCatalog`` named ``MESH_TRINO_CATALOG`` on the PostgreSQL of ``MESH_ICEBERG_CATALOG_URI``
+with the warehouse ``MESH_ICEBERG_WAREHOUSE`` (the catalog Trino shares), and Trino for the reference data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,13 +29,21 @@ AWS_STREAM_SETTINGS = {
 }
 
 
+#: What the worker needs in cluster: the Iceberg JDBC catalog it shares with Trino.
+CLUSTER_CATALOG_SETTINGS = {
+    "MESH_ICEBERG_CATALOG_URI": "SQLAlchemy URI of the Iceberg JDBC catalog's PostgreSQL database",
+    "MESH_ICEBERG_WAREHOUSE": "warehouse root of the Iceberg catalog (s3:// or file://)",
+}
+
+
 @dataclass(frozen=True)
 class CatalogSettings:
-    """An Iceberg catalog: ``sql`` (SQLite, local) or ``glue`` (AWS), as ``IcebergCatalogResource`` takes it."""
+    """An Iceberg catalog: ``sql`` (SQLite in local, PostgreSQL in cluster) or ``glue`` (AWS), as
+    ``IcebergCatalogResource`` takes it."""
 
     catalog_type: str
     warehouse: str
-    uri: str | None = None
+    uri: str | None = field(default=None, repr=False)  # a PostgreSQL URI holds its password
     region: str | None = None
     endpoint_url: str | None = None
     name: str = "mesh"
@@ -50,6 +60,10 @@ class CatalogSettings:
         if mesh_env() == "local":
             return cls.local()
         settings = mesh_settings()
+        if settings.mesh_env == "cluster":
+            settings.require(CLUSTER_CATALOG_SETTINGS, "cluster")
+            return cls("sql", settings.mesh_iceberg_warehouse, settings.mesh_iceberg_catalog_uri.get_secret_value(),
+                       name=settings.mesh_trino_catalog)
         settings.require({k: v for k, v in AWS_STREAM_SETTINGS.items() if k != "MESH_KAFKA_BOOTSTRAP"}, "aws")
         return cls("glue", settings.mesh_iceberg_warehouse, region=settings.aws_region,
                    endpoint_url=settings.mesh_aws_endpoint_url)

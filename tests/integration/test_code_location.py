@@ -128,6 +128,44 @@ def test_aws_environment_picks_glue_athena_and_kafka_backends(monkeypatch):
     assert chosen["dbt"].target == "athena"
 
 
+def test_cluster_environment_fails_fast_naming_missing_variables(monkeypatch):
+    from resources.environment import resources_for
+    from resources.settings import MissingSettingError
+
+    for name in ("MESH_TRINO_HOST", "MESH_ICEBERG_CATALOG_URI", "MESH_ICEBERG_WAREHOUSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MESH_TRINO_HOST", "trino.internal")
+    with pytest.raises(MissingSettingError) as error:
+        resources_for("cluster")
+    message = str(error.value)
+    assert message.startswith("MESH_ENV=cluster needs these environment variables: ")
+    assert "MESH_ICEBERG_CATALOG_URI (SQLAlchemy URI" in message and "MESH_ICEBERG_WAREHOUSE" in message
+    assert "MESH_TRINO_HOST" not in message and "AWS_REGION" not in message
+
+
+def test_cluster_environment_picks_trino_and_the_shared_sql_catalog(monkeypatch, tmp_path):
+    from resources.environment import CLUSTER_SETTINGS, resources_for
+
+    assert set(CLUSTER_SETTINGS) == {"MESH_TRINO_HOST", "MESH_ICEBERG_CATALOG_URI", "MESH_ICEBERG_WAREHOUSE"}
+    uri = "postgresql+psycopg2://iceberg:s3cret@db.internal:5432/iceberg"
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path))
+    for name, value in {"MESH_TRINO_HOST": "trino.internal", "MESH_TRINO_PORT": "8443", "MESH_TRINO_CATALOG": "lake",
+                        "MESH_ICEBERG_CATALOG_URI": uri, "MESH_ICEBERG_WAREHOUSE": "s3://lake/warehouse"}.items():
+        monkeypatch.setenv(name, value)
+    chosen = resources_for("cluster")
+    iceberg, warehouse, dbt = chosen["iceberg"], chosen["warehouse"], chosen["dbt"]
+    assert (iceberg.catalog_type, iceberg.name) == ("sql", "lake")  # pyiceberg's catalog name is Trino's catalog
+    assert (warehouse.engine, warehouse.trino_port, warehouse.trino_catalog) == ("trino", 8443, "lake")
+    assert dbt.target == "trino"
+    dbt_env = dbt.process_config_and_initialize().dbt_environment()  # what profiles.yml's trino output reads
+    assert {k: v for k, v in dbt_env.items() if k.startswith("MESH_TRINO")} == {
+        "MESH_TRINO_HOST": "trino.internal", "MESH_TRINO_PORT": "8443", "MESH_TRINO_CATALOG": "lake",
+        "MESH_TRINO_USER": "mesh"}
+    assert iceberg.process_config_and_initialize().uri == uri
+    assert chosen["landing"].root == str(tmp_path / "firm") and chosen["adx"].backend == "local"
+    assert "s3cret" not in repr(chosen["iceberg"]) and "s3cret" not in repr(chosen)  # an EnvVar, not the value
+
+
 def test_unknown_environment_is_refused(monkeypatch):
     from resources.settings import MissingSettingError, mesh_env
 

@@ -108,3 +108,70 @@ def test_mesh_trino_status_reports_the_running_server(trino_cluster: TrinoInfo):
     assert rows["url"] == trino_cluster.url and rows["pid"] == str(trino_cluster.pid)
     assert json.loads(rows["catalog_database"])["port"] == trino_cluster.catalog_db.port
     assert trino_cluster.catalog_db.password not in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def cluster_env(trino_cluster: TrinoInfo, monkeypatch: pytest.MonkeyPatch, tmp_path) -> TrinoInfo:
+    """``MESH_ENV=cluster`` pointed at the session's server, as ``source <data>/cluster.env`` does."""
+    for name, value in {**trino_cluster.environment(), "MESH_DATA_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    return trino_cluster
+
+
+def test_cluster_resources_write_with_pyiceberg_and_query_with_trino_as_arrow(cluster_env: TrinoInfo):
+    from resources.environment import resources_for
+
+    chosen = resources_for()
+    iceberg = chosen["iceberg"].process_config_and_initialize()
+    warehouse = chosen["warehouse"].process_config_and_initialize()
+    schema = _schema("gold")
+    catalog = iceberg.catalog()
+    catalog.create_namespace(schema)
+    nav = pa.table({
+        "portfolio_id": ["P-0001", "P-0002"], "nav_date": [dt.date(2025, 3, 31)] * 2,
+        "nav": pa.array([1_234_567.891, None], pa.float64()),
+        "computed_at": pa.array([dt.datetime(2025, 3, 31, 22, 0, 1, 123456)] * 2, pa.timestamp("us")),
+    })  # fmt: skip
+    catalog.create_table(f"{schema}.nav_history", schema=nav.schema).append(nav)
+
+    got = warehouse.query(f"SELECT portfolio_id, nav_date, nav, computed_at, CAST(nav AS decimal(18, 3)) AS nav_dec, "
+                          f"count(*) OVER () AS n FROM {schema}.nav_history ORDER BY portfolio_id")
+    assert got.schema.types == [pa.string(), pa.date32(), pa.float64(), pa.timestamp("us"), pa.float64(), pa.int64()]
+    assert got.to_pylist()[0] == {"portfolio_id": "P-0001", "nav_date": dt.date(2025, 3, 31), "nav": 1_234_567.891,
+                                  "computed_at": dt.datetime(2025, 3, 31, 22, 0, 1, 123456), "nav_dec": 1_234_567.891,
+                                  "n": 2}
+    assert got.column("nav").to_pylist()[1] is None
+    with pytest.raises(RuntimeError, match=r"Trino query \S+ failed: TABLE_NOT_FOUND"):
+        warehouse.query(f"SELECT * FROM {schema}.never_built")
+
+
+def test_the_dbt_trino_target_connects_with_the_cluster_settings(cluster_env: TrinoInfo):
+    from resources.dbt import DBT_PROJECT_DIR, dbt_executable
+    from resources.environment import resources_for
+
+    dbt = resources_for()["dbt"].process_config_and_initialize()
+    env = {**os.environ, **dbt.dbt_environment()}
+    proc = subprocess.run([dbt_executable(), "debug", "--connection", "--target", "trino", "--no-use-colors",
+                           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Connection test: [OK connection ok]" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_trade_worker_finds_the_shared_catalog_and_reads_reference_data_from_trino(cluster_env: TrinoInfo):
+    from trade_worker.cli import _warehouse
+    from trade_worker.reference_source import MissingRelationError
+    from trade_worker.settings import CatalogSettings
+
+    schema = _schema("silver")
+    _query(cluster_env, f"CREATE SCHEMA {schema}")
+    _query(cluster_env, f"CREATE TABLE {schema}.prices AS SELECT 'SEC-1' AS security_id, 101.5 AS px_last")
+    settings = CatalogSettings.from_environment()
+    assert (settings.catalog_type, settings.name) == ("sql", cluster_env.catalog)
+    assert cluster_env.catalog_db.password not in repr(settings)
+    assert settings.catalog().load_table(f"{schema}.prices").schema().column_names == ["security_id", "px_last"]
+
+    reference = _warehouse(None, no_warehouse=False)
+    rows = reference(f"SELECT security_id, px_last FROM {schema}.prices")
+    assert rows.to_pylist() == [{"security_id": "SEC-1", "px_last": 101.5}]
+    with pytest.raises(MissingRelationError, match="never_built"):
+        reference(f"SELECT * FROM {schema}.never_built")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from resources.settings import MeshSettings, MissingSettingError, aws_required_settings, markdown_table, mesh_settings
+from resources.settings import (
+    MeshSettings,
+    MissingSettingError,
+    aws_required_settings,
+    cluster_required_settings,
+    markdown_table,
+    mesh_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_LOCATION = ("mesh_assets", "resources", "sensors", "jobs")
@@ -31,7 +38,9 @@ def test_the_readme_table_is_the_settings_object() -> None:
     assert set(rows) == {name.upper() for name in MeshSettings.model_fields}
     for name, field in MeshSettings.model_fields.items():
         row = rows[name.upper()]
-        assert ("| required |" in row) == (name.upper() in aws_required_settings()), name
+        aws, cluster = (cell.strip() for cell in row.split(" | ")[3:5])
+        assert (aws == "required") == (name.upper() in aws_required_settings()), name
+        assert (cluster == "required") == (name.upper() in cluster_required_settings()), name
         if field.default not in (None, "") and not (field.json_schema_extra or {}).get("shown_default"):
             assert f"`{field.default}`" in row, name
     # the two aws variables the README once missed
@@ -71,7 +80,7 @@ def test_settings_are_read_when_asked_not_at_import(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "said"), [
-    ("MESH_ENV", "staging", "MESH_ENV is 'staging'; expected one of local, aws"),
+    ("MESH_ENV", "staging", "MESH_ENV is 'staging'; expected one of local, aws, cluster"),
     ("MESH_CDC_MAX_RANGE", "lots", "MESH_CDC_MAX_RANGE is 'lots'; input should be a valid integer"),
     ("MESH_CDC_STALL_AFTER_S", "15m", "MESH_CDC_STALL_AFTER_S is '15m'; input should be a valid number"),
 ])
