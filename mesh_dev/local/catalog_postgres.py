@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_dev.local.kafka_broker_layout import file_lock
-from mesh_dev.local.kafka_broker_process import _cmdline, alive, port_free
+from mesh_dev.local.kafka_broker_process import alive, command_line, port_free
 from mesh_dev.local.trino_layout import CatalogDatabase, TrinoError
 
 SYSTEM_USER = "embedded_postgres"
@@ -91,7 +91,7 @@ def running(root: Path) -> bool:
         pid = int((root / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return False
-    return alive(pid) and "postgres" in (_cmdline(pid) or "")
+    return alive(pid) and "postgres" in (command_line(pid) or "")
 
 
 def _initdb(root: Path, ids: tuple[int, int] | None, run_as: dict[str, Any]) -> str:

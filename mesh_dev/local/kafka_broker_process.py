@@ -33,6 +33,11 @@ def _cmdline(pid: int) -> str | None:
     return proc.stdout.strip() or None
 
 
+def command_line(pid: int) -> str | None:
+    """The command line of ``pid`` (arguments joined by spaces), or None when there is no such process."""
+    return _cmdline(pid)
+
+
 def alive(pid: int) -> bool:
     child = CHILDREN.get(pid)
     if child is not None:

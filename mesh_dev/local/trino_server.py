@@ -29,8 +29,8 @@ from mesh_dev.local.kafka_broker_layout import file_lock, tail
 from mesh_dev.local.kafka_broker_process import (
     CHILDREN,
     PRCTL,
-    _cmdline,
     alive,
+    command_line,
     die_with_parent,
     port_free,
     send_signal,
@@ -78,7 +78,7 @@ _STOP_AT_EXIT: set[Path] = set()
 def _is_our_server(pid: int, layout: Layout) -> bool:
     if not alive(pid):
         return False
-    cmdline = _cmdline(pid) or ""
+    cmdline = command_line(pid) or ""
     return MAIN_CLASS in cmdline and str(layout.config) in cmdline
 
 
