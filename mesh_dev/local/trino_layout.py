@@ -6,7 +6,8 @@ A data folder (default ``<repo>/.data/trino``, env ``MESH_TRINO_DATA``) holds::
     etc/log.properties           log levels
     etc/catalog/<name>.properties the Iceberg catalog (JDBC catalog on PostgreSQL; owner-only, it holds a password)
     server.pid / server.json     pid of the running server; port, pid, version, catalog of the last start
-    server.out                   the JVM's stdout/stderr (Trino logs to it)
+    server.out                   the JVM's own stdout/stderr (start-up errors, crashes)
+    logs/server.log              Trino's log (rotated at 20 MB, 100 MB kept)
     warehouse/                   the Iceberg warehouse root (file:// tables of pyiceberg and Trino alike)
     postgres/                    the catalog database (:mod:`mesh_dev.local.catalog_postgres`)
     cluster.env                  ``export`` lines selecting ``MESH_ENV=cluster`` against this server (owner-only)
@@ -102,6 +103,7 @@ class Layout(NamedTuple):
     pid: Path
     state: Path
     out: Path
+    log_file: Path
     warehouse: Path
     postgres: Path
     env_file: Path
@@ -114,8 +116,8 @@ def data_layout(data_dir: Path | str | None) -> Layout:
     etc = root / "etc"
     return Layout(root=root, etc=etc, config=etc / "config.properties", log_config=etc / "log.properties",
                   catalog_dir=etc / "catalog", pid=root / "server.pid", state=root / "server.json",
-                  out=root / "server.out", warehouse=root / "warehouse", postgres=root / "postgres",
-                  env_file=root / "cluster.env", lock=root / ".lock")  # fmt: skip
+                  out=root / "server.out", log_file=root / "logs" / "server.log", warehouse=root / "warehouse",
+                  postgres=root / "postgres", env_file=root / "cluster.env", lock=root / ".lock")  # fmt: skip
 
 
 def read_state(layout: Layout) -> dict[str, Any]:
@@ -144,6 +146,10 @@ def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: Cat
         "catalog.config-dir": layout.catalog_dir,
         "query.max-memory": "1GB",
         "query.max-memory-per-node": "1GB",
+        "log.path": layout.log_file,
+        "log.max-size": "20MB",
+        "log.max-total-size": "100MB",
+        "log.enable-console": "false",  # server.out keeps only what the JVM prints before logging starts
     }), encoding="utf-8")  # fmt: skip
     layout.log_config.write_text(_properties({"io.trino": "INFO", "org.apache.iceberg": "WARN"}), encoding="utf-8")
     for stale in layout.catalog_dir.glob("*.properties"):

@@ -109,13 +109,14 @@ def _wait_ready(pid: int, layout: Layout, url: str, wait_s: float) -> None:
             child = CHILDREN.get(pid)
             code = child.returncode if child is not None else "unknown"
             raise TrinoError(f"the Trino server (pid {pid}) exited with code {code} while starting on {url}\n"
-                             f"--- {layout.out}\n{tail(layout.out, 40)}")
+                             f"--- {layout.out}\n{tail(layout.out, 20)}\n"
+                             f"--- {layout.log_file}\n{tail(layout.log_file)}")
         answer = server_info(url)
         if answer is not None and answer.get("starting") is False:
             return
         if time.monotonic() >= deadline:
             raise TrinoError(f"the Trino server (pid {pid}) was not ready on {url}/v1/info within {wait_s:g}s\n"
-                             f"--- {layout.out}\n{tail(layout.out, 40)}")
+                             f"--- {layout.log_file}\n{tail(layout.log_file)}")
         time.sleep(0.25)
 
 
@@ -123,7 +124,7 @@ def _info(layout: Layout, pid: int, port: int, db: CatalogDatabase) -> TrinoInfo
     state = read_state(layout)
     return TrinoInfo(host="127.0.0.1", port=port, pid=pid, data_dir=layout.root,
                      version=state.get("version") or trino_version(), catalog=state.get("catalog") or CATALOG,
-                     warehouse=layout.warehouse, catalog_db=db, log_file=layout.out)  # fmt: skip
+                     warehouse=layout.warehouse, catalog_db=db, log_file=layout.log_file)  # fmt: skip
 
 
 def start(
@@ -246,7 +247,7 @@ def status(data_dir: Path | None = None) -> dict[str, Any]:
         "catalog": state.get("catalog") or CATALOG,
         "warehouse": layout.warehouse.as_uri(),
         "data_dir": str(layout.root),
-        "log_file": str(layout.out),
+        "log_file": str(layout.log_file),
         "catalog_database": catalog_postgres.describe(layout.postgres),
         "environment_file": str(layout.env_file) if layout.env_file.is_file() else None,
     }
