@@ -1,7 +1,9 @@
 """The `cluster` environment's engines, for real: Trino 483 and pyiceberg share one Iceberg JDBC catalog on PostgreSQL.
 
 Uses the session's ``trino_cluster`` fixture (tests/trino_fixtures.py): each engine reads what the other wrote, in
-the same ``mesh`` catalog, and ``mesh trino status`` reports the running server the way a user sees it.
+the same ``mesh`` catalog; ``mesh trino status`` reports the running server the way a user sees it; the resources of
+``MESH_ENV=cluster`` (catalog, warehouse queries, dbt's ``trino`` target, the trade worker's catalog and reference
+data) work against it. The last test restarts a catalog database of its own (not the session's).
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from mesh_dev.local import catalog_postgres
 from mesh_dev.local.trino_layout import TrinoInfo
 
 pytestmark = pytest.mark.integration
@@ -175,3 +181,25 @@ def test_the_trade_worker_finds_the_shared_catalog_and_reads_reference_data_from
     assert rows.to_pylist() == [{"security_id": "SEC-1", "px_last": 101.5}]
     with pytest.raises(MissingRelationError, match="never_built"):
         reference(f"SELECT * FROM {schema}.never_built")
+
+
+def test_the_catalog_database_keeps_its_tables_and_port_across_a_restart():
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    root = Path(tempfile.mkdtemp(prefix="mesh-catalog-"))
+    root.chmod(0o755)  # as root the server runs as an unprivileged user, who must reach it
+    try:
+        first = catalog_postgres.start(root / "postgres", "mesh")
+        warehouse = (root / "warehouse").as_uri()
+        SqlCatalog("mesh", uri=first.sqlalchemy_uri(), warehouse=warehouse).create_namespace("bronze")
+        assert catalog_postgres.stop(root / "postgres") is True
+        assert catalog_postgres.describe(root / "postgres")["running"] is False
+        assert catalog_postgres.stop(root / "postgres") is False
+
+        again = catalog_postgres.start(root / "postgres", "mesh")
+        assert again == first  # same port, role and password: Trino's catalog file stays right
+        assert ("bronze",) in SqlCatalog("mesh", uri=again.sqlalchemy_uri(), warehouse=warehouse).list_namespaces()
+        assert first.password not in (root / "postgres" / "server.log").read_text()
+    finally:
+        catalog_postgres.stop(root / "postgres")
+        shutil.rmtree(root, ignore_errors=True)
