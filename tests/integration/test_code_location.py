@@ -166,6 +166,21 @@ def test_cluster_environment_picks_trino_and_the_shared_sql_catalog(monkeypatch,
     assert "s3cret" not in repr(chosen["iceberg"]) and "s3cret" not in repr(chosen)  # an EnvVar, not the value
 
 
+def test_the_code_location_loads_with_the_cluster_resources(monkeypatch, tmp_path):
+    from dagster import Definitions
+
+    from mesh_assets.definitions import build_definitions
+    from resources.environment import resources_for
+
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path))
+    for name, value in {"MESH_TRINO_HOST": "trino.internal", "MESH_ICEBERG_WAREHOUSE": "s3://lake/warehouse",
+                        "MESH_ICEBERG_CATALOG_URI": "postgresql+psycopg2://iceberg:pw@db:5432/iceberg"}.items():
+        monkeypatch.setenv(name, value)
+    definitions = build_definitions(resources_for("cluster"))
+    Definitions.validate_loadable(definitions)
+    assert definitions.resources["warehouse"].engine == "trino"
+
+
 def test_unknown_environment_is_refused(monkeypatch):
     from resources.settings import MissingSettingError, mesh_env
 
