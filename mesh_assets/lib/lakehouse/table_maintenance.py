@@ -1,0 +1,175 @@
+"""Snapshot expiry and small-file compaction of one Iceberg table through pyiceberg.
+
+Expiry follows :mod:`mesh_assets.lib.lakehouse.snapshot_retention` (the snapshots the readers of source
+positions need stay) and records the proven offset floor in the same commit. pyiceberg 0.12 removes the
+snapshots from the table metadata; it deletes no files (no orphan-file clean-up).
+
+pyiceberg 0.12 has no ``rewrite_data_files``: the compaction here rewrites the whole table's rows into new
+files in one commit pinned to the snapshot it read (a writer that committed meanwhile wins, and the
+compaction is skipped, never merged). Rows keep their order by source position when they carry one, so
+the file statistics stay selective for the CDC checks. The Trino and Athena engines compact with their
+own bin-packing (:mod:`mesh_assets.lib.lakehouse.maintenance_sql`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mesh_assets.lib.lakehouse.retry import commit_with_retry
+from mesh_assets.lib.lakehouse.snapshot_retention import (
+    ExpiryPlan,
+    RetentionPolicy,
+    SnapshotFacts,
+    decode_floor,
+    encode_floor,
+    plan_expiry,
+)
+from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY, MAINTENANCE_KEY
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+POSITION_ORDER = ("source_topic", "source_partition", "source_offset")
+
+
+@dataclass(frozen=True)
+class TableFigures:
+    """One table at one moment: data files (and how many are small), snapshots, rows, current snapshot."""
+
+    data_files: int
+    small_files: int
+    snapshots: int
+    rows: int
+    snapshot_id: int | None
+    snapshot_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class ExpiryOutcome:
+    """What an expiry did to one table."""
+
+    table: str
+    plan: ExpiryPlan
+    expired: list[int]
+
+
+@dataclass(frozen=True)
+class CompactionOutcome:
+    """What a compaction did to one table (``reason`` says why when it did nothing)."""
+
+    table: str
+    compacted: bool
+    files_before: int
+    files_after: int
+    reason: str
+    snapshot_id: int | None = None
+
+
+def snapshot_facts(table: Table) -> list[SnapshotFacts]:
+    """Every snapshot of ``table`` as the retention rule sees it."""
+    return [SnapshotFacts(s.snapshot_id, s.parent_snapshot_id, s.timestamp_ms,
+                          dict(s.summary.additional_properties) if s.summary is not None else {})
+            for s in table.metadata.snapshots]
+
+
+def protected_ids(table: Table) -> set[int]:
+    """Heads of the table's branches and tags."""
+    return {ref.snapshot_id for ref in table.metadata.refs.values()}
+
+
+def table_figures(table: Table, small_file_bytes: int, snapshot_id: int | None = None) -> TableFigures:
+    """Files, small files, snapshots and rows of the current snapshot (or ``snapshot_id``), from the manifests
+    (no data read unless delete files exist: then the rows are counted by a scan)."""
+    snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id is not None else table.current_snapshot()
+    ids = frozenset(s.snapshot_id for s in table.metadata.snapshots)
+    if snapshot is None:
+        return TableFigures(0, 0, len(ids), 0, None, ids)
+    scan = table.scan(snapshot_id=snapshot.snapshot_id)
+    tasks = list(scan.plan_files())
+    has_deletes = any(task.delete_files for task in tasks)
+    rows = scan.count() if has_deletes else sum(task.file.record_count for task in tasks)
+    small = sum(1 for task in tasks if task.file.file_size_in_bytes < small_file_bytes)
+    return TableFigures(len(tasks), small, len(ids), rows, snapshot.snapshot_id, ids)
+
+
+def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -> ExpiryOutcome:
+    """Expire what :func:`~mesh_assets.lib.lakehouse.snapshot_retention.plan_expiry` allows, and record the
+    proven offset floor (``mesh.source.expired_through``) in the same commit."""
+    from pyiceberg.table.update.snapshot import ExpireSnapshots
+
+    from mesh_assets.lib.lakehouse.transactions import transaction
+
+    def attempt(table: Table, _: int) -> ExpiryOutcome:
+        name = ".".join(table.name())
+        current = table.current_snapshot()
+        plan = plan_expiry(snapshot_facts(table), current.snapshot_id if current else None, policy,
+                           protected_ids(table), decode_floor(table.properties.get(EXPIRED_THROUGH_KEY)))
+        if not plan.expire:
+            return ExpiryOutcome(name, plan, [])
+        with transaction(table) as tx:
+            if plan.expired_through:
+                tx.set_properties({EXPIRED_THROUGH_KEY: encode_floor(plan.expired_through)})
+            ExpireSnapshots(tx).by_ids(plan.expire).commit()
+        return ExpiryOutcome(name, plan, list(plan.expire))
+
+    return commit_with_retry(load_table, attempt)
+
+
+def compact_small_files(load_table: Callable[[], Table], small_file_bytes: int, min_small_files: int
+                        ) -> CompactionOutcome:
+    """Rewrite the table's rows into few files when it holds at least ``min_small_files`` files under
+    ``small_file_bytes``; one commit on top of the snapshot read, or nothing when a writer got there first."""
+    import pyarrow.compute as pc
+    from pyiceberg.exceptions import CommitFailedException
+
+    table = load_table()
+    name = ".".join(table.name())
+    before = table_figures(table, small_file_bytes)
+    if before.small_files < min_small_files:
+        return CompactionOutcome(name, False, before.data_files, before.data_files,
+                                 f"{before.small_files} small files, fewer than {min_small_files}: left as they are")
+    fields = table.spec().fields
+    transforms = {str(f.transform) for f in fields}
+    if len(fields) > 1 or not transforms <= {"identity", "month"}:
+        return CompactionOutcome(name, False, before.data_files, before.data_files,
+                                 f"partition spec {table.spec()} is not one identity or month field: not "
+                                 "compacted by pyiceberg (compact it on Trino or Athena)")
+    rows = table.scan(snapshot_id=before.snapshot_id).to_arrow()
+    if all(c in rows.column_names for c in POSITION_ORDER):
+        rows = rows.take(pc.sort_indices(rows, sort_keys=[(c, "ascending") for c in POSITION_ORDER]))
+    try:
+        _rewrite(table, rows)
+    except CommitFailedException as error:
+        return CompactionOutcome(name, False, before.data_files, before.data_files,
+                                 f"a writer committed while compacting ({error}): skipped until the next run")
+    after = table_figures(load_table(), small_file_bytes)
+    return CompactionOutcome(name, True, before.data_files, after.data_files,
+                             f"{before.small_files} small files rewritten", after.snapshot_id)
+
+
+def _rewrite(table: Table, rows) -> None:
+    """Replace every data file of ``table`` with ``rows`` in one commit (one file per partition slice)."""
+    from pyiceberg.expressions import AlwaysTrue
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    from mesh_assets.lib.lakehouse.first_load import deleting_nothing_is_expected
+    from mesh_assets.lib.lakehouse.snapshots import slices_by_value
+    from mesh_assets.lib.lakehouse.transactions import transaction
+
+    summary = {MAINTENANCE_KEY: "compaction"}
+    spec_fields = table.spec().fields
+    conformed = rows.cast(table.schema().as_arrow())
+    if spec_fields:
+        source = table.schema().find_column_name(spec_fields[0].source_id)
+        parts = slices_by_value(conformed, source, str(spec_fields[0].transform))
+    else:
+        parts = [conformed] if conformed.num_rows else []
+    with transaction(table) as tx, deleting_nothing_is_expected():
+        tx.delete(delete_filter=AlwaysTrue(), snapshot_properties=summary)
+        with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+            for part in parts:
+                for data_file in _dataframe_to_data_files(table_metadata=tx.table_metadata,
+                                                          write_uuid=append.commit_uuid, df=part, io=table.io):
+                    append.append_data_file(data_file)
