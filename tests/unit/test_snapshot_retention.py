@@ -42,7 +42,7 @@ def test_old_commits_go_and_the_newest_positions_and_each_partitions_last_commit
     result = plan(chain)
     # partition 1's last commit (id 2) is the oldest anchor: the ancestry from it to the current snapshot stays
     assert sorted(result.keep) == [2, 3, 4, 5] and result.expire == [1]
-    assert any(w.startswith("last commit of aladdin.trades-1") for w in result.keep[2])
+    assert any(w.startswith("last commit: aladdin.trades-1") for w in result.keep[2])
     assert any(w.startswith("positions") for w in result.keep[5])
     assert result.keep[3] == ["ancestry: between the current snapshot and a kept one"]
     assert result.expired_through == {TopicPartition(T, 0): 10}

@@ -118,7 +118,7 @@ def reader_anchors(chain: Sequence[SnapshotFacts]) -> dict[int, list[str]]:
             for r in decode_ranges(summary[RANGES_KEY]):
                 if r.topic_partition not in partitions_seen:
                     partitions_seen.add(r.topic_partition)
-                    anchor(snapshot, f"last commit of {r.topic_partition.label()} (ends at offset {r.end})")
+                    anchor(snapshot, f"last commit: {r.topic_partition.label()} ends at offset {r.end}")
         for partition in (p for p in summary.get(PARTITIONS_KEY, "").split(",") if p):
             if partition not in versions_seen:
                 versions_seen.add(partition)
