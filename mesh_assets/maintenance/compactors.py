@@ -64,8 +64,10 @@ class SqlCompactor:
                                      "left as they are")
         self.run_sql(compaction_sql(self.engine, name, self.small_file_bytes, self.catalog))
         after = table_figures(load_table(), self.small_file_bytes)
-        return CompactionOutcome(name, after.snapshot_id != before.snapshot_id, before.data_files, after.data_files,
-                                 f"{before.small_files} small files bin-packed by {self.engine}", after.snapshot_id)
+        changed = after.snapshot_id != before.snapshot_id
+        reason = (f"{before.small_files} small files bin-packed by {self.engine}" if changed else
+                  f"{self.engine} ran the bin-packing of {before.small_files} small files and committed nothing")
+        return CompactionOutcome(name, changed, before.data_files, after.data_files, reason, after.snapshot_id)
 
 
 def compactor_for(warehouse: object, small_file_bytes: int, min_small_files: int) -> TableCompactor:
