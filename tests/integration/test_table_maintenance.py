@@ -21,7 +21,8 @@ from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
 from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
 from mesh_assets.lib.lakehouse.positions import committed_positions, committed_ranges_history
 from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY, POSITIONS_KEY
-from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS, PRICES
+from mesh_assets.lib.lakehouse.partition_versions import partition_version, replace_partition_if_changed
+from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS, PRICES, TableSpec
 from resources.iceberg import IcebergCatalogResource
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,13 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "aladdin.trades"
 BATCHES = 12  # per partition, 2 partitions: 24 small files and 24 snapshots carrying positions
+#: A GIPS-like table of partition versions (`mesh.partitions` + content hash in each snapshot summary).
+VERSIONS = TableSpec("gips_like", "composite_figures", (("partition_key", "string"), ("value", "double")),
+                     partition_column="partition_key")
+
+
+def version(key: str, value: float) -> pa.Table:
+    return pa.Table.from_pydict({"partition_key": [key], "value": [value]}, schema=VERSIONS.schema)
 
 
 def dead_letters(partition: int, offsets: list[int]) -> pa.Table:
@@ -55,6 +63,9 @@ def maintained(tmp_path_factory):
             append_exactly_once(load, [OffsetRange(TOPIC, partition, start, start + 10)],
                                 dead_letters(partition, [start + 1, start + 7]))
     iceberg.table(PRICES)  # an empty table: nothing to compact or expire, still maintained
+    versions = iceberg.loader(VERSIONS)
+    written = [replace_partition_if_changed(versions, version(key, value), "partition_key", key)
+               for key, value in (("A", 1.0), ("B", 1.0), ("B", 2.0), ("B", 3.0), ("A", 2.0))]
     table = load()
     before = {"snapshots": {s.snapshot_id: s for s in table.snapshots()}, "positions": committed_positions(table),
               "rows": table.scan().to_arrow().num_rows, "files": len(list(table.scan().plan_files()))}
@@ -63,7 +74,7 @@ def maintained(tmp_path_factory):
     (home / "dagster.yaml").write_text("run_coordinator:\n  module: dagster._core.run_coordinator\n"
                                        "  class: DefaultRunCoordinator\ntelemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "MESH_ENV": "local", "MESH_DATA_DIR": str(data),
-           "MESH_SNAPSHOT_RETENTION_DAYS": "0", "MESH_SNAPSHOT_KEEP_LAST": "3",
+           "MESH_SNAPSHOT_RETENTION_DAYS": "0", "MESH_SNAPSHOT_KEEP_LAST": "1",
            "MESH_COMPACTION_MIN_SMALL_FILES": "4"}
     run_id = str(uuid.uuid4())
     subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(ROOT / "workspace.yaml"),
@@ -85,7 +96,8 @@ def maintained(tmp_path_factory):
             os.environ["DAGSTER_HOME"] = previous
     assert run.status == DagsterRunStatus.SUCCESS, [e.step_failure_data.error.to_string() for e in events
                                                     if e.is_step_failure]
-    yield {"iceberg": iceberg, "load": load, "before": before, "events": events}
+    yield {"iceberg": iceberg, "load": load, "before": before, "events": events, "versions": versions,
+           "written": written}
 
 
 def _materialization(events):
@@ -100,7 +112,7 @@ def test_old_snapshots_are_expired_and_small_files_compacted(maintained):
     assert len(table.snapshots()) < len(before["snapshots"]) / 2
     assert len(list(table.scan().plan_files())) == 1 < before["files"]
     per_table = {t["table"]: t for t in _materialization(maintained["events"])["per_table"].value}
-    assert set(per_table) == {DEAD_LETTERS.identifier, PRICES.identifier}
+    assert set(per_table) == {DEAD_LETTERS.identifier, PRICES.identifier, VERSIONS.identifier}
     row = per_table[DEAD_LETTERS.identifier]
     assert row["files_before"] == before["files"] and row["files_after"] == 1
     assert row["snapshots_before"] == len(before["snapshots"]) and row["error"] is None
@@ -149,3 +161,16 @@ def test_exactly_once_still_holds_after_maintenance(maintained):
     assert after.committed and committed_positions(load())[TopicPartition(TOPIC, 0)] == 130
     assert dead_letters_offset_contiguity(iceberg=maintained["iceberg"]).passed
 
+
+
+def test_the_newest_version_of_every_partition_is_kept_and_a_rewrite_of_it_still_commits_nothing(maintained):
+    written, versions = maintained["written"], maintained["versions"]
+    kept = {s.snapshot_id for s in versions().snapshots()}
+    # each replacement is a delete and an append snapshot; only the current one is kept by count
+    # (MESH_SNAPSHOT_KEEP_LAST=1): B3's append stays as B's newest version, A2's delete as the ancestry between them
+    assert {written[3].snapshot_id, written[4].snapshot_id} <= kept and len(kept) == 3
+    assert not kept & {w.snapshot_id for w in written[:3]}
+    assert partition_version(versions(), "A")[0] == written[4].snapshot_id
+    assert partition_version(versions(), "B")[0] == written[3].snapshot_id
+    again = replace_partition_if_changed(versions, version("B", 3.0), "partition_key", "B")
+    assert not again.committed and again.snapshot_id == written[3].snapshot_id
