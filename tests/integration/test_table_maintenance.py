@@ -34,6 +34,11 @@ BATCHES = 12  # per partition, 2 partitions: 24 small files and 24 snapshots car
 VERSIONS = TableSpec("gips_like", "composite_figures", (("partition_key", "string"), ("value", "double")),
                      partition_column="partition_key")
 
+#: A month-partitioned table with one small file per daily append (two months).
+MARKS = TableSpec("maintenance_test", "daily_marks", (("day", "date"), ("value", "double")), partition_column="day",
+                  partition_transform="month")
+MARK_DAYS = [dt.date(2026, month, day) for month in (1, 2) for day in range(1, 6)]
+
 
 def version(key: str, value: float) -> pa.Table:
     return pa.Table.from_pydict({"partition_key": [key], "value": [value]}, schema=VERSIONS.schema)
@@ -63,6 +68,10 @@ def maintained(tmp_path_factory):
             append_exactly_once(load, [OffsetRange(TOPIC, partition, start, start + 10)],
                                 dead_letters(partition, [start + 1, start + 7]))
     iceberg.table(PRICES)  # an empty table: nothing to compact or expire, still maintained
+    marks = iceberg.loader(MARKS)
+    for number, day in enumerate(MARK_DAYS):
+        marks().append(pa.Table.from_pydict({"day": [day], "value": [float(number)]}, schema=MARKS.schema))
+    marks_before = sorted(marks().scan().to_arrow().to_pylist(), key=lambda r: r["day"])
     versions = iceberg.loader(VERSIONS)
     written = [replace_partition_if_changed(versions, version(key, value), "partition_key", key)
                for key, value in (("A", 1.0), ("B", 1.0), ("B", 2.0), ("B", 3.0), ("A", 2.0))]
@@ -97,7 +106,7 @@ def maintained(tmp_path_factory):
     assert run.status == DagsterRunStatus.SUCCESS, [e.step_failure_data.error.to_string() for e in events
                                                     if e.is_step_failure]
     yield {"iceberg": iceberg, "load": load, "before": before, "events": events, "versions": versions,
-           "written": written}
+           "written": written, "marks": marks, "marks_before": marks_before}
 
 
 def _materialization(events):
@@ -112,11 +121,11 @@ def test_old_snapshots_are_expired_and_small_files_compacted(maintained):
     assert len(table.snapshots()) < len(before["snapshots"]) / 2
     assert len(list(table.scan().plan_files())) == 1 < before["files"]
     per_table = {t["table"]: t for t in _materialization(maintained["events"])["per_table"].value}
-    assert set(per_table) == {DEAD_LETTERS.identifier, PRICES.identifier, VERSIONS.identifier}
+    assert set(per_table) == {DEAD_LETTERS.identifier, PRICES.identifier, VERSIONS.identifier, MARKS.identifier}
     row = per_table[DEAD_LETTERS.identifier]
     assert row["files_before"] == before["files"] and row["files_after"] == 1
     assert row["snapshots_before"] == len(before["snapshots"]) and row["error"] is None
-    assert row["snapshots_expired"] == len(before["snapshots"]) + 2 - len(table.snapshots())  # + compaction's two
+    assert row["snapshots_expired"] == len(before["snapshots"]) + 1 - len(table.snapshots())  # + the compaction
 
 
 def test_the_snapshots_carrying_needed_positions_are_kept(maintained):
@@ -174,3 +183,11 @@ def test_the_newest_version_of_every_partition_is_kept_and_a_rewrite_of_it_still
     assert partition_version(versions(), "B")[0] == written[3].snapshot_id
     again = replace_partition_if_changed(versions, version("B", 3.0), "partition_key", "B")
     assert not again.committed and again.snapshot_id == written[3].snapshot_id
+
+
+def test_a_partitioned_table_is_compacted_partition_by_partition(maintained):
+    marks = maintained["marks"]()
+    files = list(marks.scan().plan_files())
+    assert len(files) == 2  # ten daily files, one per month after compaction
+    assert sorted(marks.scan().to_arrow().to_pylist(), key=lambda r: r["day"]) == maintained["marks_before"]
+    assert {f.file.partition[0] for f in files} == {(2026 - 1970) * 12, (2026 - 1970) * 12 + 1}

@@ -4,10 +4,11 @@ Expiry follows :mod:`mesh_assets.lib.lakehouse.snapshot_retention` (the snapshot
 positions need stay) and records the proven offset floor in the same commit. pyiceberg 0.12 removes the
 snapshots from the table metadata; it deletes no files (no orphan-file clean-up).
 
-pyiceberg 0.12 has no ``rewrite_data_files``: the compaction here rewrites the whole table's rows into new
-files in one commit pinned to the snapshot it read (a writer that committed meanwhile wins, and the
-compaction is skipped, never merged). Rows keep their order by source position when they carry one, so
-the file statistics stay selective for the CDC checks. The Trino and Athena engines compact with their
+pyiceberg 0.12 has no ``rewrite_data_files``: the compaction here reads the small files of each partition
+that holds more than one, writes their rows into new files and swaps them in one overwrite commit pinned to
+the snapshot it read (a writer that committed meanwhile wins, and the compaction is skipped, never merged).
+Rows are ordered by source position when they carry one, so the file statistics stay selective for the CDC
+checks. The Trino and Athena engines compact with their
 own bin-packing (:mod:`mesh_assets.lib.lakehouse.maintenance_sql`).
 """
 
@@ -119,9 +120,9 @@ def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -
 
 def compact_small_files(load_table: Callable[[], Table], small_file_bytes: int, min_small_files: int
                         ) -> CompactionOutcome:
-    """Rewrite the table's rows into few files when it holds at least ``min_small_files`` files under
-    ``small_file_bytes``; one commit on top of the snapshot read, or nothing when a writer got there first."""
-    import pyarrow.compute as pc
+    """Rewrite the table's small files (under ``small_file_bytes``) into few files, partition by partition, when it
+    holds at least ``min_small_files`` of them; one commit on top of the snapshot read, or nothing when a writer
+    got there first. Large files are left as they are."""
     from pyiceberg.exceptions import CommitFailedException
 
     table = load_table()
@@ -130,46 +131,45 @@ def compact_small_files(load_table: Callable[[], Table], small_file_bytes: int, 
     if before.small_files < min_small_files:
         return CompactionOutcome(name, False, before.data_files, before.data_files,
                                  f"{before.small_files} small files, fewer than {min_small_files}: left as they are")
-    fields = table.spec().fields
-    transforms = {str(f.transform) for f in fields}
-    if len(fields) > 1 or not transforms <= {"identity", "month"}:
+    tasks = list(table.scan(snapshot_id=before.snapshot_id).plan_files())
+    if any(task.delete_files for task in tasks):
         return CompactionOutcome(name, False, before.data_files, before.data_files,
-                                 f"partition spec {table.spec()} is not one identity or month field: not "
-                                 "compacted by pyiceberg (compact it on Trino or Athena)")
-    rows = table.scan(snapshot_id=before.snapshot_id).to_arrow()
-    if all(c in rows.column_names for c in POSITION_ORDER):
-        rows = rows.take(pc.sort_indices(rows, sort_keys=[(c, "ascending") for c in POSITION_ORDER]))
+                                 "the table has delete files (merge-on-read): compact it on Trino or Athena")
+    groups: dict[tuple[int, str], list] = {}
+    for task in tasks:
+        if task.file.file_size_in_bytes < small_file_bytes:
+            groups.setdefault((task.file.spec_id, repr(task.file.partition)), []).append(task)
+    groups = {key: group for key, group in groups.items() if len(group) > 1}
+    if not groups:
+        return CompactionOutcome(name, False, before.data_files, before.data_files,
+                                 "no partition holds two small files: nothing to merge")
     try:
-        _rewrite(table, rows)
+        _rewrite(table, list(groups.values()))
     except CommitFailedException as error:
         return CompactionOutcome(name, False, before.data_files, before.data_files,
                                  f"a writer committed while compacting ({error}): skipped until the next run")
     after = table_figures(load_table(), small_file_bytes)
+    rewritten = sum(len(group) for group in groups.values())
     return CompactionOutcome(name, True, before.data_files, after.data_files,
-                             f"{before.small_files} small files rewritten", after.snapshot_id)
+                             f"{rewritten} small files in {len(groups)} partitions rewritten", after.snapshot_id)
 
 
-def _rewrite(table: Table, rows) -> None:
-    """Replace every data file of ``table`` with ``rows`` in one commit (one file per partition slice)."""
+def _rewrite(table: Table, groups: list[list]) -> None:
+    """Replace each group's files (one partition's small files) with their rows in new files, in one commit."""
+    import pyarrow.compute as pc
     from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+    from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 
-    from mesh_assets.lib.lakehouse.first_load import deleting_nothing_is_expected
-    from mesh_assets.lib.lakehouse.snapshots import slices_by_value
     from mesh_assets.lib.lakehouse.transactions import transaction
 
     summary = {MAINTENANCE_KEY: "compaction"}
-    spec_fields = table.spec().fields
-    conformed = rows.cast(table.schema().as_arrow())
-    if spec_fields:
-        source = table.schema().find_column_name(spec_fields[0].source_id)
-        parts = slices_by_value(conformed, source, str(spec_fields[0].transform))
-    else:
-        parts = [conformed] if conformed.num_rows else []
-    with transaction(table) as tx, deleting_nothing_is_expected():
-        tx.delete(delete_filter=AlwaysTrue(), snapshot_properties=summary)
-        with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
-            for part in parts:
-                for data_file in _dataframe_to_data_files(table_metadata=tx.table_metadata,
-                                                          write_uuid=append.commit_uuid, df=part, io=table.io):
-                    append.append_data_file(data_file)
+    with transaction(table) as tx, tx.update_snapshot(snapshot_properties=summary).overwrite() as rewrite:
+        for group in groups:
+            rows = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(group)
+            if all(c in rows.column_names for c in POSITION_ORDER):  # file statistics stay selective on positions
+                rows = rows.take(pc.sort_indices(rows, sort_keys=[(c, "ascending") for c in POSITION_ORDER]))
+            for data_file in _dataframe_to_data_files(table_metadata=tx.table_metadata,
+                                                      write_uuid=rewrite.commit_uuid, df=rows, io=table.io):
+                rewrite.append_data_file(data_file)
+            for task in group:
+                rewrite.delete_data_file(task.file)
