@@ -19,9 +19,9 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatu
 
 from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
 from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
+from mesh_assets.lib.lakehouse.partition_versions import partition_version, replace_partition_if_changed
 from mesh_assets.lib.lakehouse.positions import committed_positions, committed_ranges_history
 from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY, POSITIONS_KEY
-from mesh_assets.lib.lakehouse.partition_versions import partition_version, replace_partition_if_changed
 from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS, PRICES, TableSpec
 from resources.iceberg import IcebergCatalogResource
 
