@@ -13,7 +13,7 @@ export UV_PYTHON := 3.11
 SCALE ?= small
 SEED ?= 7
 
-.PHONY: help bootstrap system-deps dbt-manifest demo test lint dev generate benchmark clean
+.PHONY: help bootstrap system-deps dbt-manifest trino-jars demo test lint dev generate benchmark clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,13 +27,16 @@ system-deps: ## Debian packages the tests use: poppler-utils (pdftoppm/pdftotext
 	[ -z "$${PKGS// }" ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$PKGS >/dev/null; }
 
+trino-jars: bootstrap ## fetch the Trino server and its Iceberg plugin from Maven Central into .cache/trino (once; the cluster tests start it)
+	@"$(UV)" run --frozen mesh trino install >/dev/null
+
 dbt-manifest: bootstrap ## parse the dbt project (dbt_project/target/manifest.json, read by the code location)
 	@"$(UV)" run --frozen dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
 
 demo: bootstrap dbt-manifest ## generate the small firm and materialize bronze -> silver -> gold on the embedded default
 	"$(UV)" run --frozen mesh demo --scale $(SCALE) --seed $(SEED)
 
-test: bootstrap system-deps dbt-manifest ## deptry (every import declared, nothing unused), the import contracts (pyproject [tool.importlinter]), then the whole test suite (unit, integration with real services; it runs `dagster definitions validate` too)
+test: bootstrap system-deps dbt-manifest trino-jars ## deptry (every import declared, nothing unused), the import contracts (pyproject [tool.importlinter]), then the whole test suite (unit, integration with real services; it runs `dagster definitions validate` too)
 	"$(UV)" run --frozen lint-imports --no-cache
 	"$(UV)" run --frozen deptry .
 	"$(UV)" run --frozen pytest

@@ -21,18 +21,20 @@ console = Console()
 
 
 def _mount_local_tools() -> None:
-    """`mesh audit export`, `mesh gips report`, `mesh kafka ...`, `mesh salesforce serve`, `mesh produce-cdc` and
-    `mesh stream-trades`."""
+    """`mesh audit export`, `mesh gips report`, `mesh kafka ...`, `mesh trino ...`, `mesh salesforce serve`,
+    `mesh produce-cdc` and `mesh stream-trades`."""
     from mesh_dev.audit_cli import audit_app
     from mesh_dev.gips_cli import gips_app
     from mesh_dev.local.kafka_cli import kafka_app
     from mesh_dev.local.produce_cli import produce_cdc
     from mesh_dev.local.salesforce_cli import salesforce_app
+    from mesh_dev.local.trino_cli import trino_app
     from mesh_dev.stream_cli import stream_trades
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(gips_app, name="gips")
     app.add_typer(kafka_app, name="kafka")
+    app.add_typer(trino_app, name="trino")
     app.add_typer(salesforce_app, name="salesforce")
     app.command("produce-cdc")(produce_cdc)
     app.command("stream-trades")(stream_trades)

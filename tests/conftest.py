@@ -78,3 +78,4 @@ def eod_world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 from tests.kafka_fixtures import kafka_broker, sasl_kafka_broker  # noqa: E402, F401
+from tests.trino_fixtures import trino_cluster  # noqa: E402, F401
