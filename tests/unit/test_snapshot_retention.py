@@ -6,7 +6,12 @@ from mesh_assets.lib.cdc.microbatch_plan import find_gaps
 from mesh_assets.lib.cdc.records import OffsetRange, TopicPartition
 from mesh_assets.lib.lakehouse.maintenance_sql import compaction_sql
 from mesh_assets.lib.lakehouse.positions import encode_positions, encode_ranges
-from mesh_assets.lib.lakehouse.snapshot_retention import RetentionPolicy, SnapshotFacts, plan_expiry
+from mesh_assets.lib.lakehouse.snapshot_retention import (
+    RetentionPolicy,
+    SnapshotFacts,
+    plan_expiry,
+    reads_every_partition_version,
+)
 from mesh_assets.lib.lakehouse.summary_keys import (
     CONTENT_HASH_KEY,
     MAINTENANCE_KEY,
@@ -94,6 +99,16 @@ def test_the_newest_version_of_every_partition_stays_with_its_ancestry():
     assert result.expire == []  # 2025's only version is the oldest snapshot: the readers walk back to it
     chain.append(SnapshotFacts(5, 4, 5 * DAY, {PARTITIONS_KEY: "2025", CONTENT_HASH_KEY: "e"}))
     assert plan(chain).expire == [1, 2, 3]
+
+
+def test_bronze_deliveries_keep_only_their_newest_load():
+    days = ["2026-01-02", "2026-01-05", "2026-01-06"]
+    chain = [SnapshotFacts(i + 1, i or None, i * DAY, {PARTITIONS_KEY: day}) for i, day in enumerate(days)]
+    assert plan(chain).expire == []  # GIPS-like: each day's only version is read
+    assert reads_every_partition_version("gips.composite_membership")
+    assert not reads_every_partition_version("bronze.bloomberg_prices")
+    result = plan(chain, every_partition_version=False)
+    assert result.expire == [1, 2] and any(w.startswith("newest load") for w in result.keep[3])
 
 
 def test_find_gaps_starts_at_the_floor_and_skips_ranges_below_it():

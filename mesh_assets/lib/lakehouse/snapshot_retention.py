@@ -10,8 +10,8 @@ The readers, and the snapshot each one needs (its *anchor*):
   topic-partition (``mesh.kafka.offsets``), for its commit time;
 * the CDC checks of the newest batch (``latest_summary_value`` of ``mesh.kafka.offsets``) and the freshness
   check (``mesh.source.max_ts_ms``), the trade-stream health (``mesh.stream.stats``): the newest carrier;
-* partition versions (GIPS tables; bronze deliveries' checks): the newest snapshot that wrote each
-  partition (``mesh.partitions``), whose content hash says whether a rewrite changes anything;
+* partition versions (GIPS tables): the newest snapshot that wrote each partition (``mesh.partitions``), whose
+  content hash says whether a rewrite changes anything; in bronze only the newest load (the delivery checks);
 * the ``offset_contiguity`` checks read every exactly-once commit from offset 0. Expiring old commits is
   allowed only once their history was proven contiguous: the expiry records the proven positions as the
   table property ``mesh.source.expired_through`` and the check starts from there
@@ -94,8 +94,22 @@ def ancestry(snapshots: Mapping[int, SnapshotFacts], current_id: int | None) -> 
     return chain
 
 
-def reader_anchors(chain: Sequence[SnapshotFacts]) -> dict[int, list[str]]:
-    """Snapshots of the ancestry (newest first) some reader of the table needs, each with why."""
+#: Namespaces whose readers of ``mesh.partitions`` look only at the newest load (bronze deliveries' checks:
+#: ``latest_delivery_rows``). Elsewhere (GIPS: ``partition_versions.partition_version``) every partition's newest
+#: version is read, and an unknown namespace is treated that way too.
+NEWEST_LOAD_ONLY_NAMESPACES = frozenset({"bronze"})
+
+
+def reads_every_partition_version(identifier: str) -> bool:
+    """Whether readers of table ``namespace.table`` look up the newest version of every partition."""
+    return identifier.rpartition(".")[0] not in NEWEST_LOAD_ONLY_NAMESPACES
+
+
+def reader_anchors(chain: Sequence[SnapshotFacts], every_partition_version: bool = True) -> dict[int, list[str]]:
+    """Snapshots of the ancestry (newest first) some reader of the table needs, each with why.
+
+    ``every_partition_version``: the newest write of every partition is needed (GIPS), not just the newest load.
+    """
     anchors: dict[int, list[str]] = {}
 
     def anchor(snapshot: SnapshotFacts, why: str) -> None:
@@ -119,7 +133,10 @@ def reader_anchors(chain: Sequence[SnapshotFacts]) -> dict[int, list[str]]:
                 if r.topic_partition not in partitions_seen:
                     partitions_seen.add(r.topic_partition)
                     anchor(snapshot, f"last commit: {r.topic_partition.label()} ends at offset {r.end}")
-        for partition in (p for p in summary.get(PARTITIONS_KEY, "").split(",") if p):
+        if PARTITIONS_KEY in summary and not every_partition_version and not versions_seen:
+            versions_seen.add(PARTITIONS_KEY)
+            anchor(snapshot, "newest load: the partitions the delivery checks read")
+        for partition in (p for p in summary.get(PARTITIONS_KEY, "").split(",") if p and every_partition_version):
             if partition not in versions_seen:
                 versions_seen.add(partition)
                 hashed = " with its content hash" if CONTENT_HASH_KEY in summary else ""
@@ -134,11 +151,12 @@ def commit_ranges(chain: Sequence[SnapshotFacts]) -> list[tuple[int, list[Offset
 
 def plan_expiry(snapshots: Iterable[SnapshotFacts], current_id: int | None, policy: RetentionPolicy,
                 protected_ids: Iterable[int] = (), expired_through: Mapping[TopicPartition, int] | None = None,
-                ) -> ExpiryPlan:
+                every_partition_version: bool = True) -> ExpiryPlan:
     """The snapshots to keep (with reasons) and to expire under ``policy`` and the readers' needs.
 
     ``protected_ids``: branch and tag heads. ``expired_through``: the table's proven floor so far (the
     ``mesh.source.expired_through`` property); the plan returns the floor after its expiry.
+    ``every_partition_version``: see :func:`reads_every_partition_version`.
     """
     by_id = {s.snapshot_id: s for s in snapshots}
     chain = ancestry(by_id, current_id)
@@ -158,7 +176,7 @@ def plan_expiry(snapshots: Iterable[SnapshotFacts], current_id: int | None, poli
     for snapshot in by_id.values():
         if snapshot.timestamp_ms >= policy.cutoff_ms:
             hold(snapshot.snapshot_id, "retention: younger than the cut-off")
-    anchors = reader_anchors(chain)
+    anchors = reader_anchors(chain, every_partition_version)
     for snapshot_id, whys in anchors.items():
         for why in whys:
             hold(snapshot_id, why)

@@ -26,6 +26,7 @@ from mesh_assets.lib.lakehouse.snapshot_retention import (
     decode_floor,
     encode_floor,
     plan_expiry,
+    reads_every_partition_version,
 )
 from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY, MAINTENANCE_KEY
 
@@ -106,7 +107,8 @@ def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -
         name = ".".join(table.name())
         current = table.current_snapshot()
         plan = plan_expiry(snapshot_facts(table), current.snapshot_id if current else None, policy,
-                           protected_ids(table), decode_floor(table.properties.get(EXPIRED_THROUGH_KEY)))
+                           protected_ids(table), decode_floor(table.properties.get(EXPIRED_THROUGH_KEY)),
+                           reads_every_partition_version(name))
         if not plan.expire:
             return ExpiryOutcome(name, plan, [])
         with transaction(table) as tx:
