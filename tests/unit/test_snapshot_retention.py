@@ -83,6 +83,12 @@ def test_a_gap_in_the_offset_history_keeps_every_commit_as_evidence():
     assert result.problems[0]["kind"] == "gap"
 
 
+def test_a_table_gapped_by_design_expires_its_old_commits():
+    chain = commits([(0, 0, 10), (0, 15, 20), (0, 30, 40)])  # the CDC skips: committed only for batches with skips
+    result = plan(chain, gaps_by_design=True)
+    assert result.contiguous and result.expire == [1, 2]
+
+
 def test_the_floor_of_an_earlier_expiry_makes_the_rest_contiguous():
     chain = commits([(0, 10, 20), (0, 20, 30), (0, 30, 40)], first_id=11)
     assert not plan(chain).contiguous  # from offset 0 the first kept commit starts at 10

@@ -151,12 +151,13 @@ def commit_ranges(chain: Sequence[SnapshotFacts]) -> list[tuple[int, list[Offset
 
 def plan_expiry(snapshots: Iterable[SnapshotFacts], current_id: int | None, policy: RetentionPolicy,
                 protected_ids: Iterable[int] = (), expired_through: Mapping[TopicPartition, int] | None = None,
-                every_partition_version: bool = True) -> ExpiryPlan:
+                every_partition_version: bool = True, gaps_by_design: bool = False) -> ExpiryPlan:
     """The snapshots to keep (with reasons) and to expire under ``policy`` and the readers' needs.
 
     ``protected_ids``: branch and tag heads. ``expired_through``: the table's proven floor so far (the
     ``mesh.source.expired_through`` property); the plan returns the floor after its expiry.
-    ``every_partition_version``: see :func:`reads_every_partition_version`.
+    ``every_partition_version``: see :func:`reads_every_partition_version`. ``gaps_by_design``: the table's
+    offset ranges jump by design (committed only for batches with rows for it): no contiguity to prove or keep.
     """
     by_id = {s.snapshot_id: s for s in snapshots}
     chain = ancestry(by_id, current_id)
@@ -183,7 +184,7 @@ def plan_expiry(snapshots: Iterable[SnapshotFacts], current_id: int | None, poli
 
     floor = dict(expired_through or {})
     history = commit_ranges(chain)
-    problems = find_gaps([ranges for _, ranges in history], floor)
+    problems = [] if gaps_by_design else find_gaps([ranges for _, ranges in history], floor)
     contiguous = not problems
     if not contiguous:  # the evidence of a gap or an overlap stays until someone looks at it
         for snapshot_id, _ in history:

@@ -29,6 +29,7 @@ from mesh_assets.lib.lakehouse.snapshot_retention import (
     reads_every_partition_version,
 )
 from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY, MAINTENANCE_KEY
+from mesh_assets.lib.lakehouse.tables import OFFSET_GAPS_BY_DESIGN
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -108,7 +109,7 @@ def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -
         current = table.current_snapshot()
         plan = plan_expiry(snapshot_facts(table), current.snapshot_id if current else None, policy,
                            protected_ids(table), decode_floor(table.properties.get(EXPIRED_THROUGH_KEY)),
-                           reads_every_partition_version(name))
+                           reads_every_partition_version(name), name in OFFSET_GAPS_BY_DESIGN)
         if not plan.expire:
             return ExpiryOutcome(name, plan, [])
         with transaction(table) as tx:
