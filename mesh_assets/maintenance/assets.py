@@ -167,7 +167,7 @@ def iceberg_table_maintenance(context: AssetExecutionContext, iceberg: IcebergCa
 
     settings = mesh_settings()
     small_file_bytes = settings.mesh_compaction_small_file_mb * 1024 * 1024
-    compactor = compactor_for(warehouse, small_file_bytes, settings.mesh_compaction_min_small_files)
+    compactor = compactor_for(warehouse, small_file_bytes, settings.mesh_compaction_min_small_files, iceberg.name)
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.mesh_snapshot_retention_days)
     policy = RetentionPolicy(int(cutoff.timestamp() * 1000), max(1, settings.mesh_snapshot_keep_last))
     reports = []

@@ -16,8 +16,6 @@ from mesh_assets.lib.lakehouse.table_maintenance import CompactionOutcome, compa
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-#: The SQL catalog Trino mounts the Iceberg catalog as, unless the warehouse resource names another.
-TRINO_CATALOG = "iceberg"
 
 
 class TableCompactor(Protocol):
@@ -70,10 +68,15 @@ class SqlCompactor:
         return CompactionOutcome(name, changed, before.data_files, after.data_files, reason, after.snapshot_id)
 
 
-def compactor_for(warehouse: object, small_file_bytes: int, min_small_files: int) -> TableCompactor:
-    """The compactor of the warehouse resource's engine: SQL on Trino and Athena, pyiceberg otherwise."""
+def compactor_for(warehouse: object, small_file_bytes: int, min_small_files: int,
+                  catalog_name: str | None = None) -> TableCompactor:
+    """The compactor of the warehouse resource's engine: SQL on Trino and Athena, pyiceberg otherwise.
+
+    On Trino, tables are named in the SQL catalog the warehouse resource names (``trino_catalog``), else in
+    ``catalog_name`` (the Iceberg catalog's own name: the local Trino mounts the shared catalog under it).
+    """
     engine = str(getattr(warehouse, "engine", "duckdb"))
     if engine in SQL_ENGINES:
-        catalog = getattr(warehouse, "trino_catalog", None) or TRINO_CATALOG if engine == "trino" else None
+        catalog = (getattr(warehouse, "trino_catalog", None) or catalog_name) if engine == "trino" else None
         return SqlCompactor(warehouse.query, engine, small_file_bytes, min_small_files, catalog)  # type: ignore[attr-defined]
     return PyicebergCompactor(small_file_bytes, min_small_files)

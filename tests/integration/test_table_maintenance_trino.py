@@ -57,8 +57,8 @@ def test_trino_compacts_and_pyiceberg_expires_keeping_the_positions(trino_cluste
     positions, rows = committed_positions(load()), load().scan().to_arrow().num_rows
     last_commits = {r.topic_partition: sid for sid, ranges in committed_ranges_history(load()) for r in ranges}
     run_sql = _run_sql(trino_cluster)
-    warehouse = types.SimpleNamespace(engine="trino", query=run_sql, trino_catalog=trino_cluster.catalog)
-    compactor = compactor_for(warehouse, SMALL, 4)
+    warehouse = types.SimpleNamespace(engine="trino", query=run_sql)  # the Trino warehouse resource's interface
+    compactor = compactor_for(warehouse, SMALL, 4, iceberg.name)
     assert isinstance(compactor, SqlCompactor) and compactor.catalog == trino_cluster.catalog
     cutoff = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
 
