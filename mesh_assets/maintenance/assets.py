@@ -45,6 +45,7 @@ class TableReport:
     expired: list[int] = field(default_factory=list)
     kept_reasons: dict[str, int] = field(default_factory=dict)
     needed: dict[int, list[str]] = field(default_factory=dict)
+    position_carriers: list[int] = field(default_factory=list)
     missing_needed: list[int] = field(default_factory=list)
     snapshot_id_after: int | None = None
     error: str | None = None
@@ -56,6 +57,8 @@ class TableReport:
                 "snapshots_expired": len(self.expired), "rows_before": self.rows_before, "rows_after": self.rows_after,
                 "compaction": self.compaction, "kept_by_reason": self.kept_reasons,
                 "needed_snapshot_ids": [str(i) for i in sorted(self.needed)],
+                "needed_because": {str(i): why for i, why in sorted(self.needed.items())},
+                "position_carrier_ids": [str(i) for i in self.position_carriers],
                 "expired_snapshot_ids_first_20": [str(i) for i in self.expired[:20]],
                 "current_snapshot_id": str(self.snapshot_id_after), "error": self.error}
 
@@ -90,6 +93,7 @@ def maintain_table(iceberg: IcebergCatalogResource, identifier: str, compactor, 
         expiry = expire_snapshots(load, policy)
         report.expired, report.needed = expiry.expired, expiry.plan.anchors
         report.kept_reasons = expiry.plan.reasons_by_count()
+        report.position_carriers = expiry.plan.position_carriers()
         after_table = load()
         left_by_us = compaction.snapshot_id if compaction.compacted else before.snapshot_id
         after = table_figures(after_table, small_file_bytes)
@@ -140,7 +144,8 @@ def maintenance_verdicts(reports: list[TableReport]) -> list[AssetCheckResult]:
                       "snapshots_before": sum(r.snapshots_before for r in reports),
                       "snapshots_after": sum(r.snapshots_after for r in reports),
                       "per_table": MetadataValue.json({r.table: {k: v for k, v in r.as_row().items() if k in (
-                          "files_before", "files_after", "snapshots_before", "snapshots_after", "kept_by_reason")}
+                          "files_before", "files_after", "snapshots_before", "snapshots_after", "kept_by_reason",
+                          "position_carrier_ids")}
                           for r in reports})}),
     ]
 

@@ -140,6 +140,9 @@ def test_the_snapshots_carrying_needed_positions_are_kept(maintained):
     assert table.current_snapshot().summary.additional_properties.get(POSITIONS_KEY) is None  # the compaction's
     row = {t["table"]: t for t in _materialization(maintained["events"])["per_table"].value}[DEAD_LETTERS.identifier]
     assert {str(i) for i in newest_per_partition.values()} <= set(row["needed_snapshot_ids"])
+    assert {str(i) for i in newest_per_partition.values()} == set(row["position_carrier_ids"])
+    assert any(why.startswith("positions") for why in row["needed_because"][str(max(
+        newest_per_partition.values(), key=lambda i: table.snapshot_by_id(i).sequence_number))])
 
 
 def test_the_maintenance_checks_pass_with_their_counts(maintained):
