@@ -205,7 +205,8 @@ def test_table_maintenance_on_aws_bin_packs_through_athena_and_expires_on_glue(m
     athena = boto3.client("athena", endpoint_url=moto_aws["url"], region_name="us-east-1")
     statements = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"]
                   for i in athena.list_query_executions()["QueryExecutionIds"]]
-    assert statements == ["OPTIMIZE bronze.aladdin_dead_letters REWRITE DATA USING BIN_PACK"]
+    # (moto keeps one state per process: other tests' queries and Glue tables may be there too)
+    assert "OPTIMIZE bronze.aladdin_dead_letters REWRITE DATA USING BIN_PACK" in statements
     table = load()
     # moto's OPTIMIZE wrote nothing; the newest two stay (MESH_SNAPSHOT_KEEP_LAST=2; the newest carries positions)
     assert sorted(s.snapshot_id for s in table.snapshots()) == sorted(newest_two)
@@ -214,4 +215,5 @@ def test_table_maintenance_on_aws_bin_packs_through_athena_and_expires_on_glue(m
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert all(c.passed for c in checks.values()), {n: c.description for n, c in checks.items()}
     [event] = [e.materialization for e in result.get_asset_materialization_events()]
-    assert event.metadata["engine"].value == "athena" and event.metadata["snapshots_expired"].value == 4
+    row = {t["table"]: t for t in event.metadata["per_table"].value}["bronze.aladdin_dead_letters"]
+    assert event.metadata["engine"].value == "athena" and row["snapshots_expired"] == 4
