@@ -13,9 +13,11 @@ def defs() -> Definitions:
     from jobs.eod import eod_batch, eod_batch_schedule
     from jobs.executors import CHAIN
     from jobs.gips import gips_book_job, gips_report_job
+    from jobs.maintenance import table_maintenance_job, table_maintenance_schedule
 
     return Definitions(jobs=[bronze_daily_job, bronze_snapshot_job, eod_batch, gips_report_job, gips_book_job,
-                             adx_publish_job, entitlement_reconcile_job, aladdin_cdc_job, distribution_publish_job],
-                       schedules=[eod_batch_schedule],
+                             adx_publish_job, entitlement_reconcile_job, aladdin_cdc_job, distribution_publish_job,
+                             table_maintenance_job],
+                       schedules=[eod_batch_schedule, table_maintenance_schedule],
                        # Materializations from the UI and automation runs: in process, like the chains.
                        executor=CHAIN)

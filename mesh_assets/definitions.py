@@ -14,6 +14,7 @@ from mesh_assets.bronze import defs as bronze_defs
 from mesh_assets.distribution import defs as distribution_defs
 from mesh_assets.entitlements import defs as entitlements_defs
 from mesh_assets.gips import defs as gips_defs
+from mesh_assets.maintenance import defs as maintenance_defs
 from mesh_assets.stream import defs as stream_defs
 from mesh_assets.warehouse import defs as warehouse_defs
 from resources.environment import resources_for
@@ -30,6 +31,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
         entitlements_defs(),
         stream_defs(),
         distribution_defs(),
+        maintenance_defs(),
         jobs_defs(),
         sensors_defs(),
         Definitions(resources=resources if resources is not None else resources_for()),

@@ -28,6 +28,8 @@ from pydantic_settings.sources.utils import parse_env_vars
 ENVIRONMENTS = ("local", "aws", "cluster")
 #: When the end-of-day schedule ticks by default: 18:00 New York, Monday to Friday (holidays skip in the job).
 EOD_CRON = "0 18 * * 1-5"
+#: When the table maintenance schedule ticks by default: Sunday 03:00 New York (no batch runs then).
+MAINTENANCE_CRON = "0 3 * * 0"
 
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("mesh_settings_environ", default=None)
 
@@ -142,6 +144,14 @@ class MeshSettings(BaseSettings):
     mesh_pii_allow_list: str | None = _setting(
         None, 'JSON `{"columns": [...], "values": [...], "patterns": [...]}`: the most a publication\'s PII '
         "scan may allow", shown_default="empty")
+    # table maintenance (the weekly `table_maintenance` job)
+    mesh_maintenance_cron: str = _setting(MAINTENANCE_CRON, "cron (New York) of the table maintenance schedule")
+    mesh_snapshot_retention_days: float = _setting(
+        7.0, "Iceberg snapshots older than this many days are expired (never those carrying committed source "
+        "positions a reader needs)")
+    mesh_snapshot_keep_last: int = _setting(5, "newest snapshots of each table kept whatever their age")
+    mesh_compaction_small_file_mb: int = _setting(32, "data files under this size (MB) count as small")
+    mesh_compaction_min_small_files: int = _setting(8, "small files a table must hold before it is compacted")
     # chaos testing (the crash-injection test and benchmark)
     mesh_fault_injection: str | None = _setting(
         None, "e.g. `after_data_files=0.3`: SIGKILL the CDC commit at named points with that probability")

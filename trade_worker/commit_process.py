@@ -122,8 +122,14 @@ def _serve(conn: Any, catalog: CatalogSettings, spec: TableSpec, nice: int) -> N
                     tx.set_properties({HEARTBEAT_PROPERTY: request[1]})
                 answer = None
             elif kind == "expire":
+                # the keep rule of the weekly table maintenance, not age alone: a compaction on top of the last
+                # commit (pyiceberg or Trino) carries no positions, and expiring the commit under it by age would
+                # lose the committed positions the next append reads
+                from mesh_assets.lib.lakehouse.snapshot_retention import RetentionPolicy
+                from mesh_assets.lib.lakehouse.table_maintenance import expire_snapshots
+
                 cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=request[1])
-                load_table().maintenance.expire_snapshots().older_than(cutoff).commit()
+                expire_snapshots(load_table, RetentionPolicy(int(cutoff.timestamp() * 1000), keep_last=1))
                 answer = None
             else:
                 raise ValueError(f"unknown request {kind!r}")

@@ -248,16 +248,22 @@ def _pa_strings(values):
 
 def _contiguity_result(iceberg: IcebergCatalogResource, spec: tables.TableSpec) -> AssetCheckResult:
     from mesh_assets.lib.lakehouse.positions import committed_ranges_history
+    from mesh_assets.lib.lakehouse.snapshot_retention import decode_floor
+    from mesh_assets.lib.lakehouse.summary_keys import EXPIRED_THROUGH_KEY
 
-    history = committed_ranges_history(iceberg.table(spec))
-    problems = find_gaps([ranges for _, ranges in history])
+    table = iceberg.table(spec)
+    history = committed_ranges_history(table)
+    floor = decode_floor(table.properties.get(EXPIRED_THROUGH_KEY))  # proven, then expired, by table maintenance
+    problems = find_gaps([ranges for _, ranges in history], floor)
     partitions = sorted({r.topic_partition.label() for _, ranges in history for r in ranges})
+    since = "offset 0" if not floor else "the offsets proven before snapshot expiry"
     return AssetCheckResult(
         passed=not problems,
         description=(f"{len(problems)} gaps/overlaps in committed ranges" if problems else
-                     f"{len(history)} commits over {len(partitions)} partitions, contiguous from offset 0"),
+                     f"{len(history)} commits over {len(partitions)} partitions, contiguous from {since}"),
         metadata={"commits": len(history), "partitions": len(partitions), "problems": len(problems),
-                  "samples": MetadataValue.json(problems[:5])},
+                  "samples": MetadataValue.json(problems[:5]),
+                  "expired_through": MetadataValue.json({tp.label(): o for tp, o in sorted(floor.items())})},
     )
 
 

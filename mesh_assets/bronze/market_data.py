@@ -129,16 +129,20 @@ def delivery_asset(delivery: DailyDelivery):
 
 
 def latest_delivery_rows(iceberg: IcebergCatalogResource, delivery: DailyDelivery):
-    """(snapshot id, delivery days, rows) of the table's latest load, read from its snapshot summary."""
+    """(snapshot id, delivery days, rows) of the table's latest load, read from its snapshot summary (the newest
+    in the ancestry that names its days: a compaction's snapshot names none)."""
     from pyiceberg.expressions import In
+
+    from mesh_assets.lib.lakehouse.positions import latest_summary_value
 
     table = iceberg.table(delivery.table)
     snapshot = table.current_snapshot()
     if snapshot is None:
         return None, [], delivery.table.schema.empty_table()
-    days = [d for d in snapshot.summary.additional_properties.get(PARTITIONS_KEY, "").split(",") if d]
+    loaded_by, written = latest_summary_value(table, PARTITIONS_KEY)
+    days = [d for d in (written or "").split(",") if d]
     rows = table.scan(row_filter=In("delivery_date", set(days))).to_arrow() if days else table.scan().to_arrow()
-    return snapshot.snapshot_id, days, rows
+    return loaded_by if loaded_by is not None else snapshot.snapshot_id, days, rows
 
 
 def delivery_checks(delivery: DailyDelivery) -> list:

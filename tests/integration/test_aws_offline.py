@@ -168,3 +168,52 @@ def test_athena_results_come_back_named_and_typed(moto_aws):
         {"as_of_date": dt.date(2026, 10, 30), "portfolio_id": "P-0001", "nav": 1250.5, "is_large_flow": False},
         {"as_of_date": dt.date(2026, 10, 30), "portfolio_id": "P-0002", "nav": None, "is_large_flow": True},
     ]
+
+
+def test_table_maintenance_on_aws_bin_packs_through_athena_and_expires_on_glue(moto_aws, monkeypatch):
+    """`aws`: compaction is Athena's `OPTIMIZE ... REWRITE DATA USING BIN_PACK` (moto records the statement, it
+    runs nothing), snapshot expiry is pyiceberg on the Glue catalog, keeping the snapshots carrying positions."""
+    import boto3
+
+    from mesh_assets.lib.cdc.records import OffsetRange
+    from mesh_assets.lib.lakehouse.exactly_once import append_exactly_once
+    from mesh_assets.lib.lakehouse.positions import committed_positions
+    from mesh_assets.lib.lakehouse.tables import DEAD_LETTERS
+    from mesh_assets.maintenance.assets import iceberg_table_maintenance
+    from resources.iceberg import IcebergCatalogResource
+    from resources.warehouse import WarehouseResource
+    from tests.integration.test_table_maintenance import dead_letters
+
+    for name, value in {"MESH_SNAPSHOT_RETENTION_DAYS": "0", "MESH_SNAPSHOT_KEEP_LAST": "2",
+                        "MESH_COMPACTION_MIN_SMALL_FILES": "3"}.items():
+        monkeypatch.setenv(name, value)
+    iceberg = IcebergCatalogResource(catalog_type="glue", warehouse="s3://mesh-lake/maintenance", region="us-east-1",
+                                     endpoint_url=moto_aws["url"])
+    load = iceberg.loader(DEAD_LETTERS)
+    for batch in range(6):
+        append_exactly_once(load, [OffsetRange("aladdin.trades", 0, batch * 10, batch * 10 + 10)],
+                            dead_letters(0, [batch * 10 + 3]))
+    positions = committed_positions(load())
+    newest_two = [
+        s.snapshot_id for s in sorted(load().snapshots(), key=lambda s: s.sequence_number)][-2:]
+    warehouse = WarehouseResource(engine="athena", athena_workgroup="primary", region="us-east-1",
+                                  endpoint_url=moto_aws["url"])
+    with instance_for_test() as instance:
+        result = materialize([iceberg_table_maintenance], resources={"iceberg": iceberg, "warehouse": warehouse},
+                             instance=instance)
+    assert result.success
+    athena = boto3.client("athena", endpoint_url=moto_aws["url"], region_name="us-east-1")
+    statements = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"]
+                  for i in athena.list_query_executions()["QueryExecutionIds"]]
+    # (moto keeps one state per process: other tests' queries and Glue tables may be there too)
+    assert "OPTIMIZE bronze.aladdin_dead_letters REWRITE DATA USING BIN_PACK" in statements
+    table = load()
+    # moto's OPTIMIZE wrote nothing; the newest two stay (MESH_SNAPSHOT_KEEP_LAST=2; the newest carries positions)
+    assert sorted(s.snapshot_id for s in table.snapshots()) == sorted(newest_two)
+    assert committed_positions(table) == positions
+    assert table.scan().to_arrow().num_rows == 6
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert all(c.passed for c in checks.values()), {n: c.description for n, c in checks.items()}
+    [event] = [e.materialization for e in result.get_asset_materialization_events()]
+    row = {t["table"]: t for t in event.metadata["per_table"].value}["bronze.aladdin_dead_letters"]
+    assert event.metadata["engine"].value == "athena" and row["snapshots_expired"] == 4

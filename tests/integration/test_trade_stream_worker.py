@@ -559,3 +559,36 @@ def test_a_killed_commit_process_is_restarted_and_the_replayed_batch_lands_exact
     assert sorted(r["source_offset"] for r in rows) == [0, 1, 2, 3, 4], "no row lost, none twice"
     assert rows[0]["trade_date"] == FRI and rows[0]["close_date"] is None
     assert orjson.loads(rows[0]["book_changes"]) == [["S-1", FRI.isoformat(), 2.0, 101.0]]
+
+
+def test_the_workers_snapshot_expiry_keeps_the_positions_under_a_compaction(tmp_path):
+    """The weekly maintenance compacts the hot table (a snapshot with no positions on top); the worker's own
+    expiry then follows the same keep rule, so the commit carrying the positions stays and the next batch appends."""
+    from mesh_assets.lib.cdc.records import OffsetRange
+    from mesh_assets.lib.cdc.records import TopicPartition as SourcePartition
+    from mesh_assets.lib.lakehouse.positions import committed_positions
+    from mesh_assets.lib.lakehouse.table_maintenance import compact_small_files
+    from mesh_assets.lib.lakehouse.tables import ensure_table
+    from trade_worker.commit_process import CommitProcess
+
+    catalog = CatalogSettings.local(tmp_path)
+    ensure_table(catalog.catalog(), ENRICHED_TRADES)
+    load = lambda: catalog.catalog().load_table(ENRICHED_TRADES.identifier)  # noqa: E731
+    committer = CommitProcess(catalog, ENRICHED_TRADES)
+    committer.start()
+    try:
+        for start in (0, 2, 4):
+            committer.commit([OffsetRange("aladdin.trades", 0, start, start + 2)],
+                             [_hot_row(0, o) for o in range(start, start + 2)], {STREAM_STATS_KEY: "{}"})
+        assert compact_small_files(load, 32 * 1024 * 1024, 2).compacted
+        committer.expire_snapshots(0)  # everything is older than 0 s: only the keep rule holds snapshots
+        table = load()
+        assert len(table.snapshots()) == 2  # the compaction (current) and the last commit under it
+        assert committed_positions(table) == {SourcePartition("aladdin.trades", 0): 6}
+        nxt = committer.commit([OffsetRange("aladdin.trades", 0, 6, 8)], [_hot_row(0, o) for o in (6, 7)],
+                               {STREAM_STATS_KEY: "{}"})
+        assert nxt.committed and nxt.rows_written == 2
+    finally:
+        committer.close()
+    offsets = load().scan(selected_fields=("source_offset",)).to_arrow()["source_offset"].to_pylist()
+    assert sorted(offsets) == list(range(8))

@@ -35,12 +35,19 @@ def lag_by_partition(end_offsets: Mapping[TopicPartition, int], committed: Mappi
     return {tp.label(): end - committed.get(tp, 0) for tp, end in sorted(end_offsets.items())}
 
 
-def find_gaps(history: list[list[OffsetRange]]) -> list[dict]:
-    """Gaps or overlaps between successive committed ranges of each partition (first starts at 0)."""
-    expected: dict[TopicPartition, int] = {}
+def find_gaps(history: list[list[OffsetRange]], floor: Mapping[TopicPartition, int] | None = None) -> list[dict]:
+    """Gaps or overlaps between successive committed ranges of each partition.
+
+    The first range of a partition starts at 0, or at ``floor`` (where a snapshot expiry proved the history
+    contiguous and then expired it: ``mesh.source.expired_through``); ranges wholly below the floor are skipped.
+    """
+    expected: dict[TopicPartition, int] = dict(floor or {})
+    proven = dict(floor or {})
     problems = []
     for commit in history:
         for r in commit:
+            if r.end <= proven.get(r.topic_partition, 0):
+                continue
             start = expected.get(r.topic_partition, 0)
             if r.start != start:
                 kind = "gap" if r.start > start else "overlap"

@@ -22,3 +22,8 @@ CONTENT_HASH_KEY = "mesh.content.sha256"
 STREAM_STATS_KEY = "mesh.stream.stats"
 #: The idle trade-stream worker's liveness beat (table property, JSON of the same shape, no records).
 HEARTBEAT_PROPERTY = "mesh.stream.heartbeat"
+#: Where a snapshot expiry proved each partition's offset history contiguous before expiring it (table property,
+#: JSON of the positions' shape): the ``offset_contiguity`` checks start there instead of offset 0.
+EXPIRED_THROUGH_KEY = "mesh.source.expired_through"
+#: What a maintenance commit did (summary): ``compaction``.
+MAINTENANCE_KEY = "mesh.maintenance"

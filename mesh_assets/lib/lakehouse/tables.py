@@ -170,6 +170,8 @@ TRADES = TableSpec(BRONZE, "aladdin_trades", cdc_columns(CONTRACTS["aladdin.trad
 CASH_FLOWS = TableSpec(BRONZE, "aladdin_cash_flows", cdc_columns(CONTRACTS["aladdin.cash_flows"]))
 DEAD_LETTERS = TableSpec(BRONZE, "aladdin_dead_letters", DEAD_LETTER_COLUMNS)
 CDC_SKIPS = TableSpec(BRONZE, "aladdin_cdc_skips", CDC_SKIP_COLUMNS)
+#: Tables committed only for the batches that have rows for them (``allow_gaps``): their offset ranges jump by design.
+OFFSET_GAPS_BY_DESIGN = frozenset({CDC_SKIPS.identifier})
 # Daily deliveries, partitioned by delivery month: one file per day would mean 1,260 small files for
 # five years, and every scan pays per file. Replacing a day rewrites that month's file without it.
 PRICES = TableSpec(BRONZE, "bloomberg_prices", PRICES_COLUMNS, partition_column="delivery_date",
