@@ -26,11 +26,17 @@ from resources.warehouse import WarehouseResource
 
 
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
-    """``start_date``/``end_date`` of the run's partition range (one day, or a single-run backfill)."""
-    if context.assets_def.partitions_def is None or not context.has_partition_key_range:
+    """``start_date``/``end_date`` of the run's partition range (one day, or a single-run backfill); none for
+    an unpartitioned run (the models' defaults: all history). ``has_partition_key_range`` is false for a
+    one-day run, so both are asked: a day's run builds that day, not all history."""
+    if context.assets_def.partitions_def is None:
         return {}
-    keys = context.partition_key_range
-    return {"start_date": keys.start, "end_date": keys.end}
+    if context.has_partition_key_range:
+        keys = context.partition_key_range
+        return {"start_date": keys.start, "end_date": keys.end}
+    if context.has_partition_key:
+        return {"start_date": context.partition_key, "end_date": context.partition_key}
+    return {}
 
 
 def relation_of(key: AssetKey) -> str:

@@ -137,7 +137,8 @@ def mesh(small_firm: Path, kafka_broker, tmp_path_factory: pytest.TempPathFactor
     env = {**os.environ, **SETTINGS, "DAGSTER_HOME": str(home), "MESH_ENV": "local",
            "MESH_DATA_DIR": str(root / "data"), "MESH_FIRM_DIR": str(small_firm),
            "MESH_KAFKA_BOOTSTRAP": bootstrap, "MESH_KAFKA_TOPIC_PREFIX": prefix,
-           "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+           "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}  # as deployed (deploy/helm/values.yaml)
     bin_dir = Path(sys.executable).parent
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -150,6 +150,11 @@ def test_materializations_record_row_counts_and_the_window(world):
     assert "bronze_changed_during_run" not in trades.materialization.metadata
 
 
+def before_count(world, day: str) -> int:
+    [(rows,)] = query(world, f"select count(*) from gold.positions where as_of_date = date '{day}'")
+    return rows
+
+
 def test_re_running_a_day_replaces_it_without_duplicates(world):
     last = world["days"][-1]
     before = query(world, f"select portfolio_id, security_id, quantity from gold.positions "
@@ -158,6 +163,11 @@ def test_re_running_a_day_replaces_it_without_duplicates(world):
                                f"where as_of_date = date '{last}' order by 1")
     rerun = run_eod(world["defs"], world["instance"], last, last)
     assert rerun.success
+    # a one-day run (the schedule's) builds that day only, not all history
+    [positions] = [e for e in rerun.get_asset_materialization_events()
+                   if e.asset_key == AssetKey(["gold", "holdings", "positions"])]
+    assert positions.materialization.metadata["dbt_vars"].value == {"start_date": last, "end_date": last}
+    assert positions.materialization.metadata["window_row_count"].value == before_count(world, last)
     after = query(world, f"select portfolio_id, security_id, quantity from gold.positions "
                          f"where as_of_date = date '{last}' order by 1, 2")
     assert [(p, s) for p, s, _ in after] == [(p, s) for p, s, _ in before]
