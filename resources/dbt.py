@@ -54,7 +54,7 @@ class DbtWarehouseResource(ConfigurableResource):
 
     target: str = Field(description="dbt target: 'duckdb', 'athena' or 'trino'")
     duckdb_path: str | None = Field(default=None, description="DuckDB database file (duckdb target)")
-    duckdb_memory_limit: str = Field(default="3GB", description="DuckDB memory_limit (it spills beyond)")
+    duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory_limit (it spills beyond)")
     iceberg_catalog_uri: str | None = Field(default=None, description="SQL catalog URI for dbt-duckdb's iceberg plugin")
     iceberg_warehouse: str | None = Field(default=None, description="warehouse root of that catalog")
     athena_workgroup: str | None = Field(default=None, description="Athena workgroup (athena target)")

@@ -40,10 +40,12 @@ def local_resources(data_dir: Path | None = None, firm_dir: Path | None = None) 
             uri=f"sqlite:///{lakehouse / 'catalog.db'}",
             warehouse=f"file://{lakehouse / 'warehouse'}",
         ),
-        "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb")),
+        "warehouse": WarehouseResource(engine="duckdb", duckdb_path=str(data / "warehouse.duckdb"),
+                                       duckdb_memory_limit=settings.mesh_duckdb_memory_limit),
         "dbt": DbtWarehouseResource(
             target="duckdb",
             duckdb_path=str(data / "warehouse.duckdb"),
+            duckdb_memory_limit=settings.mesh_duckdb_memory_limit,
             iceberg_catalog_uri=f"sqlite:///{lakehouse / 'catalog.db'}",
             iceberg_warehouse=f"file://{lakehouse / 'warehouse'}",
             parse_cache_dir=str(data / "dbt" / "parse-cache"),

@@ -69,6 +69,8 @@ class MeshSettings(BaseSettings):
                                           shown_default="`<repo>/.data` (installed: `./.data`)")
     mesh_firm_dir: Path | None = _setting(None, "the synthetic firm's landing zone (`local`)",
                                           shown_default="`<MESH_DATA_DIR>/firm`")
+    mesh_duckdb_memory_limit: str = _setting("2GB", "DuckDB `memory_limit` of dbt's build and of the checks' queries "
+                                             "(`local`; DuckDB spills to disk beyond it)")
     # AWS
     aws_region: str | None = _setting(None, "AWS region of Glue, S3, Athena and ADX", aws=True)
     aws_default_region: str | None = _setting(None, "fallback region of the MSK IAM signer when AWS_REGION is unset")

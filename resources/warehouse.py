@@ -17,6 +17,7 @@ class WarehouseResource(ConfigurableResource):
 
     engine: str = Field(description="'duckdb' (local), 'athena' (aws) or 'trino' (cluster)")
     duckdb_path: str | None = Field(default=None, description="DuckDB database file (local)")
+    duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory_limit of a query (it spills beyond)")
     athena_workgroup: str | None = Field(default=None, description="Athena workgroup (aws)")
     region: str | None = Field(default=None, description="AWS region (aws)")
     endpoint_url: str | None = Field(default=None, description="Athena endpoint override (VPC endpoint; optional)")
@@ -36,7 +37,9 @@ class WarehouseResource(ConfigurableResource):
             import duckdb
 
             read_only = bool(self.duckdb_path) and Path(self.duckdb_path).exists()
-            with duckdb.connect(self.duckdb_path or ":memory:", read_only=read_only) as connection:
+            # DuckDB's default limit is 80% of the machine: a check over all history must not crowd out dbt
+            config = {"memory_limit": self.duckdb_memory_limit}
+            with duckdb.connect(self.duckdb_path or ":memory:", read_only=read_only, config=config) as connection:
                 for name, table in (tables or {}).items():
                     connection.register(name, table)
                 return connection.sql(sql).to_arrow_table()
