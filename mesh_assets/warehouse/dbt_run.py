@@ -19,6 +19,7 @@ from dagster import (
     MetadataValue,
 )
 
+from mesh_assets.warehouse.dbt_stream import read_in_background, stop_dbt
 from mesh_assets.warehouse.dbt_test_details import describe_test
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
@@ -94,11 +95,22 @@ def ensure_worker_tables(iceberg: IcebergCatalogResource | None, manifest: Mappi
     return iceberg.ensure_worker_tables(set().union(*(source_tables(manifest, u) for u in unique_ids)))
 
 
-def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str]) -> Iterator[Any]:
+#: The line macros/row_counts.sql logs after each model: this prefix and a JSON object.
+ROW_COUNTS_LOG = "mesh.row_counts "
+
+
+def _dbt_events(invocation: Any, manifest: Mapping[str, Any], translator: Any, errors: list[str],
+                counts: dict[str, dict[str, Any]]) -> Iterator[Any]:
+    """dagster-dbt's events of the invocation; the models' logged row counts go to ``counts`` by unique id."""
     for raw in invocation.stream_raw_events():
         info = raw.raw_event.get("info", {})
+        message = info.get("msg", "")
+        if isinstance(message, str) and message.startswith(ROW_COUNTS_LOG):
+            record = json.loads(message[len(ROW_COUNTS_LOG):])
+            counts[record["unique_id"]] = record
+            continue
         if info.get("level") == "error":
-            errors.append(info.get("msg", ""))
+            errors.append(message)
         yield from raw.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator,
                                                target_path=invocation.target_path)
 
@@ -138,31 +150,41 @@ def run_dbt(
                          raise_on_error=False)
     try:
         errors: list[str] = []
-        events = list(_dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors))
-        built = [e.asset_key for e in events if isinstance(e, AssetMaterialization)]
-        counts = row_counts(warehouse, built, window)
-        snapshots_after = bronze_snapshot_ids(iceberg, manifest, selected_ids)
-        expected_checks = set(context.selected_asset_check_keys)
-        test_results = _run_results_by_id(invocation)
-        for event in events:
+        counts: dict[str, dict[str, Any]] = {}
+        checks: list[AssetCheckEvaluation] = []
+        # A model whose counts were not logged, and every one after it (the order must stay topological), is
+        # counted once dbt has exited.
+        deferred: list[AssetMaterialization] = []
+        stream = _dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors, counts)
+        for event in read_in_background(stream):
             if isinstance(event, AssetMaterialization):
-                reads = sorted(source_tables(manifest, unique_id_by_key[event.asset_key]))
-                metadata = {
-                    **event.metadata,
-                    **_audit_metadata(counts.get(event.asset_key, {}), dbt_vars,
-                                      {t: snapshots_before.get(t) for t in reads}, snapshots_after),
-                }
-                yield MaterializeResult(asset_key=event.asset_key, metadata=metadata)
+                unique_id = unique_id_by_key[event.asset_key]
+                if deferred or unique_id not in counts:
+                    deferred.append(event)
+                    continue
+                yield _materialization(event, counts[unique_id], dbt_vars, manifest, unique_id, iceberg,
+                                       snapshots_before)
             elif isinstance(event, AssetCheckEvaluation):
-                if event.asset_check_key in expected_checks:
-                    unique_id = event.metadata.get("unique_id")
-                    described, details = describe_test(manifest, test_results, warehouse, unique_id.value) \
-                        if unique_id is not None else (None, {})
-                    yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
-                                           severity=event.severity, metadata={**event.metadata, **details},
-                                           description=event.description or described)
+                checks.append(event)  # described below: a failing test's rows are read from the warehouse
             else:
                 yield event
+        # dbt has exited: the warehouse can be read (DuckDB has one writer) and run_results.json exists
+        late = row_counts(warehouse, [e.asset_key for e in deferred if unique_id_by_key[e.asset_key] not in counts],
+                          window)
+        for event in deferred:
+            unique_id = unique_id_by_key[event.asset_key]
+            yield _materialization(event, counts.get(unique_id) or late.get(event.asset_key, {}), dbt_vars, manifest,
+                                   unique_id, iceberg, snapshots_before)
+        expected_checks = set(context.selected_asset_check_keys)
+        test_results = _run_results_by_id(invocation)
+        for event in checks:
+            if event.asset_check_key in expected_checks:
+                unique_id = event.metadata.get("unique_id")
+                described, details = describe_test(manifest, test_results, warehouse, unique_id.value) \
+                    if unique_id is not None else (None, {})
+                yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
+                                       severity=event.severity, metadata={**event.metadata, **details},
+                                       description=event.description or described)
         if not invocation.is_successful():
             failures = _failures(invocation) or errors or [str(invocation.get_error())]
             raise Failure(
@@ -170,9 +192,23 @@ def run_dbt(
                 metadata={"failed_nodes": MetadataValue.json(failures), "dbt_errors": MetadataValue.json(errors[:20])},
             )
     finally:
+        stop_dbt(invocation)
         # Each invocation has its own target folder (artifacts, logs); its events are read by now.
         dbt.keep_parse(args, invocation)
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _materialization(event: AssetMaterialization, count: Mapping[str, Any], dbt_vars: Mapping[str, Any],
+                     manifest: Mapping[str, Any], unique_id: str, iceberg: IcebergCatalogResource | None,
+                     snapshots_before: Mapping[str, int | None]) -> MaterializeResult:
+    """dbt's materialization of one model with its row counts, the window and the bronze snapshots it read (the
+    snapshot ids now, read when the model is reported, tell whether bronze committed while it was built)."""
+    reads = sorted(source_tables(manifest, unique_id))
+    after = bronze_snapshot_ids(iceberg, manifest, [unique_id]) if reads else {}
+    return MaterializeResult(asset_key=event.asset_key, metadata={
+        **event.metadata,
+        **_audit_metadata(count, dbt_vars, {t: snapshots_before.get(t) for t in reads}, after),
+    })
 
 
 def _audit_metadata(count: Mapping[str, Any], dbt_vars: Mapping[str, Any], reads: Mapping[str, int | None],
