@@ -4,8 +4,8 @@ target, checks through Trino) equals the same batch on ``local`` (DuckDB), gold 
 The local side is the session's ``eod_world`` (tests/support/eod_world.py); the cluster side runs ``bronze_sources``
 then ``eod_batch`` over every trading day (one run) on the session's ``trino_cluster``, each launched through the run
 launcher (tests/support/cluster_world.py). After it, GIPS, ADX publication and the entitlement reconcile run on the
-cluster once each, reading their inputs through the Trino warehouse resource; each is compared with what the local
-warehouse holds.
+cluster once each (launched side by side, they are independent), reading their inputs through the Trino warehouse
+resource; each is compared with what the local warehouse holds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster_world import build_cluster_world, failure_messages, launch_job
+from tests.support.cluster_world import build_cluster_world, failure_messages, start_job, wait_for_run
 from tests.support.warehouse import query as duckdb_query
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,45 @@ REL_TOL = ABS_TOL = 1e-9
 def cluster_world(trino_cluster, small_firm: Path, eod_world, tmp_path_factory: pytest.TempPathFactory):
     """The small firm's end of day on the cluster, over the same days as the local world."""
     return build_cluster_world(trino_cluster, small_firm, tmp_path_factory.mktemp("cluster_world"), eod_world["days"])
+
+
+@pytest.fixture(scope="module")
+def follow_ups(cluster_world, eod_world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """GIPS (the first composite's year), ADX publication (the last day) and the entitlement reconcile (against the
+    local Salesforce-compatible server) on the cluster's built warehouse: the three runs, by job name."""
+    from dagster import DagsterInstance
+
+    from mesh_dev.gips_runs import register_partitions
+    from mesh_dev.local.salesforce_server.runner import start_server
+
+    assert_succeeded(cluster_world, cluster_world["eod"])
+    env = cluster_world["env"]
+    year = int(eod_world["days"][-1][:4])
+    [composite] = [row["composite_id"] for row in trino_warehouse(cluster_world).query(
+        "select min(composite_id) as composite_id from silver.composites").to_pylist()]
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        register_partitions(instance, [composite], [year], year)
+    server = start_server(tmp_path_factory.mktemp("salesforce"), export_dir=Path(env["MESH_FIRM_DIR"]) / "salesforce")
+    try:
+        started = {
+            "gips_report": start_job(env, "gips_report", {
+                "dagster/partition": f"{composite}|{year}", "dagster/partition/composite": composite,
+                "dagster/partition/year": str(year)}),
+            "adx_publish": start_job(env, "adx_publish", {"dagster/partition": eod_world["days"][-1]}),
+            "entitlement_reconcile": start_job({**env, **server.client_environment()}, "entitlement_reconcile"),
+        }
+        runs = {job: wait_for_run(env, run_id) for job, run_id in started.items()}
+    finally:
+        server.stop()
+    return {"runs": runs, "composite": composite, "year": year, "day": eod_world["days"][-1]}
+
+
+def run_events(world: dict[str, Any], run: Any) -> list[Any]:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(world["env"]["DAGSTER_HOME"]) as instance:
+        return [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run.run_id).records
+                if r.event_log_entry.dagster_event]
 
 
 def trino_warehouse(world: dict[str, Any]):
@@ -116,28 +155,17 @@ def test_every_gold_table_is_equal_row_for_row_on_both_engines(cluster_world, eo
     assert rows > 10_000  # the firm's whole history, not empty tables
 
 
-def test_gips_reads_its_inputs_through_trino_and_every_check_passes(cluster_world, eod_world):
-    from dagster import AssetKey, DagsterInstance
+def test_gips_reads_its_inputs_through_trino_and_every_check_passes(cluster_world, follow_ups, eod_world):
+    from dagster import AssetKey
 
     from mesh_assets.gips.inputs import WarehouseReads
-    from mesh_dev.gips_runs import register_partitions
 
-    assert_succeeded(cluster_world, cluster_world["eod"])
-    year = int(eod_world["days"][-1][:4])
-    [composite] = [row["composite_id"] for row in trino_warehouse(cluster_world).query(
-        "select min(composite_id) as composite_id from silver.composites").to_pylist()]
-    with DagsterInstance.from_config(cluster_world["env"]["DAGSTER_HOME"]) as instance:
-        register_partitions(instance, [composite], [year], year)
-    run = launch_job(cluster_world["env"], "gips_report", {
-        "dagster/partition": f"{composite}|{year}", "dagster/partition/composite": composite,
-        "dagster/partition/year": str(year)})
+    run, composite, year = follow_ups["runs"]["gips_report"], follow_ups["composite"], follow_ups["year"]
     assert_succeeded(cluster_world, run)
-    with DagsterInstance.from_config(cluster_world["env"]["DAGSTER_HOME"]) as instance:
-        records = instance.get_records_for_run(run.run_id).records
-        events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
-        checks = [e.event_specific_data for e in events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        [monthly] = [e.event_specific_data.materialization for e in events if e.event_type_value ==
-                     "ASSET_MATERIALIZATION" and e.asset_key == AssetKey(["gips", "portfolio_monthly_returns"])]
+    events = run_events(cluster_world, run)
+    checks = [e.event_specific_data for e in events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    [monthly] = [e.event_specific_data.materialization for e in events if e.event_type_value ==
+                 "ASSET_MATERIALIZATION" and e.asset_key == AssetKey(["gips", "portfolio_monthly_returns"])]
     assert checks and all(c.passed for c in checks), [(c.check_name, c.metadata) for c in checks if not c.passed]
     read_on_cluster = monthly.metadata["inputs"].value
     local = WarehouseReads(duckdb_warehouse(eod_world))
@@ -149,19 +177,14 @@ def test_gips_reads_its_inputs_through_trino_and_every_check_passes(cluster_worl
     assert (report / "gips_report.json").is_file() and (report / "gips_report.pdf").stat().st_size > 1000
 
 
-def test_adx_publishes_each_tenants_rows_read_through_trino(cluster_world, eod_world):
+def test_adx_publishes_each_tenants_rows_read_through_trino(cluster_world, follow_ups, eod_world):
     import pyarrow.parquet as pq
-    from dagster import DagsterInstance
 
     from mesh_assets.lib.data_products.products import PRODUCTS
 
-    assert_succeeded(cluster_world, cluster_world["eod"])
-    day = eod_world["days"][-1]
-    run = launch_job(cluster_world["env"], "adx_publish", {"dagster/partition": day})
+    run, day = follow_ups["runs"]["adx_publish"], follow_ups["day"]
     assert_succeeded(cluster_world, run)
-    with DagsterInstance.from_config(cluster_world["env"]["DAGSTER_HOME"]) as instance:
-        events = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run.run_id).records
-                  if r.event_log_entry.dagster_event]
+    events = run_events(cluster_world, run)
     published = {e.asset_key.path[1]: e.event_specific_data.materialization.metadata["revisions"].value
                  for e in events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert set(published) == set(PRODUCTS)
@@ -179,23 +202,14 @@ def test_adx_publishes_each_tenants_rows_read_through_trino(cluster_world, eod_w
             assert not differences(f"{product}/{revision['tenant']}", tenant_rows, rows)
 
 
-def test_the_entitlement_reconcile_grants_what_the_local_gold_entitles(cluster_world, eod_world, tmp_path):
+def test_the_entitlement_reconcile_grants_what_the_local_gold_entitles(cluster_world, follow_ups, eod_world):
     from zoneinfo import ZoneInfo
 
     from mesh_assets.entitlements.assets import entitlements_from_gold
     from mesh_assets.entitlements.grants import parse_grant_name
-    from mesh_dev.local.salesforce_server.runner import start_server
     from resources.adx import AdxResource
 
-    assert_succeeded(cluster_world, cluster_world["eod"])
-    firm = Path(cluster_world["env"]["MESH_FIRM_DIR"])
-    server = start_server(tmp_path / "salesforce", export_dir=firm / "salesforce")
-    try:
-        env = {**cluster_world["env"], **server.client_environment()}
-        run = launch_job(env, "entitlement_reconcile")
-    finally:
-        server.stop()
-    assert_succeeded(cluster_world, run)
+    assert_succeeded(cluster_world, follow_ups["runs"]["entitlement_reconcile"])
     today = dt.datetime.now(ZoneInfo("America/New_York")).date()
     wanted = {(g.contract_id, g.data_product, g.receiver_account, g.data_set)
               for g in entitlements_from_gold(duckdb_warehouse(eod_world), today).grants}

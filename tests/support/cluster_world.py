@@ -52,15 +52,10 @@ def cluster_env(info: Any, root: Path, firm: Path, **extra: str) -> dict[str, st
             "DAGSTER_HOME": str(root / "dagster_home"), **extra}
 
 
-def launch_job(env: Mapping[str, str], job: str, tags: Mapping[str, str] | None = None,
-               timeout: float = 900) -> Any:
+def start_job(env: Mapping[str, str], job: str, tags: Mapping[str, str] | None = None) -> str:
     """Launch ``job`` as the UI does, through the instance's run launcher (``dagster job launch -w workspace.yaml``:
-    a run process of its own loading the code location, with ``env`` over this process's environment), wait for
-    it to finish and return the run (read from the instance in ``DAGSTER_HOME``)."""
-    import time
+    a run process of its own loading the code location, with ``env`` over this process's environment); its run id."""
     import uuid
-
-    from dagster import DagsterInstance
 
     run_id = str(uuid.uuid4())
     command = [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(REPO / "workspace.yaml"),
@@ -69,12 +64,26 @@ def launch_job(env: Mapping[str, str], job: str, tags: Mapping[str, str] | None 
     launcher = subprocess.run(command, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True,
                               timeout=300)
     assert launcher.returncode == 0, launcher.stderr[-3000:]
+    return run_id
+
+
+def wait_for_run(env: Mapping[str, str], run_id: str, timeout: float = 900) -> Any:
+    """The run once it has finished, read from the instance in ``DAGSTER_HOME``."""
+    import time
+
+    from dagster import DagsterInstance
+
     deadline = time.monotonic() + timeout
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         while not (run := instance.get_run_by_id(run_id)).is_finished:
-            assert time.monotonic() < deadline, f"{job} run {run_id} did not finish within {timeout:.0f} s"
+            assert time.monotonic() < deadline, f"{run.job_name} run {run_id} did not finish within {timeout:.0f} s"
             time.sleep(1)
         return run
+
+
+def launch_job(env: Mapping[str, str], job: str, tags: Mapping[str, str] | None = None, timeout: float = 900) -> Any:
+    """:func:`start_job`, then :func:`wait_for_run`: the finished run."""
+    return wait_for_run(env, start_job(env, job, tags), timeout)
 
 
 def failure_messages(env: Mapping[str, str], run_id: str) -> list[str]:
