@@ -1,4 +1,4 @@
-{#- SQL that differs between DuckDB and Athena (Trino), and shared date helpers. -#}
+{#- SQL that differs between DuckDB and Athena/Trino (Athena's engine is Trino), and shared date helpers. -#}
 
 {#- As-of date for contract activity: the var, or today's date. -#}
 {% macro as_of_date() -%}
@@ -11,3 +11,4 @@
 {%- endmacro %}
 {% macro default__last_non_null(expression) -%}last_value({{ expression }} ignore nulls){%- endmacro %}
 {% macro athena__last_non_null(expression) -%}last_value({{ expression }}) ignore nulls{%- endmacro %}
+{% macro trino__last_non_null(expression) -%}last_value({{ expression }}) ignore nulls{%- endmacro %}

@@ -11,8 +11,8 @@
 
 {#- Per adapter (adapter.dispatch): DuckDB (default) replaces the window's days with delete+insert keyed on
     the day (a single-column key becomes `where day in (...)`); Athena and Trino merge Iceberg rows on the
-    model's grain, and Athena partitions the table by month (Trino's Iceberg partitioning is a table
-    property, added with the Trino target in issue 21). -#}
+    model's grain, and both partition the table by month: Athena through `partitioned_by`, Trino through
+    the Iceberg table property `partitioning` (dbt-trino's `properties` config). -#}
 {% macro daily_strategy() -%}
     {{ return(adapter.dispatch('daily_strategy', 'investment_mesh')()) }}
 {%- endmacro %}
@@ -32,6 +32,15 @@
 {%- endmacro %}
 {% macro default__daily_partitioned_by(day_column) -%}{{ return(none) }}{%- endmacro %}
 {% macro athena__daily_partitioned_by(day_column) -%}{{ return(['month(' ~ day_column ~ ')']) }}{%- endmacro %}
+
+{#- Table properties of a daily model: only Trino's Iceberg connector takes partitioning as a property. -#}
+{% macro daily_properties(day_column) -%}
+    {{ return(adapter.dispatch('daily_properties', 'investment_mesh')(day_column)) }}
+{%- endmacro %}
+{% macro default__daily_properties(day_column) -%}{{ return(none) }}{%- endmacro %}
+{% macro trino__daily_properties(day_column) -%}
+    {{ return({'partitioning': "ARRAY['month(" ~ day_column ~ ")']"}) }}
+{%- endmacro %}
 
 {#- The window's trading days that have closed: up to the latest Bloomberg price date (a day whose
     prices never arrived is not built, and the NAV check on it fails). -#}

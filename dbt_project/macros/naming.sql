@@ -3,12 +3,12 @@
     `gold.positions`.
 
     Schemas per target: only the shared targets use the bare layer names. `athena` is production's Glue
-    catalog; `duckdb` is each developer's (or test's) own warehouse file, whose `silver`/`gold` names the
-    Python code reads (resources/warehouse.py). Every other target (e.g. `athena_dev`) prefixes the layer
+    catalog, `trino` a cluster's Iceberg JDBC catalog; `duckdb` is each developer's (or test's) own warehouse
+    file, whose `silver`/`gold` names the Python code reads (resources/warehouse.py). Every other target (e.g. `athena_dev`) prefixes the layer
     with its own schema: `dev_alice_silver`, `dev_alice_gold`, and `dev_alice_tenant_tnt_0001` for tenant
     views, so a developer's build never writes production's tables. -#}
 {% macro shared_schema_targets() -%}
-    {{ return(['athena', 'duckdb']) }}
+    {{ return(['athena', 'duckdb', 'trino']) }}
 {%- endmacro %}
 
 {#- `<target.schema>_` on a developer target, nothing on a shared one. -#}
