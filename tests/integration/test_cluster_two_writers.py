@@ -31,7 +31,6 @@ from tests.support.warehouse import query as duckdb_query
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 #: The daily gold tables (dbt models tagged `daily`), each keyed by its trading day `as_of_date`.
 DAILY_TABLES = ["positions", "valuations", "portfolio_daily_values", "nav_history", "daily_returns",
                 "portfolio_analytics", "unvalued_positions", "product_nav_history", "product_performance",
@@ -82,7 +81,7 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Webserver and daemon on `cluster`; bronze and the history but its last two days built through them."""
     from mesh_assets.lib.trading_calendar import trading_days
-    from tests.acceptance.conftest import daemons_healthy
+    from tests.acceptance.conftest import daemons_healthy, world_run_config
     from tests.ui.test_dagster_ui import _free_port, _wait_until_loaded
 
     root = tmp_path_factory.mktemp("cluster_two_writers")
@@ -107,10 +106,11 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                         "daemon")
         gql = GraphQL(url)
         wait_for(lambda: daemons_healthy(gql, daemon, logs), 180, "the daemon's heartbeats", interval=2)
-        sources = gql.wait(_launch(gql, "bronze_sources", {}, IN_PROCESS), timeout=900)
+        sources = gql.wait(_launch(gql, "bronze_sources", {}, world_run_config(gql, "bronze_sources")), timeout=900)
         assert sources["status"] == "SUCCESS", (sources, gql.failure_message(sources["runId"]))
         history = gql.wait(_launch(gql, "eod_batch", {"dagster/asset_partition_range_start": days[0],
-                                                      "dagster/asset_partition_range_end": days[-3]}, IN_PROCESS),
+                                                      "dagster/asset_partition_range_end": days[-3]},
+                                   world_run_config(gql, "eod_batch")),
                            timeout=1800)
         assert history["status"] == "SUCCESS", (history, gql.failure_message(history["runId"]))
         yield {"gql": gql, "home": home, "days": days, "logs": logs}
