@@ -2,11 +2,13 @@
 
 A real ``dagster-webserver`` and ``dagster-daemon`` over a fresh instance (the repository's ``dagster.yaml``: queued
 runs, pools with a default limit of 1) with ``MESH_ENV=cluster`` against the session's Trino and its shared Iceberg
-catalog. Launched through GraphQL as a person does: ``bronze_sources``, ``eod_batch`` over the firm's history but
-its last two days (one run), then the daily gold assets for each of the last two days, two runs launched together.
-On `cluster` the daily step is in no pool (``mesh_assets.warehouse.assets.daily_pool``; the DuckDB ``warehouse``
-pool of 1 stays for `local`), so both runs' dbt merges run at the same time; both succeed and each day has
-exactly the rows the DuckDB build of the same firm has (``eod_world``).
+catalog (its layers' schemas dropped first: the session's server is shared). Launched through GraphQL as a person
+does: ``bronze_sources``, ``eod_batch`` over the firm's whole history (one run); then the last two days' rows are
+deleted from every daily gold table and the daily gold assets of each of those days are launched together, two runs
+re-materializing one partition each (what a person does to restate two days). On `cluster` the daily step is in no
+pool (``mesh_assets.warehouse.assets.daily_pool``; the DuckDB ``warehouse`` pool of 1 stays for `local`), so both
+runs' dbt merges run at the same time; both succeed and each day has exactly the rows the DuckDB build of the same
+firm has (``eod_world``).
 """
 
 from __future__ import annotations
@@ -79,9 +81,10 @@ def _trino_rows(cluster: TrinoInfo, sql: str) -> list[list]:
 @pytest.fixture(scope="module")
 def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Webserver and daemon on `cluster`; bronze and the history but its last two days built through them."""
+    """Webserver and daemon on `cluster`; bronze and the whole history built through them."""
     from mesh_assets.lib.trading_calendar import trading_days
     from tests.acceptance.conftest import daemons_healthy, world_run_config
+    from tests.support.cluster_world import drop_layers
     from tests.ui.test_dagster_ui import _free_port, _wait_until_loaded
 
     root = tmp_path_factory.mktemp("cluster_two_writers")
@@ -94,6 +97,7 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                                                  dt.date.fromisoformat(manifest["end_date"]))]
     env = {**os.environ, **trino_cluster.environment(), "DAGSTER_HOME": str(home), "MESH_DATA_DIR": str(root / "data"),
            "MESH_FIRM_DIR": str(small_firm), "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    drop_layers(trino_cluster)
     bin_dir = Path(sys.executable).parent
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -109,7 +113,7 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
         sources = gql.wait(_launch(gql, "bronze_sources", {}, world_run_config(gql, "bronze_sources")), timeout=900)
         assert sources["status"] == "SUCCESS", (sources, gql.failure_message(sources["runId"]))
         history = gql.wait(_launch(gql, "eod_batch", {"dagster/asset_partition_range_start": days[0],
-                                                      "dagster/asset_partition_range_end": days[-3]},
+                                                      "dagster/asset_partition_range_end": days[-1]},
                                    world_run_config(gql, "eod_batch")),
                            timeout=1800)
         assert history["status"] == "SUCCESS", (history, gql.failure_message(history["runId"]))
@@ -134,9 +138,10 @@ def test_two_days_written_at_once_on_cluster_keep_every_row(cluster_platform, tr
     nodes = gql(DAILY_NODES)["assetNodes"]
     daily = [n["assetKey"]["path"] for n in nodes if "gold_daily" in n["opNames"]]
     assert {path[-1] for path in daily} >= set(DAILY_TABLES)
-    # The daily tables hold no row of the two days yet (a build of this session's catalog may have made some).
+    two_days = f"as_of_date IN (DATE '{days[0]}', DATE '{days[1]}')"
     for table in DAILY_TABLES:
-        _trino_rows(trino_cluster, f"DELETE FROM gold.{table} WHERE as_of_date IN (DATE '{days[0]}', DATE '{days[1]}')")
+        _trino_rows(trino_cluster, f"DELETE FROM gold.{table} WHERE {two_days}")
+        assert _trino_rows(trino_cluster, f"SELECT count(*) FROM gold.{table} WHERE {two_days}") == [[0]]
 
     run_ids = [_launch(gql, "__ASSET_JOB", {"dagster/partition": day}, assets=daily) for day in days]
     runs = [gql.wait(run_id, timeout=900) for run_id in run_ids]
