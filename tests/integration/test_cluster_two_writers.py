@@ -124,13 +124,6 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
         stop_process_group(webserver)
 
 
-def test_the_daily_step_is_in_the_warehouse_pool_only_on_local():
-    from mesh_assets.warehouse.assets import WAREHOUSE_POOL, daily_pool
-
-    assert daily_pool("local") == WAREHOUSE_POOL
-    assert daily_pool("cluster") is None and daily_pool("aws") is None
-
-
 def test_two_days_written_at_once_on_cluster_keep_every_row(cluster_platform, trino_cluster: TrinoInfo, eod_world):
     from dagster import DagsterInstance
 
