@@ -97,8 +97,8 @@ def run_engine(engine: str, root: Path, firm: Path, days: list[str]) -> dict[str
     started = time.monotonic()
     with box:
         if engine == "trino":
-            (root / "trino").mkdir(mode=0o755)
-            info = trino_server.start(root / "trino", port=free_port(), wait_s=300, stop_at_exit=True)
+            (root / "trino-server").mkdir(mode=0o755)
+            info = trino_server.start(root / "trino-server", port=free_port(), wait_s=300, stop_at_exit=True)
             env.update(info.environment())
             engine_pids = [pid for pid in (info.pid, _postgres_pid(info)) if pid]
         platform = Platform(home, env)
@@ -116,7 +116,7 @@ def run_engine(engine: str, root: Path, firm: Path, days: list[str]) -> dict[str
         finally:
             platform.stop()
             if info is not None:
-                trino_server.stop(root / "trino")
+                trino_server.stop(root / "trino-server")
     return {
         "engine": engine, "platform_start_s": startup_s,
         "bronze_sources_wall_s": sources["wall_s"], "bronze_sources_statuses": sources["statuses"],
@@ -124,6 +124,7 @@ def run_engine(engine: str, root: Path, firm: Path, days: list[str]) -> dict[str
         "peak_rss_mib_platform_and_engine": round(tree.peak_total / 2**20),
         "peak_rss_mib_largest_process": round(tree.peak_single / 2**20),
         "box_used_mib_before": round(box.before / 2**20), "box_used_mib_peak": round(box.peak / 2**20),
+        "box_used_mib_added": round((box.peak - box.before) / 2**20),
         "rows": rows,
     }
 
@@ -141,14 +142,19 @@ def compare_engines(scale: str, seed: int, engines: tuple[str, ...] = ("duckdb",
     days = [d.isoformat() for d in trading_days(dt.date.fromisoformat(manifest["start_date"]),
                                                  dt.date.fromisoformat(manifest["end_date"]))]
     try:
-        results = {engine: run_engine(engine, root, root / "firm", days) for engine in engines}
+        results = {}
+        for engine in engines:
+            try:
+                results[engine] = run_engine(engine, root, root / "firm", days)
+            except Exception as error:  # the other engine's figures are still printed
+                results[engine] = {"engine": engine, "error": f"{type(error).__name__}: {error}"[-2000:]}
     finally:
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
     out: dict[str, Any] = {"scale": scale, "seed": seed, "trading_days": len(days),
                            "portfolios": manifest["counts"]["portfolios"], "engines": results}
-    if {"duckdb", "trino"} <= set(results):
+    if all("error" not in results.get(engine, {"error": 1}) for engine in ("duckdb", "trino")):
         duck, trino = results["duckdb"], results["trino"]
         if duck["eod_wall_s"] and trino["eod_wall_s"]:
             out["trino_over_duckdb_eod_wall"] = round(trino["eod_wall_s"] / duck["eod_wall_s"], 2)
