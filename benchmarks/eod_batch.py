@@ -1,6 +1,15 @@
 """Benchmark: the full end-of-day graph (bronze deliveries -> silver -> gold, with every check).
 
-Run by hand (not in CI): `uv run python benchmarks/eod_batch.py [--scales small,medium,large]`.
+Run by hand (not in CI): `uv run python benchmarks/eod_batch.py [--scales small,medium,large] [--engine trino]`.
+
+``--engine trino`` (issue 21) measures instead the path users run, on both warehouse engines in the same run
+(``benchkit/eod_engines.py``): per scale one firm, then for DuckDB (``MESH_ENV=local``) and for Trino
+(``MESH_ENV=cluster``, a Trino server and its catalog PostgreSQL started for it) a fresh webserver and daemon,
+``bronze_sources`` and the full-history ``eod_batch`` run launched through GraphQL and the run launcher; wall times,
+their ratio (goal: Trino <= 2x DuckDB), peak RSS of the platform's processes with Trino's and PostgreSQL's, the
+whole box's peak used memory (goal < 8 GiB) and each engine's rows per silver/gold table (equal expected).
+
+Without it (``--engine duckdb``, the default):
 Each scale runs in its own process against a fresh temporary data folder: generate the firm (timed
 separately), load the bronze sources (CDC, reference, Salesforce), then one `eod_batch` run over the
 firm's whole history (a single-run backfill). Prints JSON: wall time per layer (from Dagster's step
@@ -33,9 +42,17 @@ def _layer(step_key: str, bronze_steps: set[str]) -> str:
     return "bronze_checks" if step_key.startswith("bronze__") else "silver_gold_python_checks"
 
 
-def run_scale(scale: str, seed: int) -> dict:
-    """Generate the firm, load bronze sources, run eod_batch over all days; return the figures."""
+def run_scale(scale: str, seed: int, engine: str = "duckdb") -> dict:
+    """Generate the firm, load bronze sources, run eod_batch over all days; return the figures. With ``engine``
+    ``trino``: both engines through the run launcher (:func:`benchkit.eod_engines.compare_engines`)."""
     import datetime as dt
+
+    if engine == "trino":
+        from benchkit.eod_engines import compare_engines
+
+        return compare_engines(scale, seed)
+    if engine != "duckdb":
+        raise SystemExit(f"--engine {engine}: choose duckdb or trino")
 
     with tempfile.TemporaryDirectory(prefix=f"mesh-eod-{scale}-") as tmp:
         tmp_path = Path(tmp)
@@ -118,8 +135,11 @@ def run_scale(scale: str, seed: int) -> dict:
 
 
 def main() -> None:
-    _, results = per_scale.main(__file__, __doc__, run_scale)
-    print(json.dumps({"benchmark": "eod_batch", "cpu_count": os.cpu_count(), "scales": results}, indent=2))
+    args, results = per_scale.main(__file__, __doc__, run_scale, options={
+        "engine": ("duckdb", "duckdb: the graph in process (layers, models); trino: DuckDB and Trino side by side "
+                             "through the run launcher")})
+    print(json.dumps({"benchmark": "eod_batch", "engine": args.engine, "cpu_count": os.cpu_count(),
+                      "scales": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,22 @@ from mesh_assets.warehouse.dbt_specs import dbt_specs
 from mesh_assets.warehouse.project import load_manifest
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
+from resources.settings import mesh_env
 from resources.warehouse import WarehouseResource
 
-#: One dbt process at a time writes the warehouse (a DuckDB file has one writer).
+#: One dbt process at a time writes the warehouse (a DuckDB file has one writer). The instance's pool limit is 1.
 WAREHOUSE_POOL = "warehouse"
+
+
+def daily_pool(environment: str | None = None) -> str | None:
+    """The pool of the daily gold step in ``environment`` (default: ``MESH_ENV``, read at definitions load).
+
+    ``local``: the ``warehouse`` pool, as every dbt step (DuckDB's single writer). ``cluster`` and ``aws``: none,
+    so runs of different days write at once; each merges only its days' rows into Iceberg tables (partitioned by
+    month), and Iceberg's optimistic commits keep both. The unpartitioned silver and gold tables stay in the
+    ``warehouse`` pool everywhere: a rebuild replaces a whole table, one rebuild at a time.
+    """
+    return WAREHOUSE_POOL if (environment or mesh_env()) == "local" else None
 
 
 # Specs from the manifest, not dagster-dbt's @dbt_assets: measured by benchmarks/definitions_load.py (median of 5
@@ -48,7 +60,7 @@ def build_dbt_assets() -> list[Any]:
     @multi_asset(name="gold_daily", specs=daily.assets, can_subset=True,
                  check_specs=[*daily.checks, *specs_for(daily_checks, set(daily.unique_id_by_key))],
                  partitions_def=trading_day_partitions, backfill_policy=BackfillPolicy.single_run(),
-                 pool=WAREHOUSE_POOL)
+                 pool=daily_pool())
     def gold_daily(
         context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:

@@ -5,6 +5,8 @@
 - Instance files: Dagster's own instance-config validation.
 - IAM policies: parliament (AWS's action/resource catalogue), and our least-privilege rules.
 - ECS task definitions: structure, secrets only from Secrets Manager, every `aws` setting provided.
+- Helm values: the UI behind oauth2-proxy; the `cluster` environment's Trino catalog equal to the one `mesh trino
+  start` renders (S3 instead of local files, secrets only as ${ENV:...}) and the code location pointed at it.
 No Docker engine, AWS account or Helm chart is available here: building and deploying are not tested.
 """
 
@@ -449,20 +451,3 @@ def test_the_kubernetes_ui_is_behind_oauth2_proxy_and_the_webhook_url_is_a_secre
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert {"name": "mesh-alert-webhook"} in deployment["envSecrets"]
     assert "MESH_ALERT_WEBHOOK_URL" not in json.dumps(deployment.get("env", []))
-
-
-def test_every_process_that_creates_runs_emits_one_planned_event_per_asset_for_a_range_run():
-    """The webserver and the daemon create runs (launchpad, backfills, schedules); each deployment sets the
-    opt-in that records one planned event per asset for a single-run backfill (deploy/helm/values.yaml says why)."""
-    name = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-    helm = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
-    assert helm["dagsterWebserver"]["env"][name] == "true"
-    assert helm["dagsterDaemon"]["env"][name] == "true"
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    for service in ("webserver", "daemon"):
-        assert compose["services"][service]["environment"][name] == "true", service
-    for task in ("webserver", "daemon"):
-        definition = json.loads((DEPLOY / "ecs" / f"{task}.json").read_text())
-        env = {e["name"]: e["value"] for c in definition["containerDefinitions"] for e in c.get("environment", [])}
-        assert env.get(name) == "true", task
-    assert f"{name}=true" in (DEPLOY.parent / "Makefile").read_text()
