@@ -79,3 +79,13 @@ def eod_world(small_firm: Path, tmp_path_factory: pytest.TempPathFactory):
 
 from tests.kafka_fixtures import kafka_broker, sasl_kafka_broker  # noqa: E402, F401
 from tests.trino_fixtures import trino_cluster  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def cluster_world(trino_cluster, small_firm: Path, eod_world, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
+    """The small firm's end of day on the session's Trino cluster (tests/support/cluster_world.py), over the same days
+    as the local world; shared by the engines' comparison and the two-writers test."""
+    from tests.support.cluster_world import build_cluster_world
+
+    return build_cluster_world(trino_cluster, small_firm, tmp_path_factory.mktemp("cluster_world"), eod_world["days"])
+

@@ -17,19 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster_world import build_cluster_world, failure_messages, launch_job
+from tests.support.cluster_world import failure_messages, launch_job
 from tests.support.warehouse import query as duckdb_query
 
 pytestmark = pytest.mark.integration
 
 #: Numbers agree within this relative difference (and this absolute one, for values next to zero).
 REL_TOL = ABS_TOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def cluster_world(trino_cluster, small_firm: Path, eod_world, tmp_path_factory: pytest.TempPathFactory):
-    """The small firm's end of day on the cluster, over the same days as the local world."""
-    return build_cluster_world(trino_cluster, small_firm, tmp_path_factory.mktemp("cluster_world"), eod_world["days"])
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 
 A real ``dagster-webserver`` and ``dagster-daemon`` over a fresh instance (the repository's ``dagster.yaml``: queued
 runs, pools with a default limit of 1) with ``MESH_ENV=cluster`` against the session's Trino and its shared Iceberg
-catalog (its layers' schemas dropped first: the session's server is shared). Launched through GraphQL as a person
-does: ``bronze_sources``, ``eod_batch`` over the firm's whole history (one run); then the last two days' rows are
-deleted from every daily gold table and the daily gold assets of each of those days are launched together, two runs
+catalog, over the session's ``cluster_world`` (``bronze_sources`` and ``eod_batch`` over the firm's whole history,
+launched through the run launcher: tests/support/cluster_world.py). Launched through GraphQL as a person does: the
+last two days' rows are deleted from every daily gold table and the daily gold assets of each of those days are
+launched together, two runs
 re-materializing one partition each (what a person does to restate two days). On `cluster` the daily step is in no
 pool (``mesh_assets.warehouse.assets.daily_pool``; the DuckDB ``warehouse`` pool of 1 stays for `local`), so both
 runs' dbt merges run at the same time; both succeed and each day has exactly the rows the DuckDB build of the same
@@ -79,12 +80,11 @@ def _trino_rows(cluster: TrinoInfo, sql: str) -> list[list]:
 
 
 @pytest.fixture(scope="module")
-def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
+def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path, cluster_world,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Webserver and daemon on `cluster`; bronze and the whole history built through them."""
+    """Webserver and daemon on `cluster`, over the session's cluster world (bronze and the whole history built)."""
     from mesh_assets.lib.trading_calendar import trading_days
-    from tests.acceptance.conftest import daemons_healthy, world_run_config
-    from tests.support.cluster_world import drop_layers
+    from tests.acceptance.conftest import daemons_healthy
     from tests.ui.test_dagster_ui import _free_port, _wait_until_loaded
 
     root = tmp_path_factory.mktemp("cluster_two_writers")
@@ -97,7 +97,6 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                                                  dt.date.fromisoformat(manifest["end_date"]))]
     env = {**os.environ, **trino_cluster.environment(), "DAGSTER_HOME": str(home), "MESH_DATA_DIR": str(root / "data"),
            "MESH_FIRM_DIR": str(small_firm), "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    drop_layers(trino_cluster)
     bin_dir = Path(sys.executable).parent
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -110,13 +109,6 @@ def cluster_platform(trino_cluster: TrinoInfo, small_firm: Path,
                         "daemon")
         gql = GraphQL(url)
         wait_for(lambda: daemons_healthy(gql, daemon, logs), 180, "the daemon's heartbeats", interval=2)
-        sources = gql.wait(_launch(gql, "bronze_sources", {}, world_run_config(gql, "bronze_sources")), timeout=900)
-        assert sources["status"] == "SUCCESS", (sources, gql.failure_message(sources["runId"]))
-        history = gql.wait(_launch(gql, "eod_batch", {"dagster/asset_partition_range_start": days[0],
-                                                      "dagster/asset_partition_range_end": days[-1]},
-                                   world_run_config(gql, "eod_batch")),
-                           timeout=1800)
-        assert history["status"] == "SUCCESS", (history, gql.failure_message(history["runId"]))
         yield {"gql": gql, "home": home, "days": days, "logs": logs}
     finally:
         if daemon is not None:
