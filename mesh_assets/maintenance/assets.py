@@ -150,8 +150,17 @@ def maintenance_verdicts(reports: list[TableReport]) -> list[AssetCheckResult]:
     ]
 
 
+#: The bronze Iceberg tables the job compacts and expires, drawn upstream of it in the lineage (it maintains every
+#: table of the catalog; these are the ones an asset of another domain writes).
+MAINTAINED_BRONZE = [AssetKey(["bronze", *path.split("/")]) for path in (
+    "aladdin/trades", "aladdin/cash_flows", "aladdin/dead_letters", "bloomberg/prices", "factset/benchmarks",
+    "reference/benchmarks", "reference/clients", "reference/composites", "reference/portfolios",
+    "reference/securities", "salesforce/accounts", "salesforce/contracts")]
+
+
 @asset(
     key=MAINTENANCE_KEY, group_name="maintenance", owners=[DATA_PLATFORM], kinds={"iceberg"},
+    deps=MAINTAINED_BRONZE,
     check_specs=[
         AssetCheckSpec(POSITIONS_CHECK, asset=MAINTENANCE_KEY,
                        description="No snapshot carrying committed source positions (or read by a check) was expired."),
