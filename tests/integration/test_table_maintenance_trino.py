@@ -9,7 +9,6 @@ resource) and expires its snapshots through pyiceberg. Rows, positions and exact
 from __future__ import annotations
 
 import datetime as dt
-import types
 import uuid
 
 import pytest
@@ -25,6 +24,7 @@ from mesh_assets.maintenance.assets import maintain_table
 from mesh_assets.maintenance.compactors import SqlCompactor, compactor_for
 from mesh_dev.local.trino_layout import TrinoInfo
 from resources.iceberg import IcebergCatalogResource
+from resources.warehouse import WarehouseResource
 from tests.integration.test_table_maintenance import TOPIC, dead_letters
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,8 @@ def test_trino_compacts_and_pyiceberg_expires_keeping_the_positions(trino_cluste
     positions, rows = committed_positions(load()), load().scan().to_arrow().num_rows
     last_commits = {r.topic_partition: sid for sid, ranges in committed_ranges_history(load()) for r in ranges}
     run_sql = _run_sql(trino_cluster)
-    warehouse = types.SimpleNamespace(engine="trino", query=run_sql)  # the Trino warehouse resource's interface
+    warehouse = WarehouseResource(engine="trino", trino_host=trino_cluster.host, trino_port=trino_cluster.port,
+                                  trino_catalog=trino_cluster.catalog)  # what `cluster` gives the maintenance asset
     compactor = compactor_for(warehouse, SMALL, 4, iceberg.name)
     assert isinstance(compactor, SqlCompactor) and compactor.catalog == trino_cluster.catalog
     cutoff = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
