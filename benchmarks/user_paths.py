@@ -107,9 +107,7 @@ def main() -> None:
     home.mkdir()
     (home / "dagster.yaml").write_text(instance_yaml(home))
     env = {**os.environ, "MESH_ENV": "local", "MESH_DATA_DIR": str(tmp / "data"), "MESH_FIRM_DIR": str(tmp / "firm"),
-           "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           # as deployed (deploy/helm/values.yaml): one planned event per asset for a range run
-           "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+           "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     os.environ.update(env)
     from mesh_assets.lib.trading_calendar import trading_days
     from mesh_dev.firm import generate_firm

@@ -95,12 +95,17 @@ class TreeMemory:
         self._thread.join()
 
 
+#: What every deployment sets for its webserver and daemon (deploy/helm/values.yaml says why): one planned event per
+#: asset for a range run.
+AS_DEPLOYED = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
 class Platform:
     """A webserver and a daemon over a fresh instance, and the figures of runs launched through them."""
 
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.home = home
-        self.env = env
+        self.env = {**env, **AS_DEPLOYED}
         self.port = free_port()
         self.processes: list[subprocess.Popen] = []
 
