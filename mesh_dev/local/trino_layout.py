@@ -144,8 +144,11 @@ def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: Cat
         "node.id": "mesh-local-1",
         "plugin.dir": plugins,
         "catalog.config-dir": layout.catalog_dir,
-        "query.max-memory": "1GB",
-        "query.max-memory-per-node": "1GB",
+        # The large firm's full history joins ~40M position rows: 1GB per query failed its gold step there.
+        "query.max-memory": "2500MB",
+        "query.max-memory-per-node": "2500MB",
+        "spill-enabled": "true",
+        "spiller-spill-path": layout.root / "spill",
         "log.path": layout.log_file,
         "log.max-size": "20MB",
         "log.max-total-size": "100MB",

@@ -55,7 +55,7 @@ __all__ = ["CATALOG", "DEFAULT_PORT", "PortInUseError", "TrinoError", "TrinoInfo
            "status", "stop"]
 
 #: JVM heap of the server; override with env MESH_TRINO_HEAP_OPTS.
-DEFAULT_HEAP_OPTS = "-Xmx2G"
+DEFAULT_HEAP_OPTS = "-Xmx4G"
 #: The release's jvm.config, minus what only matters on big machines.
 JVM_OPTS = (
     "--add-modules=jdk.incubator.vector",
