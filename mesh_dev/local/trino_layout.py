@@ -144,7 +144,8 @@ def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: Cat
         "node.id": "mesh-local-1",
         "plugin.dir": plugins,
         "catalog.config-dir": layout.catalog_dir,
-        # The large firm's full history joins ~40M position rows: 1GB per query failed its gold step there.
+        # The large firm's full history joins ~40M position rows; at 1GB per query its gold step failed (the logs were
+        # not kept, so the limit is the likely cause, not a proven one).
         "query.max-memory": "2500MB",
         "query.max-memory-per-node": "2500MB",
         "spill-enabled": "true",
