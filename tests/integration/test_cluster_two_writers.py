@@ -28,6 +28,7 @@ import yaml
 
 from mesh_dev.local.trino_layout import TrinoInfo
 from tests.acceptance.graphql import LOCATION, REPOSITORY, GraphQL, wait_for
+from tests.support.cluster_world import trino_rows
 from tests.support.processes import stop_process_group
 from tests.support.warehouse import query as duckdb_query
 
@@ -69,14 +70,6 @@ def _start(command: list[str], env: dict[str, str], logs: Path, name: str) -> su
     with (logs / f"{name}.out").open("wb") as stdout, (logs / f"{name}.err").open("wb") as stderr:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
 
-
-def _trino_rows(cluster: TrinoInfo, sql: str) -> list[list]:
-    import trino
-
-    with trino.dbapi.connect(host=cluster.host, port=cluster.port, user="mesh", catalog=cluster.catalog) as conn:
-        cursor = conn.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +118,8 @@ def test_two_days_written_at_once_on_cluster_keep_every_row(cluster_platform, tr
     assert {path[-1] for path in daily} >= set(DAILY_TABLES)
     two_days = f"as_of_date IN (DATE '{days[0]}', DATE '{days[1]}')"
     for table in DAILY_TABLES:
-        _trino_rows(trino_cluster, f"DELETE FROM gold.{table} WHERE {two_days}")
-        assert _trino_rows(trino_cluster, f"SELECT count(*) FROM gold.{table} WHERE {two_days}") == [[0]]
+        trino_rows(trino_cluster, f"DELETE FROM gold.{table} WHERE {two_days}")
+        assert trino_rows(trino_cluster, f"SELECT count(*) FROM gold.{table} WHERE {two_days}") == [[0]]
 
     run_ids = [_launch(gql, "__ASSET_JOB", {"dagster/partition": day}, assets=daily) for day in days]
     runs = [gql.wait(run_id, timeout=900) for run_id in run_ids]
@@ -145,6 +138,6 @@ def test_two_days_written_at_once_on_cluster_keep_every_row(cluster_platform, tr
         for day in days:
             sql = f"SELECT count(*) FROM gold.{table} WHERE as_of_date = DATE '{day}'"
             local = duckdb_query(eod_world["warehouse"], sql)[0][0]
-            assert _trino_rows(trino_cluster, sql) == [[local]], (table, day)
+            assert trino_rows(trino_cluster, sql) == [[local]], (table, day)
     assert duckdb_query(eod_world["warehouse"], f"SELECT count(*) FROM gold.nav_history WHERE as_of_date = "
                                                 f"DATE '{days[1]}'")[0][0] > 0

@@ -26,23 +26,12 @@ from mesh_dev.local.trino_layout import TrinoInfo
 from resources.iceberg import IcebergCatalogResource
 from resources.warehouse import WarehouseResource
 from tests.integration.test_table_maintenance import TOPIC, dead_letters
+from tests.support.cluster_world import trino_rows
 
 pytestmark = pytest.mark.integration
 
 SMALL = 32 * 1024 * 1024
 
-
-def _run_sql(cluster: TrinoInfo):
-    """What the Trino warehouse resource's ``query`` does: run one statement and wait for its result."""
-    import trino
-
-    def run(sql: str) -> list[list]:
-        with trino.dbapi.connect(host=cluster.host, port=cluster.port, user="mesh", catalog=cluster.catalog) as conn:
-            cursor = conn.cursor()
-            cursor.execute(sql)
-            return cursor.fetchall()
-
-    return run
 
 
 def test_trino_compacts_and_pyiceberg_expires_keeping_the_positions(trino_cluster: TrinoInfo):
@@ -56,7 +45,6 @@ def test_trino_compacts_and_pyiceberg_expires_keeping_the_positions(trino_cluste
                             dead_letters(batch % 2, [batch // 2 * 10 + 3]))
     positions, rows = committed_positions(load()), load().scan().to_arrow().num_rows
     last_commits = {r.topic_partition: sid for sid, ranges in committed_ranges_history(load()) for r in ranges}
-    run_sql = _run_sql(trino_cluster)
     warehouse = WarehouseResource(engine="trino", trino_host=trino_cluster.host, trino_port=trino_cluster.port,
                                   trino_catalog=trino_cluster.catalog)  # what `cluster` gives the maintenance asset
     compactor = compactor_for(warehouse, SMALL, 4, iceberg.name)
@@ -73,7 +61,8 @@ def test_trino_compacts_and_pyiceberg_expires_keeping_the_positions(trino_cluste
     assert set(last_commits.values()) <= {s.snapshot_id for s in table.snapshots()}
     assert len(table.snapshots()) < 11 and len(report.expired) == 11 - len(table.snapshots())
     assert committed_positions(table) == positions
-    assert run_sql(f'SELECT count(*) FROM "{spec.namespace}"."{spec.name}"') == [[rows]]  # Trino reads the result
+    # Trino reads the result
+    assert trino_rows(trino_cluster, f'SELECT count(*) FROM "{spec.namespace}"."{spec.name}"') == [[rows]]
     floor = decode_floor(table.properties.get(EXPIRED_THROUGH_KEY))
     assert not find_gaps([r for _, r in committed_ranges_history(table)], floor)  # offset_contiguity's verdict
     replay = append_exactly_once(load, [OffsetRange(TOPIC, 0, 30, 40)], dead_letters(0, [33]))

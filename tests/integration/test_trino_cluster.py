@@ -23,6 +23,7 @@ import pytest
 
 from mesh_dev.local import catalog_postgres
 from mesh_dev.local.trino_layout import TrinoInfo
+from tests.support.cluster_world import trino_rows
 
 pytestmark = pytest.mark.integration
 
@@ -33,22 +34,14 @@ def _sql_catalog(cluster: TrinoInfo):
     return SqlCatalog(cluster.catalog, uri=cluster.catalog_db.sqlalchemy_uri(), warehouse=cluster.warehouse_uri())
 
 
-def _query(cluster: TrinoInfo, sql: str) -> list[list]:
-    import trino
-
-    with trino.dbapi.connect(host=cluster.host, port=cluster.port, user="mesh", catalog=cluster.catalog) as conn:
-        cursor = conn.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
-
 
 def _schema(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
 def test_trino_answers_with_its_version_and_the_iceberg_catalog(trino_cluster: TrinoInfo):
-    assert _query(trino_cluster, "SELECT node_version FROM system.runtime.nodes") == [[trino_cluster.version]]
-    catalogs = {row[0] for row in _query(trino_cluster, "SHOW CATALOGS")}
+    assert trino_rows(trino_cluster, "SELECT node_version FROM system.runtime.nodes") == [[trino_cluster.version]]
+    catalogs = {row[0] for row in trino_rows(trino_cluster, "SHOW CATALOGS")}
     assert trino_cluster.catalog in catalogs
 
 
@@ -66,22 +59,22 @@ def test_trino_reads_the_rows_pyiceberg_appended(trino_cluster: TrinoInfo):
     table.append(rows)
     table.append(rows.slice(0, 1).set_column(0, "trade_id", pa.array([4], pa.int64())))
 
-    got = _query(trino_cluster, f"SELECT trade_id, portfolio_id, quantity, trade_date FROM {schema}.trades "
+    got = trino_rows(trino_cluster, f"SELECT trade_id, portfolio_id, quantity, trade_date FROM {schema}.trades "
                                 "ORDER BY trade_id")
     assert got == [[1, "P-0001", 100.0, dt.date(2025, 1, 2)], [2, "P-0002", -25.5, dt.date(2025, 1, 3)],
                    [3, "P-0001", 7.25, dt.date(2025, 2, 3)], [4, "P-0001", 100.0, dt.date(2025, 1, 2)]]
-    snapshots = _query(trino_cluster, f'SELECT count(*) FROM {schema}."trades$snapshots"')
+    snapshots = trino_rows(trino_cluster, f'SELECT count(*) FROM {schema}."trades$snapshots"')
     assert snapshots == [[len(list(catalog.load_table(f"{schema}.trades").snapshots()))]] == [[2]]
 
 
 def test_pyiceberg_reads_a_partitioned_table_trino_merged(trino_cluster: TrinoInfo):
     schema = _schema("silver")
-    _query(trino_cluster, f"CREATE SCHEMA {schema}")
-    _query(trino_cluster, f"CREATE TABLE {schema}.positions (day date, portfolio_id varchar, market_value double) "
+    trino_rows(trino_cluster, f"CREATE SCHEMA {schema}")
+    trino_rows(trino_cluster, f"CREATE TABLE {schema}.positions (day date, portfolio_id varchar, market_value double) "
                           "WITH (partitioning = ARRAY['month(day)'])")
-    _query(trino_cluster, f"INSERT INTO {schema}.positions VALUES (DATE '2025-01-31', 'P-0001', 10.0), "
+    trino_rows(trino_cluster, f"INSERT INTO {schema}.positions VALUES (DATE '2025-01-31', 'P-0001', 10.0), "
                           "(DATE '2025-02-03', 'P-0001', 20.0), (DATE '2025-02-03', 'P-0002', 30.0)")
-    merged = _query(trino_cluster, f"""
+    merged = trino_rows(trino_cluster, f"""
         MERGE INTO {schema}.positions AS t
         USING (VALUES (DATE '2025-02-03', 'P-0001', 21.5), (DATE '2025-03-03', 'P-0003', 40.0))
             AS s (day, portfolio_id, market_value)
@@ -169,8 +162,8 @@ def test_the_trade_worker_finds_the_shared_catalog_and_reads_reference_data_from
     from trade_worker.settings import CatalogSettings
 
     schema = _schema("silver")
-    _query(cluster_env, f"CREATE SCHEMA {schema}")
-    _query(cluster_env, f"CREATE TABLE {schema}.prices AS SELECT 'SEC-1' AS security_id, 101.5 AS px_last")
+    trino_rows(cluster_env, f"CREATE SCHEMA {schema}")
+    trino_rows(cluster_env, f"CREATE TABLE {schema}.prices AS SELECT 'SEC-1' AS security_id, 101.5 AS px_last")
     settings = CatalogSettings.from_environment()
     assert (settings.catalog_type, settings.name) == ("sql", cluster_env.catalog)
     assert cluster_env.catalog_db.password not in repr(settings)
