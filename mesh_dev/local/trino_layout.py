@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -131,8 +132,25 @@ def _properties(values: dict[str, Any]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: CatalogDatabase) -> None:
-    """Render ``etc/``: the server's config, log levels and the Iceberg catalog file (owner-only)."""
+_HEAP_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
+def query_memory_mb(jvm_opts: list[str]) -> int:
+    """Memory one query may take on the node: 60 % of the ``-Xmx`` in ``jvm_opts`` (Trino keeps 30 % as headroom).
+
+    Derived, not fixed: Trino refuses to start when query memory plus headroom exceed the heap, so the two move
+    together when ``MESH_TRINO_HEAP_OPTS`` changes the heap.
+    """
+    for opt in reversed(jvm_opts):
+        if match := re.fullmatch(r"-Xmx(\d+)([kmgKMG]?)", opt):
+            return int(int(match[1]) * _HEAP_UNITS[match[2].lower()] * 0.6) // 2**20
+    raise TrinoError(f"the Trino JVM options {' '.join(jvm_opts)!r} set no -Xmx; give the heap, e.g. -Xmx3G")
+
+
+def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: CatalogDatabase,
+                 query_mb: int) -> None:
+    """Render ``etc/``: the server's config (``query_mb`` per query), log levels and the Iceberg catalog file
+    (owner-only)."""
     layout.catalog_dir.mkdir(parents=True, exist_ok=True)
     layout.warehouse.mkdir(parents=True, exist_ok=True)
     layout.config.write_text(_properties({
@@ -144,10 +162,9 @@ def write_config(layout: Layout, port: int, plugins: Path, catalog: str, db: Cat
         "node.id": "mesh-local-1",
         "plugin.dir": plugins,
         "catalog.config-dir": layout.catalog_dir,
-        # The large firm's full history joins ~40M position rows; at 1GB per query its gold step failed (the logs were
-        # not kept, so the limit is the likely cause, not a proven one).
-        "query.max-memory": "2500MB",
-        "query.max-memory-per-node": "2500MB",
+        # one node: the query's whole memory is this node's; past it, joins, sorts and windows spill to disk
+        "query.max-memory": f"{query_mb}MB",
+        "query.max-memory-per-node": f"{query_mb}MB",
         "spill-enabled": "true",
         "spiller-spill-path": layout.root / "spill",
         "log.path": layout.log_file,

@@ -46,6 +46,7 @@ from mesh_dev.local.trino_layout import (
     TrinoError,
     TrinoInfo,
     data_layout,
+    query_memory_mb,
     read_state,
     write_config,
     write_environment,
@@ -177,8 +178,8 @@ def start(
         db = catalog_postgres.start(layout.postgres, CATALOG)
         if stop_at_exit:
             _STOP_AT_EXIT.add(layout.root)
-        write_config(layout, port, jars.plugins, CATALOG, db)
         heap = shlex.split(os.environ.get("MESH_TRINO_HEAP_OPTS") or DEFAULT_HEAP_OPTS)
+        write_config(layout, port, jars.plugins, CATALOG, db, query_memory_mb(heap))
         cmd = [java, *heap, *JVM_OPTS, f"-Dconfig={layout.config}", f"-Dlog.levels-file={layout.log_config}",
                "-cp", classpath(jars), MAIN_CLASS, jars.version]  # fmt: skip
         with open(layout.out, "ab") as out:

@@ -48,7 +48,7 @@ def test_the_kubernetes_trino_serves_the_catalog_mesh_trino_start_renders_on_s3_
     layout = data_layout(tmp_path)
     database = CatalogDatabase(host="127.0.0.1", port=5432, database="iceberg", user="iceberg",
                                password="local-secret")
-    write_config(layout, 18080, tmp_path / "plugins", CATALOG, database)
+    write_config(layout, 18080, tmp_path / "plugins", CATALOG, database, query_mb=1024)
     local = _java_properties((layout.catalog_dir / f"{CATALOG}.properties").read_text())
     local_only = {"fs.local.enabled", "local.location"}
     assert set(deployed) >= set(local) - local_only and not set(deployed) & local_only

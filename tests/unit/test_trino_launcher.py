@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from mesh_dev.local import trino_jars
-from mesh_dev.local.trino_layout import CatalogDatabase, TrinoError, TrinoInfo, data_layout, write_config
+from mesh_dev.local.trino_layout import (
+    CatalogDatabase,
+    TrinoError,
+    TrinoInfo,
+    data_layout,
+    query_memory_mb,
+    write_config,
+)
 
 
 def _java_home(root: Path, version: str) -> Path:
@@ -53,7 +60,7 @@ def test_the_catalog_file_is_owner_only_and_shares_the_catalog_with_pyiceberg(tm
     layout.catalog_dir.mkdir(parents=True)
     (layout.catalog_dir / "old.properties").write_text("connector.name=memory\n")
     db = CatalogDatabase("127.0.0.1", 5433, "iceberg", "iceberg", "pw-123")
-    write_config(layout, 18080, tmp_path / "plugin", "mesh", db)
+    write_config(layout, 18080, tmp_path / "plugin", "mesh", db, query_mb=1843)
 
     files = sorted(path.name for path in layout.catalog_dir.iterdir())
     assert files == ["mesh.properties"]  # one catalog: a renamed one does not linger
@@ -66,6 +73,17 @@ def test_the_catalog_file_is_owner_only_and_shares_the_catalog_with_pyiceberg(tm
     assert (values["fs.local.enabled"], values["local.location"]) == ("true", "/")
     server = dict(line.split("=", 1) for line in layout.config.read_text().splitlines())
     assert (server["http-server.http.port"], server["plugin.dir"]) == ("18080", str(tmp_path / "plugin"))
+    assert server["query.max-memory-per-node"] == server["query.max-memory"] == "1843MB"
+    assert server["spill-enabled"] == "true"
+
+
+def test_query_memory_follows_the_heap_and_a_heap_is_required():
+    # Trino refuses to start when query memory + 30 % headroom exceed the heap: 60 % always fits
+    assert query_memory_mb(["-Xmx3G"]) == 1843
+    assert query_memory_mb(["-Xms1g", "-Xmx4096m"]) == 2457
+    assert query_memory_mb(["-Xmx2G", "-Xmx3G"]) == 1843  # the JVM takes the last one
+    with pytest.raises(TrinoError, match="set no -Xmx"):
+        query_memory_mb(["-Xms1G"])
 
 
 def test_the_cluster_environment_of_a_server_names_every_cluster_setting():
