@@ -46,6 +46,7 @@ from mesh_dev.local.trino_layout import (
     TrinoError,
     TrinoInfo,
     data_layout,
+    headroom_mb,
     query_memory_mb,
     read_state,
     write_config,
@@ -56,7 +57,7 @@ __all__ = ["CATALOG", "DEFAULT_PORT", "PortInUseError", "TrinoError", "TrinoInfo
            "status", "stop"]
 
 #: JVM heap of the server; override with env MESH_TRINO_HEAP_OPTS.
-DEFAULT_HEAP_OPTS = "-Xmx4G"
+DEFAULT_HEAP_OPTS = "-Xmx3G"
 #: The release's jvm.config, minus what only matters on big machines.
 JVM_OPTS = (
     "--add-modules=jdk.incubator.vector",
@@ -179,7 +180,7 @@ def start(
         if stop_at_exit:
             _STOP_AT_EXIT.add(layout.root)
         heap = shlex.split(os.environ.get("MESH_TRINO_HEAP_OPTS") or DEFAULT_HEAP_OPTS)
-        write_config(layout, port, jars.plugins, CATALOG, db, query_memory_mb(heap))
+        write_config(layout, port, jars.plugins, CATALOG, db, query_memory_mb(heap), headroom_mb(heap))
         cmd = [java, *heap, *JVM_OPTS, f"-Dconfig={layout.config}", f"-Dlog.levels-file={layout.log_config}",
                "-cp", classpath(jars), MAIN_CLASS, jars.version]  # fmt: skip
         with open(layout.out, "ab") as out:

@@ -16,6 +16,7 @@ from mesh_dev.local.trino_layout import (
     TrinoError,
     TrinoInfo,
     data_layout,
+    headroom_mb,
     query_memory_mb,
     write_config,
 )
@@ -60,7 +61,7 @@ def test_the_catalog_file_is_owner_only_and_shares_the_catalog_with_pyiceberg(tm
     layout.catalog_dir.mkdir(parents=True)
     (layout.catalog_dir / "old.properties").write_text("connector.name=memory\n")
     db = CatalogDatabase("127.0.0.1", 5433, "iceberg", "iceberg", "pw-123")
-    write_config(layout, 18080, tmp_path / "plugin", "mesh", db, query_mb=1843)
+    write_config(layout, 18080, tmp_path / "plugin", "mesh", db, query_mb=1689, headroom=1228)
 
     files = sorted(path.name for path in layout.catalog_dir.iterdir())
     assert files == ["mesh.properties"]  # one catalog: a renamed one does not linger
@@ -73,15 +74,15 @@ def test_the_catalog_file_is_owner_only_and_shares_the_catalog_with_pyiceberg(tm
     assert (values["fs.local.enabled"], values["local.location"]) == ("true", "/")
     server = dict(line.split("=", 1) for line in layout.config.read_text().splitlines())
     assert (server["http-server.http.port"], server["plugin.dir"]) == ("18080", str(tmp_path / "plugin"))
-    assert server["query.max-memory-per-node"] == server["query.max-memory"] == "1843MB"
-    assert server["spill-enabled"] == "true"
+    assert server["query.max-memory-per-node"] == server["query.max-memory"] == "1689MB"
+    assert server["memory.heap-headroom-per-node"] == "1228MB" and server["spill-enabled"] == "true"
 
 
-def test_query_memory_follows_the_heap_and_a_heap_is_required():
-    # Trino refuses to start when query memory + 30 % headroom exceed the heap: 60 % always fits
-    assert query_memory_mb(["-Xmx3G"]) == 1843
-    assert query_memory_mb(["-Xms1g", "-Xmx4096m"]) == 2457
-    assert query_memory_mb(["-Xmx2G", "-Xmx3G"]) == 1843  # the JVM takes the last one
+def test_query_memory_and_headroom_follow_the_heap_and_a_heap_is_required():
+    # Trino refuses to start when query memory + headroom exceed the heap: 55 % + 40 % always fits
+    assert (query_memory_mb(["-Xmx3G"]), headroom_mb(["-Xmx3G"])) == (1689, 1228)
+    assert (query_memory_mb(["-Xms1g", "-Xmx4096m"]), headroom_mb(["-Xmx4096m"])) == (2252, 1638)
+    assert query_memory_mb(["-Xmx2G", "-Xmx3G"]) == 1689  # the JVM takes the last one
     with pytest.raises(TrinoError, match="set no -Xmx"):
         query_memory_mb(["-Xms1G"])
 

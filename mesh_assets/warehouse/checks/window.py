@@ -27,6 +27,14 @@ class CheckWindow:
         """The window, for check metadata."""
         return {"first_day": self.start, "last_day": self.end}
 
+    def chunks(self, max_days: int) -> list[CheckWindow]:
+        """The window cut into consecutive windows of at most ``max_days`` of its days (itself when its days are
+        unknown or fit)."""
+        if not self.days or len(self.days) <= max_days:
+            return [self]
+        parts = [self.days[i:i + max_days] for i in range(0, len(self.days), max_days)]
+        return [CheckWindow(part[0], part[-1], part) for part in parts]
+
     def days_without(self, found: Iterable[str]) -> list[str]:
         """The window's days (partition keys) that are not in ``found``."""
         seen = set(found)
