@@ -61,16 +61,25 @@ def remove_unreachable(io: FileIO, expired: Iterable[Snapshot], kept: Iterable[S
     read: set[str] = set()
     for snapshot in expired:
         candidates.add(snapshot.manifest_list)
-        for manifest in snapshot.manifests(io):
+        try:
+            manifests = snapshot.manifests(io)
+        except FileNotFoundError:  # removed before: what it reached was removed first (or stays for orphan clean-up)
+            continue
+        for manifest in manifests:
             if manifest.added_snapshot_id in kept_ids or manifest.manifest_path in read:
                 continue
             read.add(manifest.manifest_path)
             candidates.add(manifest.manifest_path)
-            entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
+            try:
+                entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
+            except FileNotFoundError:
+                continue
             candidates.update(e.data_file.file_path for e in entries
                               if e.snapshot_id is not None and e.snapshot_id not in kept_ids)
     deleted, failures = 0, []
-    for path in sorted(candidates - reachable_files(io, roots)):
+    # data and delete files first, manifests next, manifest lists last: an interrupted removal leaves no list
+    # pointing at a missing manifest
+    for path in sorted(candidates - reachable_files(io, roots), key=lambda p: ("/snap-" in p, p.endswith(".avro"), p)):
         try:
             io.delete(path)
             deleted += 1
