@@ -2,12 +2,11 @@
 them, kept when a kept snapshot (a tag's, or a chain's root) still does (mesh_assets/lib/lakehouse/expired_files.py).
 """
 
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 
 from mesh_assets.lib.lakehouse.expired_files import reachable_files, remove_unreachable
+from tests.support.iceberg_files import files_on_disk
 
 pytestmark = pytest.mark.integration
 
@@ -16,11 +15,6 @@ SCHEMA = pa.schema([("day", pa.int32()), ("value", pa.float64())])
 
 def rows(day: int) -> pa.Table:
     return pa.Table.from_pydict({"day": [day], "value": [float(day)]}, schema=SCHEMA)
-
-
-def on_disk(table) -> set[str]:
-    root = Path(table.location().removeprefix("file://"))
-    return {f"file://{p}" for p in root.rglob("*") if p.is_file() and not p.name.endswith(".json")}
 
 
 @pytest.fixture
@@ -52,10 +46,10 @@ def test_only_files_no_kept_snapshot_reaches_are_deleted(table):
                                  table.metadata.snapshots)
 
     assert removal.failed == 0 and removal.deleted >= 2  # file 2 and s2's manifest list at least
-    assert on_disk(table) == reachable_files(table.io, table.metadata.snapshots)
-    assert not file_2 & on_disk(table) and len(file_2) == 1
+    assert files_on_disk(table) == reachable_files(table.io, table.metadata.snapshots)
+    assert not file_2 & files_on_disk(table) and len(file_2) == 1
     assert table.scan(snapshot_id=s1.snapshot_id).to_arrow()["day"].to_pylist() == [1]  # the tag still reads
     assert table.scan().to_arrow()["day"].to_pylist() == [3]
     again = remove_unreachable(table.io, [s for s in before if s.snapshot_id == s2.snapshot_id],
                                table.metadata.snapshots)
-    assert again.failed == 0 and on_disk(table) == reachable_files(table.io, table.metadata.snapshots)  # no raise
+    assert again.failed == 0 and files_on_disk(table) == reachable_files(table.io, table.metadata.snapshots)  # no raise

@@ -196,24 +196,19 @@ def test_a_partitioned_table_is_compacted_partition_by_partition(maintained):
     assert {f.file.partition[0] for f in files} == {(2026 - 1970) * 12, (2026 - 1970) * 12 + 1}
 
 
-def _files_on_disk(table) -> set[str]:
-    """Data and manifest files under the table's folder (``metadata/*.metadata.json`` aside: the catalog's history)."""
-    root = Path(table.location().removeprefix("file://"))
-    return {f"file://{path}" for path in root.rglob("*") if path.is_file() and not path.name.endswith(".json")}
-
-
 def test_the_files_only_expired_snapshots_reached_are_deleted_and_no_other(maintained):
     from mesh_assets.lib.lakehouse.expired_files import reachable_files
+    from tests.support.iceberg_files import files_on_disk
 
     deleted = {t["table"]: t["expired_files_deleted"]
                for t in _materialization(maintained["events"])["per_table"].value}
     for load in (maintained["marks"], maintained["load"]):
         table = load()
         reached = reachable_files(table.io, table.snapshots())
-        assert _files_on_disk(table) == reached, ".".join(table.name())  # nothing unreachable left, nothing needed gone
+        assert files_on_disk(table) == reached, ".".join(table.name())  # nothing unreachable left, nothing needed gone
         assert deleted[".".join(table.name())] > 0
     # the month table kept only its compacted snapshot: its ten daily files went with the expired appends
     marks = maintained["marks"]()
-    data = [p for p in _files_on_disk(marks) if p.endswith(".parquet")]
+    data = [p for p in files_on_disk(marks) if p.endswith(".parquet")]
     assert len(data) == 2 and {p for p in data} == {t.file.file_path for t in marks.scan().plan_files()}
     assert deleted[MARKS.identifier] >= len(MARK_DAYS) + len(MARK_DAYS)  # ten data files and ten manifest lists
