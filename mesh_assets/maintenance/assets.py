@@ -43,6 +43,8 @@ class TableReport:
     rows_after: int = 0
     compaction: str = ""
     expired: list[int] = field(default_factory=list)
+    files_deleted: int = 0
+    files_not_deleted: list[str] = field(default_factory=list)
     kept_reasons: dict[str, int] = field(default_factory=dict)
     needed: dict[int, list[str]] = field(default_factory=dict)
     position_carriers: list[int] = field(default_factory=list)
@@ -54,7 +56,9 @@ class TableReport:
         """The table's figures for the materialization's metadata (snapshot ids as strings)."""
         return {"table": self.table, "files_before": self.files_before, "files_after": self.files_after,
                 "snapshots_before": self.snapshots_before, "snapshots_after": self.snapshots_after,
-                "snapshots_expired": len(self.expired), "rows_before": self.rows_before, "rows_after": self.rows_after,
+                "snapshots_expired": len(self.expired), "expired_files_deleted": self.files_deleted,
+                "expired_files_not_deleted": self.files_not_deleted, "rows_before": self.rows_before,
+                "rows_after": self.rows_after,
                 "compaction": self.compaction, "kept_by_reason": self.kept_reasons,
                 "needed_snapshot_ids": [str(i) for i in sorted(self.needed)],
                 "needed_because": {str(i): why for i, why in sorted(self.needed.items())},
@@ -92,6 +96,7 @@ def maintain_table(iceberg: IcebergCatalogResource, identifier: str, compactor, 
         report.compaction = compaction.reason
         expiry = expire_snapshots(load, policy)
         report.expired, report.needed = expiry.expired, expiry.plan.anchors
+        report.files_deleted, report.files_not_deleted = expiry.files.deleted, expiry.files.failures
         report.kept_reasons = expiry.plan.reasons_by_count()
         report.position_carriers = expiry.plan.position_carriers()
         after_table = load()
@@ -118,7 +123,8 @@ def maintenance_verdicts(reports: list[TableReport]) -> list[AssetCheckResult]:
     changed = {r.table: [r.rows_before, r.rows_after] for r in reports if not r.error and r.rows_before != r.rows_after}
     totals = (f"files {sum(r.files_before for r in reports)} -> {sum(r.files_after for r in reports)}, snapshots "
               f"{sum(r.snapshots_before for r in reports)} -> {sum(r.snapshots_after for r in reports)} over "
-              f"{len(reports)} tables")
+              f"{len(reports)} tables, {sum(r.files_deleted for r in reports)} files of expired snapshots deleted")
+    undeleted = {r.table: r.files_not_deleted for r in reports if r.files_not_deleted}
     return [
         AssetCheckResult(
             check_name=POSITIONS_CHECK, passed=not missing and not failed,
@@ -138,8 +144,12 @@ def maintenance_verdicts(reports: list[TableReport]) -> list[AssetCheckResult]:
                       "changed": MetadataValue.json(changed)}),
         AssetCheckResult(
             check_name=FILES_CHECK, passed=not failed,
-            description=(f"could not maintain {len(failed)} tables: {failed[:5]}; " if failed else "") + totals,
+            description=(f"could not maintain {len(failed)} tables: {failed[:5]}; " if failed else "") + totals
+                        + (f"; {len(undeleted)} tables kept files that could not be deleted (storage only)"
+                           if undeleted else ""),
             metadata={"files_before": sum(r.files_before for r in reports),
+                      "expired_files_deleted": sum(r.files_deleted for r in reports),
+                      "expired_files_not_deleted": MetadataValue.json(undeleted),
                       "files_after": sum(r.files_after for r in reports),
                       "snapshots_before": sum(r.snapshots_before for r in reports),
                       "snapshots_after": sum(r.snapshots_after for r in reports),
@@ -196,6 +206,7 @@ def iceberg_table_maintenance(context: AssetExecutionContext, iceberg: IcebergCa
                   "retention_days": settings.mesh_snapshot_retention_days, "keep_last": policy.keep_last,
                   "cutoff": cutoff.isoformat(), "small_file_mb": settings.mesh_compaction_small_file_mb,
                   "snapshots_expired": sum(len(r.expired) for r in reports),
+                  "expired_files_deleted": sum(r.files_deleted for r in reports),
                   "files_before": sum(r.files_before for r in reports),
                   "files_after": sum(r.files_after for r in reports),
                   "per_table": MetadataValue.json([r.as_row() for r in reports])},

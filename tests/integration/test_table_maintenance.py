@@ -194,3 +194,21 @@ def test_a_partitioned_table_is_compacted_partition_by_partition(maintained):
     assert len(files) == 2  # ten daily files, one per month after compaction
     assert sorted(marks.scan().to_arrow().to_pylist(), key=lambda r: r["day"]) == maintained["marks_before"]
     assert {f.file.partition[0] for f in files} == {(2026 - 1970) * 12, (2026 - 1970) * 12 + 1}
+
+
+def test_the_files_only_expired_snapshots_reached_are_deleted_and_no_other(maintained):
+    from mesh_assets.lib.lakehouse.expired_files import reachable_files
+    from tests.support.iceberg_files import files_on_disk
+
+    deleted = {t["table"]: t["expired_files_deleted"]
+               for t in _materialization(maintained["events"])["per_table"].value}
+    for load in (maintained["marks"], maintained["load"]):
+        table = load()
+        reached = reachable_files(table.io, table.snapshots())
+        assert files_on_disk(table) == reached, ".".join(table.name())  # nothing unreachable left, nothing needed gone
+        assert deleted[".".join(table.name())] > 0
+    # the month table kept only its compacted snapshot: its ten daily files went with the expired appends
+    marks = maintained["marks"]()
+    data = [p for p in files_on_disk(marks) if p.endswith(".parquet")]
+    assert len(data) == 2 and {p for p in data} == {t.file.file_path for t in marks.scan().plan_files()}
+    assert deleted[MARKS.identifier] >= len(MARK_DAYS) + len(MARK_DAYS)  # ten data files and ten manifest lists

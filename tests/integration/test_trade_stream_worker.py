@@ -566,9 +566,11 @@ def test_the_workers_snapshot_expiry_keeps_the_positions_under_a_compaction(tmp_
     expiry then follows the same keep rule, so the commit carrying the positions stays and the next batch appends."""
     from mesh_assets.lib.cdc.records import OffsetRange
     from mesh_assets.lib.cdc.records import TopicPartition as SourcePartition
+    from mesh_assets.lib.lakehouse.expired_files import reachable_files
     from mesh_assets.lib.lakehouse.positions import committed_positions
     from mesh_assets.lib.lakehouse.table_maintenance import compact_small_files
     from mesh_assets.lib.lakehouse.tables import ensure_table
+    from tests.support.iceberg_files import files_on_disk
     from trade_worker.commit_process import CommitProcess
 
     catalog = CatalogSettings.local(tmp_path)
@@ -585,6 +587,8 @@ def test_the_workers_snapshot_expiry_keeps_the_positions_under_a_compaction(tmp_
         table = load()
         assert len(table.snapshots()) == 2  # the compaction (current) and the last commit under it
         assert committed_positions(table) == {SourcePartition("aladdin.trades", 0): 6}
+        # the expired commits' manifest lists went with them; every file a kept snapshot reads is still there
+        assert files_on_disk(table) == reachable_files(table.io, table.snapshots())
         nxt = committer.commit([OffsetRange("aladdin.trades", 0, 6, 8)], [_hot_row(0, o) for o in (6, 7)],
                                {STREAM_STATS_KEY: "{}"})
         assert nxt.committed and nxt.rows_written == 2

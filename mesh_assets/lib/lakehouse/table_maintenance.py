@@ -2,7 +2,8 @@
 
 Expiry follows :mod:`mesh_assets.lib.lakehouse.snapshot_retention` (the snapshots the readers of source
 positions need stay) and records the proven offset floor in the same commit. pyiceberg 0.12 removes the
-snapshots from the table metadata; it deletes no files (no orphan-file clean-up).
+snapshots from the table metadata and deletes no files; once the expiry has committed, the files only expired
+snapshots reached are deleted here (:mod:`mesh_assets.lib.lakehouse.expired_files`).
 
 pyiceberg 0.12 has no ``rewrite_data_files``: the compaction here reads the small files of each partition
 that holds more than one, writes their rows into new files and swaps them in one overwrite commit pinned to
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mesh_assets.lib.lakehouse.expired_files import FileRemoval, remove_unreachable
 from mesh_assets.lib.lakehouse.retry import commit_with_retry
 from mesh_assets.lib.lakehouse.snapshot_retention import (
     ExpiryPlan,
@@ -56,6 +58,7 @@ class ExpiryOutcome:
     table: str
     plan: ExpiryPlan
     expired: list[int]
+    files: FileRemoval = field(default_factory=FileRemoval)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def table_figures(table: Table, small_file_bytes: int, snapshot_id: int | None =
 
 def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -> ExpiryOutcome:
     """Expire what :func:`~mesh_assets.lib.lakehouse.snapshot_retention.plan_expiry` allows, and record the
-    proven offset floor (``mesh.source.expired_through``) in the same commit."""
+    proven offset floor (``mesh.source.expired_through``) in the same commit; then delete the files only the
+    expired snapshots reached."""
     from pyiceberg.table.update.snapshot import ExpireSnapshots
 
     from mesh_assets.lib.lakehouse.transactions import transaction
@@ -118,7 +122,15 @@ def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -
             ExpireSnapshots(tx).by_ids(plan.expire).commit()
         return ExpiryOutcome(name, plan, list(plan.expire))
 
-    return commit_with_retry(load_table, attempt)
+    before = load_table()
+    outcome = commit_with_retry(load_table, attempt)
+    if not outcome.expired:
+        return outcome
+    expired = set(outcome.expired)
+    after = load_table()  # the committed metadata: whatever a writer added meanwhile is kept too
+    files = remove_unreachable(after.io, [s for s in before.metadata.snapshots if s.snapshot_id in expired],
+                               after.metadata.snapshots)
+    return ExpiryOutcome(outcome.table, outcome.plan, outcome.expired, files)
 
 
 def compact_small_files(load_table: Callable[[], Table], small_file_bytes: int, min_small_files: int
