@@ -33,8 +33,9 @@ from resources.warehouse import WarehouseResource
 
 #: Days a daily check evaluates per query. The large firm's full history (1,260 days) in one query of the positions
 #: reconcile (a full outer join of every expected and every gold position) needed more than the 1.7 GB a query may
-#: take on the local Trino (EXCEEDED_LOCAL_MEMORY_LIMIT; Trino spills no full outer join); a year at a time stays
-#: within it, and every daily check's verdict of a day depends only on that day and the days before it.
+#: take on the local Trino (EXCEEDED_LOCAL_MEMORY_LIMIT, spill enabled); a year at a time stays within it, and
+#: every daily check's verdict of a day depends only on that day and the days before it
+#: (tests/integration/test_check_windows.py).
 DAYS_PER_QUERY = 252
 
 #: A whole-table check: one verdict. A daily check: a verdict per trading day (ISO date) of the window.
@@ -83,16 +84,14 @@ def run_checks(context: AssetExecutionContext, warehouse: WarehouseResource,
             continue
         window = check_window(context)
         context.log.info(f"check {check.spec.key.to_user_string()} over {window.start}..{window.end}")
-        if check.daily:
-            result: Any = {}
-            for part in window.chunks(DAYS_PER_QUERY):
-                result.update(check.evaluate(warehouse, part))
-        else:
-            result = check.evaluate(warehouse, window)
         if not check.daily:
-            yield to_check_result(result, check_name=check.spec.name, asset_key=check.spec.asset_key)
+            yield to_check_result(check.evaluate(warehouse, window), check_name=check.spec.name,
+                                  asset_key=check.spec.asset_key)
             continue
+        verdicts: dict[str, Verdict] = {}
+        for part in window.chunks(DAYS_PER_QUERY):
+            verdicts.update(check.evaluate(warehouse, part))
         days = list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else []
         # The check's output (what a blocking check's downstream waits for), then one evaluation per day.
         yield Output(None, output_name=output_names[check.spec.key])
-        yield from _daily_events(check, result, days)
+        yield from _daily_events(check, verdicts, days)
