@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 MODEL, TABLE = "silver_trades", 'silver."trades"'
 
 
-def test_a_rebuilt_silver_table_is_replaced_in_place_and_never_missing(cluster_world, monkeypatch):
+def test_a_rebuilt_silver_table_is_replaced_in_place_and_never_missing(cluster_world, monkeypatch, tmp_path):
     from resources.dbt import DBT_PROJECT_DIR, dbt_executable
     from resources.environment import resources_for
 
@@ -46,8 +46,10 @@ def test_a_rebuilt_silver_table_is_replaced_in_place_and_never_missing(cluster_w
     reader = threading.Thread(target=read_while_rebuilding, daemon=True)
     reader.start()
     try:
+        # its own target path: dbt_project/target/manifest.json is the code location's (duckdb) manifest
         proc = subprocess.run([dbt_executable(), "run", "--select", MODEL, "--target", "trino", "--no-use-colors",
-                               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+                               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                               "--target-path", str(tmp_path / "target")],
                               env={**os.environ, **dbt.dbt_environment()},
                               capture_output=True, text=True, timeout=600)
     finally:
