@@ -116,20 +116,21 @@ def expire_snapshots(load_table: Callable[[], Table], policy: RetentionPolicy) -
                            reads_every_partition_version(name), name in OFFSET_GAPS_BY_DESIGN)
         if not plan.expire:
             return ExpiryOutcome(name, plan, [])
+        expiring = set(plan.expire)
+        expired_snapshots.clear()  # a retried attempt plans again
+        expired_snapshots.extend(s for s in table.metadata.snapshots if s.snapshot_id in expiring)
         with transaction(table) as tx:
             if plan.expired_through:
                 tx.set_properties({EXPIRED_THROUGH_KEY: encode_floor(plan.expired_through)})
             ExpireSnapshots(tx).by_ids(plan.expire).commit()
         return ExpiryOutcome(name, plan, list(plan.expire))
 
-    before = load_table()
+    expired_snapshots: list = []
     outcome = commit_with_retry(load_table, attempt)
     if not outcome.expired:
         return outcome
-    expired = set(outcome.expired)
     after = load_table()  # the committed metadata: whatever a writer added meanwhile is kept too
-    files = remove_unreachable(after.io, [s for s in before.metadata.snapshots if s.snapshot_id in expired],
-                               after.metadata.snapshots)
+    files = remove_unreachable(after.io, expired_snapshots, after.metadata.snapshots)
     return ExpiryOutcome(outcome.table, outcome.plan, outcome.expired, files)
 
 
