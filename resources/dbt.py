@@ -65,6 +65,9 @@ class DbtWarehouseResource(ConfigurableResource):
     trino_port: int | None = Field(default=None, description="Trino coordinator HTTP port (trino target)")
     trino_catalog: str | None = Field(default=None, description="Trino catalog of the Iceberg tables (trino target)")
     trino_user: str | None = Field(default=None, description="user dbt runs as on Trino (trino target)")
+    days_per_build: int | None = Field(
+        default=None, description="a range of more trading days than this is built by one dbt invocation per this "
+        "many days (mesh_assets/warehouse/dbt_windows.py); None: the whole range at once")
     parse_cache_dir: str | None = Field(
         default=None, description="folder keeping dbt's partial parse of invocations without --vars (the entitlement "
         "reconcile, on-demand rebuilds), so the next one skips the full parse; None: always parse")

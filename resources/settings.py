@@ -97,6 +97,9 @@ class MeshSettings(BaseSettings):
     mesh_trino_catalog: str = _setting(
         "mesh", "Trino catalog of the Iceberg tables; also the pyiceberg catalog's name (the two must match)")
     mesh_trino_user: str = _setting("mesh", "user the code location's Trino queries and dbt run as")
+    mesh_dbt_days_per_build: int = _setting(
+        252, "trading days one dbt build covers on `cluster`: a longer range (a backfill) is built that many days at a "
+        "time, oldest first, so a query holds a year of the firm, not all of it (0: the whole range at once)")
     # alerts
     mesh_alert_webhook_url: str | None = _setting(
         None, "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON; "

@@ -7,6 +7,7 @@
         materialized='incremental',
         incremental_strategy=daily_strategy(),
         unique_key=daily_key(day_column, grain),
+        incremental_predicates=daily_incremental_predicates(day_column),
         on_schema_change=on_schema_change,
         partitioned_by=daily_partitioned_by(day_column),
         properties=daily_properties(day_column),

@@ -33,6 +33,18 @@
 {% macro default__daily_partitioned_by(day_column) -%}{{ return(none) }}{%- endmacro %}
 {% macro athena__daily_partitioned_by(day_column) -%}{{ return(['month(' ~ day_column ~ ')']) }}{%- endmacro %}
 
+{#- Trino: the merge reads only the window's days of the table (its month partitions), not every day built so far:
+    every row a daily model builds is a day of its window, so no other day can match. A full history built a year
+    at a time (mesh_assets/warehouse/dbt_windows.py) merges each year against that year alone. Athena's merge
+    keeps its default (no predicates): it has not run on Athena itself. -#}
+{% macro daily_incremental_predicates(day_column) -%}
+    {{ return(adapter.dispatch('daily_incremental_predicates', 'investment_mesh')(day_column)) }}
+{%- endmacro %}
+{% macro default__daily_incremental_predicates(day_column) -%}{{ return(none) }}{%- endmacro %}
+{% macro trino__daily_incremental_predicates(day_column) -%}
+    {{ return(['DBT_INTERNAL_DEST.' ~ day_column ~ ' between ' ~ window_start() ~ ' and ' ~ window_end()]) }}
+{%- endmacro %}
+
 {#- Table properties of a daily model: only Trino's Iceberg connector takes partitioning as a property. -#}
 {% macro daily_properties(day_column) -%}
     {{ return(adapter.dispatch('daily_properties', 'investment_mesh')(day_column)) }}

@@ -84,7 +84,10 @@
 
 {#- Post-hook of the product models: recreate this model's tenant views (returns no SQL). -#}
 {% macro tenant_product_views() -%}
-    {%- if execute -%}
+    {#- var('tenant_views') false: a middle piece of a range built a piece at a time (the views select the
+        whole table: the first piece's views serve every piece, the last piece's take any column it added;
+        mesh_assets/warehouse/dbt_windows.py). -#}
+    {%- if execute and var('tenant_views', true) -%}
         {%- set data_product = (config.get('meta') or {}).get('data_product') -%}
         {%- if not data_product -%}
             {{ exceptions.raise_compiler_error("model " ~ this ~ " has no meta.data_product: its tenant views cannot be named") }}

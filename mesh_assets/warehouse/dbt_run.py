@@ -21,6 +21,7 @@ from dagster import (
 
 from mesh_assets.warehouse.dbt_stream import read_in_background, stop_dbt
 from mesh_assets.warehouse.dbt_test_details import describe_test
+from mesh_assets.warehouse.dbt_windows import EarlierPieces, build_windows
 from resources.dbt import DbtWarehouseResource
 from resources.iceberg import IcebergCatalogResource
 from resources.warehouse import WarehouseResource
@@ -130,11 +131,10 @@ def run_dbt(
     timing, and, for models reading bronze, the Iceberg snapshot ids they read) and a check result per
     dbt test. A failed model or error-severity test fails the step
     after everything that did build has been reported, naming the failing nodes and their messages.
+    A range longer than the resource's ``days_per_build`` is built a piece at a time
+    (:mod:`mesh_assets.warehouse.dbt_windows`) and reported as one build.
     """
-    from mesh_assets.warehouse.translator import dagster_dbt_translator
-
     window = window_vars(context)
-    dbt_vars = {**window, **(extra_vars or {})}
     selected_ids = [unique_id_by_key[key] for key in context.selected_asset_keys]
     selected = sorted(manifest["nodes"][u]["name"] for u in selected_ids)
     if not selected:  # only Python checks of this step were selected: nothing for dbt to build
@@ -142,60 +142,114 @@ def run_dbt(
         return
     ensure_worker_tables(iceberg, manifest, selected_ids)
     snapshots_before = bronze_snapshot_ids(iceberg, manifest, selected_ids)
-    # Unit tests (hand-built cases) run in the test suite, not in production builds.
-    args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
-            "--indirect-selection", "buildable", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
-    context.log.info(f"dbt {' '.join(args)}")
-    invocation = dbt.cli(args, manifest=manifest, dagster_dbt_translator=dagster_dbt_translator(),
-                         raise_on_error=False)
-    try:
-        errors: list[str] = []
-        counts: dict[str, dict[str, Any]] = {}
-        checks: list[AssetCheckEvaluation] = []
-        # A model whose counts were not logged, and every one after it (the order must stay topological), is
-        # counted once dbt has exited.
-        deferred: list[AssetMaterialization] = []
-        stream = _dbt_events(invocation, manifest, invocation.dagster_dbt_translator, errors, counts)
-        for event in read_in_background(stream):
-            if isinstance(event, AssetMaterialization):
-                unique_id = unique_id_by_key[event.asset_key]
-                if deferred or unique_id not in counts:
-                    deferred.append(event)
-                    continue
-                yield _materialization(event, counts[unique_id], dbt_vars, manifest, unique_id, iceberg,
-                                       snapshots_before)
-            elif isinstance(event, AssetCheckEvaluation):
-                checks.append(event)  # described below: a failing test's rows are read from the warehouse
-            else:
-                yield event
-        # dbt has exited: the warehouse can be read (DuckDB has one writer) and run_results.json exists
-        late = row_counts(warehouse, [e.asset_key for e in deferred if unique_id_by_key[e.asset_key] not in counts],
-                          window)
-        for event in deferred:
-            unique_id = unique_id_by_key[event.asset_key]
-            yield _materialization(event, counts.get(unique_id) or late.get(event.asset_key, {}), dbt_vars, manifest,
-                                   unique_id, iceberg, snapshots_before)
-        expected_checks = set(context.selected_asset_check_keys)
+    days = list(context.partition_keys) if window and context.has_partition_key_range else []
+    pieces = build_windows(window, days, dbt.days_per_build)
+    build = _Build(context, dbt, warehouse, manifest, unique_id_by_key, iceberg, snapshots_before,
+                   reported_vars={**window, **(extra_vars or {})}, pieces=pieces)
+    for number, piece in enumerate(pieces, 1):
+        if len(pieces) > 1:
+            context.log.info(f"dbt builds {piece['start_date']}..{piece['end_date']} ({number} of {len(pieces)})")
+        # The tenant views are (re)created by the first piece (they exist once its tables do) and the last.
+        middle = {"tenant_views": False} if 1 < number < len(pieces) else {}
+        yield from build.invoke(selected, {**piece, **(extra_vars or {}), **middle}, piece,
+                                final=number == len(pieces))
+
+
+class _Build:
+    """One step's dbt build, in one invocation or one per piece of its range."""
+
+    def __init__(self, context: AssetExecutionContext, dbt: DbtWarehouseResource, warehouse: WarehouseResource,
+                 manifest: Mapping[str, Any], unique_id_by_key: Mapping[AssetKey, str],
+                 iceberg: IcebergCatalogResource | None, snapshots_before: Mapping[str, int | None],
+                 reported_vars: Mapping[str, Any], pieces: list[dict[str, str]]) -> None:
+        self.context, self.dbt, self.warehouse, self.manifest = context, dbt, warehouse, manifest
+        self.unique_id_by_key, self.iceberg, self.snapshots_before = unique_id_by_key, iceberg, snapshots_before
+        self.reported_vars = dict(reported_vars)
+        if len(pieces) > 1:
+            self.reported_vars["built_in_pieces"] = pieces
+        self.pieces = pieces
+        self.earlier = EarlierPieces()
+
+    def _report(self, event: AssetMaterialization, count: Mapping[str, Any]) -> MaterializeResult:
+        unique_id = self.unique_id_by_key[event.asset_key]
+        return _materialization(event, self.earlier.count(unique_id, count), self.reported_vars, self.manifest,
+                                unique_id, self.iceberg, self.snapshots_before)
+
+    def invoke(self, selected: list[str], dbt_vars: Mapping[str, Any], piece: Mapping[str, str],
+               final: bool) -> Iterator[Any]:
+        """One ``dbt build`` over ``piece``. The final piece reports as dbt goes; an earlier one is recorded, and
+        reported only if it fails (then the step fails there)."""
+        from mesh_assets.warehouse.translator import dagster_dbt_translator
+
+        # Unit tests (hand-built cases) run in the test suite, not in production builds.
+        args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
+                "--indirect-selection", "buildable", *(["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else [])]
+        self.context.log.info(f"dbt {' '.join(args)}")
+        invocation = self.dbt.cli(args, manifest=self.manifest, dagster_dbt_translator=dagster_dbt_translator(),
+                                  raise_on_error=False)
+        try:
+            errors: list[str] = []
+            counts: dict[str, dict[str, Any]] = {}
+            checks: list[AssetCheckEvaluation] = []
+            # A model whose counts were not logged, and every one after it (the order must stay topological), is
+            # counted once dbt has exited; an earlier piece's models all wait for it.
+            deferred: list[AssetMaterialization] = []
+            stream = _dbt_events(invocation, self.manifest, invocation.dagster_dbt_translator, errors, counts)
+            for event in read_in_background(stream):
+                if isinstance(event, AssetMaterialization):
+                    unique_id = self.unique_id_by_key[event.asset_key]
+                    if deferred or unique_id not in counts or not final:
+                        deferred.append(event)
+                        continue
+                    yield self._report(event, counts[unique_id])
+                elif isinstance(event, AssetCheckEvaluation):
+                    checks.append(event)  # described below: a failing test's rows are read from the warehouse
+                else:
+                    yield event
+            # dbt has exited: the warehouse can be read (DuckDB has one writer) and run_results.json exists
+            late = row_counts(self.warehouse, [e.asset_key for e in deferred
+                                               if self.unique_id_by_key[e.asset_key] not in counts], dict(piece))
+            piece_counts = {self.unique_id_by_key[e.asset_key]: counts.get(self.unique_id_by_key[e.asset_key])
+                            or late.get(e.asset_key, {}) for e in deferred}
+            results = self._check_results(invocation, checks)
+            failed = not invocation.is_successful()
+            if not (final or failed):
+                self.earlier.add(piece, piece_counts, results)
+                return
+            for event in deferred:
+                yield self._report(event, piece_counts[self.unique_id_by_key[event.asset_key]])
+            for result in results:
+                yield self.earlier.combined(piece, result)
+            if failed:
+                failures = _failures(invocation) or errors or [str(invocation.get_error())]
+                where = f" on {piece['start_date']}..{piece['end_date']} (piece {self.pieces.index(dict(piece)) + 1} " \
+                        f"of {len(self.pieces)}; the later pieces were not built)" if len(self.pieces) > 1 else ""
+                raise Failure(
+                    description=f"dbt build failed{where}: {'; '.join(failures[:5]) or 'see the dbt logs'}",
+                    metadata={"failed_nodes": MetadataValue.json(failures),
+                              "dbt_errors": MetadataValue.json(errors[:20])},
+                )
+        finally:
+            stop_dbt(invocation)
+            # Each invocation has its own target folder (artifacts, logs); its events are read by now.
+            self.dbt.keep_parse(args, invocation)
+            shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+    def _check_results(self, invocation: Any, checks: list[AssetCheckEvaluation]) -> list[AssetCheckResult]:
+        """The selected tests' results, each with what it asserts and, when it failed, a sample of its rows."""
+        expected_checks = set(self.context.selected_asset_check_keys)
         test_results = _run_results_by_id(invocation)
+        results = []
         for event in checks:
             if event.asset_check_key in expected_checks:
                 unique_id = event.metadata.get("unique_id")
-                described, details = describe_test(manifest, test_results, warehouse, unique_id.value) \
+                described, details = describe_test(self.manifest, test_results, self.warehouse, unique_id.value) \
                     if unique_id is not None else (None, {})
-                yield AssetCheckResult(asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
-                                       severity=event.severity, metadata={**event.metadata, **details},
-                                       description=event.description or described)
-        if not invocation.is_successful():
-            failures = _failures(invocation) or errors or [str(invocation.get_error())]
-            raise Failure(
-                description=f"dbt build failed: {'; '.join(failures[:5]) or 'see the dbt logs'}",
-                metadata={"failed_nodes": MetadataValue.json(failures), "dbt_errors": MetadataValue.json(errors[:20])},
-            )
-    finally:
-        stop_dbt(invocation)
-        # Each invocation has its own target folder (artifacts, logs); its events are read by now.
-        dbt.keep_parse(args, invocation)
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+                results.append(AssetCheckResult(
+                    asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
+                    severity=event.severity, metadata={**event.metadata, **details},
+                    description=event.description or described))
+        return results
 
 
 def _materialization(event: AssetMaterialization, count: Mapping[str, Any], dbt_vars: Mapping[str, Any],

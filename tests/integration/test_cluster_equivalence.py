@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,27 @@ def test_the_end_of_day_succeeds_on_the_cluster_with_the_same_check_verdicts(clu
     assert len(evaluated) > 50  # dbt tests and the in-step Python checks, all of them
     assert evaluated == local  # the same checks, with the same verdicts (the firm's seeded faults fail on both)
     assert not all(evaluated.values())
+
+
+def test_the_cluster_built_the_range_in_pieces_and_reports_the_rows_of_all_of_them(cluster_world, eod_world):
+    """The cluster's dbt built the range three pieces at a time (tests/support/cluster_world.py); each daily model's
+    materialization still covers the whole range: its window rows equal DuckDB's one build's."""
+    assert_succeeded(cluster_world, cluster_world["eod"])
+    days = eod_world["days"]
+    cluster = {m.asset_key: m.metadata for m in (
+        e.event_specific_data.materialization for e in run_events(cluster_world, cluster_world["eod"])
+        if e.event_type_value == "ASSET_MATERIALIZATION") if m.partition == days[-1]}
+    local = {m.asset_key: m.metadata for m in (e.materialization for e in
+                                               eod_world["eod"].get_asset_materialization_events())
+             if m.partition == days[-1]}
+    daily = [key for key, metadata in cluster.items() if "window_row_count" in metadata]
+    assert len(daily) >= 8
+    for key in daily:
+        pieces = cluster[key]["dbt_vars"].value["built_in_pieces"]
+        assert len(pieces) == 3
+        assert pieces[0]["start_date"] == days[0] and pieces[-1]["end_date"] == days[-1]
+        assert all(a["end_date"] < b["start_date"] for a, b in pairwise(pieces))
+        assert cluster[key]["window_row_count"].value == local[key]["window_row_count"].value > 0, key.to_user_string()
 
 
 def test_every_gold_table_is_equal_row_for_row_on_both_engines(cluster_world, eod_world):
