@@ -163,9 +163,8 @@ def cluster_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
             warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"),
         ),
         "warehouse": WarehouseResource(engine="trino", **trino),
-        # A year of trading days per dbt build by default: the large firm's full history at once made Trino
-        # aggregate ~40M groups in one query (uniqueness tests, product prices), past one node's memory, spilling
-        # to disk; a year of it stays in memory (docs/architecture.md, "cluster").
+        # MESH_DBT_DAYS_PER_BUILD bounds the days one dbt build covers (and so one query's memory); by default the
+        # whole range, measured as fast as a year at a time on one node (docs/architecture.md, "cluster").
         "dbt": DbtWarehouseResource(
             target="trino", parse_cache_dir=str(settings.data_dir() / "dbt" / "parse-cache"),
             days_per_build=settings.mesh_dbt_days_per_build or None, **trino,

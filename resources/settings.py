@@ -98,8 +98,9 @@ class MeshSettings(BaseSettings):
         "mesh", "Trino catalog of the Iceberg tables; also the pyiceberg catalog's name (the two must match)")
     mesh_trino_user: str = _setting("mesh", "user the code location's Trino queries and dbt run as")
     mesh_dbt_days_per_build: int = _setting(
-        252, "trading days one dbt build covers on `cluster`: a longer range (a backfill) is built that many days at a "
-        "time, oldest first, so a query holds a year of the firm, not all of it (0: the whole range at once)")
+        0, "on `cluster`, the most trading days one dbt build covers: a longer range (a backfill) is built that many "
+        "days at a time, oldest first, so a query holds that much of the firm, not all of it (0: the whole range at "
+        "once; 252 builds a year at a time)")
     # alerts
     mesh_alert_webhook_url: str | None = _setting(
         None, "webhook (Slack, Teams, PagerDuty...) receiving run-failure and freshness alerts as JSON; "

@@ -1,10 +1,7 @@
 {#- Generic tests without packages (dbt deps would need the network). -#}
 
 {% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as occurrences
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
+{{ unique_combination_failures(model, columns) }}  {#- macros/unique_combination.sql -#}
 {% endtest %}
 
 {% test positive(model, column_name) %}
