@@ -164,7 +164,7 @@ def cluster_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
         ),
         "warehouse": WarehouseResource(engine="trino", **trino),
         # MESH_DBT_DAYS_PER_BUILD bounds the days one dbt build covers (and so one query's memory); by default the
-        # whole range, measured as fast as a year at a time on one node (docs/architecture.md, "cluster").
+        # whole range: on one node it measured no slower than a year at a time (docs/architecture.md, "cluster").
         "dbt": DbtWarehouseResource(
             target="trino", parse_cache_dir=str(settings.data_dir() / "dbt" / "parse-cache"),
             days_per_build=settings.mesh_dbt_days_per_build or None, **trino,
