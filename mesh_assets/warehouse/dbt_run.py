@@ -146,13 +146,8 @@ def run_dbt(
     pieces = build_windows(window, days, dbt.days_per_build)
     build = _Build(context, dbt, warehouse, manifest, unique_id_by_key, iceberg, snapshots_before,
                    reported_vars={**window, **(extra_vars or {})}, pieces=pieces)
-    for number, piece in enumerate(pieces, 1):
-        if len(pieces) > 1:
-            context.log.info(f"dbt builds {piece['start_date']}..{piece['end_date']} ({number} of {len(pieces)})")
-        # The tenant views are (re)created by the first piece (they exist once its tables do) and the last.
-        middle = {"tenant_views": False} if 1 < number < len(pieces) else {}
-        yield from build.invoke(selected, {**piece, **(extra_vars or {}), **middle}, piece,
-                                final=number == len(pieces))
+    for number in range(1, len(pieces) + 1):
+        yield from build.invoke(selected, number, extra_vars or {})
 
 
 class _Build:
@@ -175,15 +170,21 @@ class _Build:
         return _materialization(event, self.earlier.count(unique_id, count), self.reported_vars, self.manifest,
                                 unique_id, self.iceberg, self.snapshots_before)
 
-    def invoke(self, selected: list[str], dbt_vars: Mapping[str, Any], piece: Mapping[str, str],
-               final: bool) -> Iterator[Any]:
-        """One ``dbt build`` over ``piece``. The final piece reports as dbt goes; an earlier one is recorded, and
-        reported only if it fails (then the step fails there)."""
+    def invoke(self, selected: list[str], number: int, extra_vars: Mapping[str, Any]) -> Iterator[Any]:
+        """One ``dbt build`` over piece ``number`` (from 1). The final piece reports as dbt goes; an earlier one is
+        recorded, and reported only if it fails (then the step fails there)."""
         from mesh_assets.warehouse.translator import dagster_dbt_translator
 
+        piece, final, several = self.pieces[number - 1], number == len(self.pieces), len(self.pieces) > 1
+        if several:
+            self.context.log.info(f"dbt builds {piece['start_date']}..{piece['end_date']} "
+                                  f"({number} of {len(self.pieces)})")
+        # The tenant views are (re)created by the first piece (they exist once its tables do) and the last.
+        middle = {"tenant_views": False} if 1 < number < len(self.pieces) else {}
+        dbt_vars = {**piece, **extra_vars, **middle}
         # Unit tests (hand-built cases) run in the test suite, not in production builds.
         args = ["build", "--select", " ".join(selected), "--exclude", "test_type:unit",
-                "--indirect-selection", "buildable", *(["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else [])]
+                "--indirect-selection", "buildable", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
         self.context.log.info(f"dbt {' '.join(args)}")
         invocation = self.dbt.cli(args, manifest=self.manifest, dagster_dbt_translator=dagster_dbt_translator(),
                                   raise_on_error=False)
@@ -222,8 +223,8 @@ class _Build:
                 yield self.earlier.combined(piece, result)
             if failed:
                 failures = _failures(invocation) or errors or [str(invocation.get_error())]
-                where = f" on {piece['start_date']}..{piece['end_date']} (piece {self.pieces.index(dict(piece)) + 1} " \
-                        f"of {len(self.pieces)}; the later pieces were not built)" if len(self.pieces) > 1 else ""
+                where = f" on {piece['start_date']}..{piece['end_date']} (piece {number} of {len(self.pieces)}; " \
+                        "the later pieces were not built)" if several else ""
                 raise Failure(
                     description=f"dbt build failed{where}: {'; '.join(failures[:5]) or 'see the dbt logs'}",
                     metadata={"failed_nodes": MetadataValue.json(failures),
