@@ -162,7 +162,9 @@ def cluster_resources(settings: MeshSettings | None = None) -> dict[str, Any]:
             catalog_type="sql", name=settings.mesh_trino_catalog, uri=EnvVar("MESH_ICEBERG_CATALOG_URI"),
             warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"),
         ),
-        "warehouse": WarehouseResource(engine="trino", **trino),
+        "warehouse": WarehouseResource(
+            engine="trino", iceberg_catalog_uri=EnvVar("MESH_ICEBERG_CATALOG_URI"),
+            iceberg_warehouse=EnvVar("MESH_ICEBERG_WAREHOUSE"), **trino),
         # MESH_DBT_DAYS_PER_BUILD bounds the days one dbt build covers (and so one query's memory); by default the
         # whole range: on one node it measured no slower than a year at a time (docs/architecture.md, "cluster").
         "dbt": DbtWarehouseResource(

@@ -36,6 +36,11 @@ def _load_catalog(
     raise ValueError(f"unknown Iceberg catalog type {catalog_type!r}; expected 'sql' or 'glue'")
 
 
+def sql_catalog(name: str, uri: str, warehouse: str) -> Catalog:
+    """The SQL catalog ``name`` at ``uri`` (cached per process, as every catalog here)."""
+    return _load_catalog("sql", name, uri, warehouse, None)
+
+
 def _prepare_local_paths(uri: str | None, warehouse: str) -> None:
     """Create the folders of a SQLite catalog and a file:// warehouse (the embedded environment)."""
     from pathlib import Path

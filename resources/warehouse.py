@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
@@ -27,6 +27,10 @@ class WarehouseResource(ConfigurableResource):
     trino_catalog: str = Field(default="mesh", description="Trino catalog of the Iceberg tables (cluster)")
     trino_user: str = Field(default="mesh", description="user the queries run as (cluster)")
     trino_timeout_s: float = Field(default=600, description="how long a Trino query may run (cluster)")
+    iceberg_catalog_uri: str | None = Field(
+        default=None, description="cluster: URI of the Iceberg JDBC catalog Trino writes to (whole tables are read "
+                                  "from it); unset, they are read through Trino")
+    iceberg_warehouse: str | None = Field(default=None, description="cluster: warehouse root of that catalog")
 
     def query(self, sql: str, tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
         """Run ``sql`` and return its result as Arrow; ``tables`` are registered as views first (DuckDB)."""
@@ -49,6 +53,20 @@ class WarehouseResource(ConfigurableResource):
                                  "cannot be registered")
             return self._athena(sql) if self.engine == "athena" else self._trino(sql)
         raise ValueError(f"unknown warehouse engine {self.engine!r}; expected 'duckdb', 'athena' or 'trino'")
+
+    def read_table(self, table: str, columns: Sequence[str]) -> pa.Table:
+        """Every row of ``columns`` of one silver or gold table (``schema.name``) as Arrow.
+
+        On Trino with the catalog configured, the table's Iceberg files are read with pyiceberg from the catalog
+        Trino writes to (the same snapshot a query would read): Trino's JSON result protocol took 10-13 s for the
+        large firm's 2.5M prices, decoded row by row in Python; the Arrow scan took 0.4 s. Elsewhere, a SQL select.
+        """
+        if self.engine == "trino" and self.iceberg_catalog_uri and self.iceberg_warehouse:
+            from resources.iceberg import sql_catalog
+
+            catalog = sql_catalog(self.trino_catalog, self.iceberg_catalog_uri, self.iceberg_warehouse)
+            return catalog.load_table(table).scan(selected_fields=tuple(columns)).to_arrow()
+        return self.query(f"select {', '.join(columns)} from {table}")
 
     def _trino(self, sql: str) -> pa.Table:
         """Run ``sql`` on Trino (schema-qualified names resolve in ``trino_catalog``) and return it as Arrow, typed

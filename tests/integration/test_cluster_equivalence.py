@@ -171,6 +171,26 @@ def test_every_gold_table_is_equal_row_for_row_on_both_engines(cluster_world, eo
     assert rows > 10_000  # the firm's whole history, not empty tables
 
 
+def test_a_whole_table_read_from_the_catalog_is_what_trino_and_duckdb_answer(cluster_world, eod_world):
+    """The price checks read silver.prices whole with pyiceberg from the catalog Trino writes to (not through
+    Trino's row-by-row JSON results): the same rows and types as Trino's own answer and as DuckDB's table."""
+    from resources.warehouse import WarehouseResource
+
+    assert_succeeded(cluster_world, cluster_world["eod"])
+    info, env = cluster_world["info"], cluster_world["env"]
+    columns = ["security_id", "figi", "price_date", "px_last", "currency"]
+    from_catalog = WarehouseResource(
+        engine="trino", trino_host=info.host, trino_port=info.port, trino_catalog=info.catalog,
+        iceberg_catalog_uri=env["MESH_ICEBERG_CATALOG_URI"], iceberg_warehouse=env["MESH_ICEBERG_WAREHOUSE"],
+    ).read_table("silver.prices", columns)
+    through_trino = trino_warehouse(cluster_world).read_table("silver.prices", columns)
+    assert from_catalog.schema == through_trino.schema
+    assert from_catalog.num_rows > 1_000
+    assert not differences("silver.prices", through_trino.to_pylist(), from_catalog.to_pylist())
+    local = duckdb_warehouse(eod_world).read_table("silver.prices", columns)
+    assert not differences("silver.prices", local.to_pylist(), from_catalog.to_pylist())
+
+
 def test_gips_reads_its_inputs_through_trino_and_every_check_passes(cluster_world, follow_ups, eod_world):
     from dagster import AssetKey
 

@@ -71,7 +71,8 @@ def validate_prices(frame: Any) -> Verdict:
 
 def great_expectations_price_suite(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Validate silver.prices with the GX suite."""
-    frame = warehouse.query("select security_id, figi, price_date, px_last, currency from silver.prices").to_pandas()
+    frame = warehouse.read_table(
+        "silver.prices", ["security_id", "figi", "price_date", "px_last", "currency"]).to_pandas()
     return validate_prices(frame)
 
 

@@ -38,10 +38,11 @@ def price_discrepancy_count(warehouse: WarehouseResource, _window: CheckWindow) 
 def close_outliers_mad(warehouse: WarehouseResource, _window: CheckWindow) -> Verdict:
     """Per security, MAD z-scores of daily log returns; samples of the outliers."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    prices = warehouse.query(
-        "select security_id, price_date, px_last from silver.prices where px_last > 0 order by security_id, price_date"
-    ).to_pandas()
+    closes = warehouse.read_table("silver.prices", ["security_id", "price_date", "px_last"])
+    prices = (closes.filter(pc.greater(closes["px_last"], 0))
+              .sort_by([("security_id", "ascending"), ("price_date", "ascending")]).to_pandas())
     found = []
     for security_id, closes in prices.groupby("security_id", sort=True):
         px = closes["px_last"].to_numpy(dtype=float)

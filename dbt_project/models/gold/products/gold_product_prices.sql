@@ -4,11 +4,7 @@
     A tenant sees only the closes of what it holds, never the firm's whole price list. Delivery
     lineage (date, file, line) stays in silver.prices. -#}
 with held as (
-    select distinct pos.as_of_date, c.tenant_id, pos.security_id
-    from {{ ref('gold_positions') }} as pos
-    left join {{ ref('silver_portfolios') }} as p on p.portfolio_id = pos.portfolio_id
-    left join {{ ref('silver_clients') }} as c on c.client_id = p.client_id
-    where {{ in_window('pos.as_of_date') }} and not pos.is_cash and pos.quantity > 0
+    {{ held_by_tenant(ref('gold_positions'), ref('silver_portfolios'), ref('silver_clients')) }}
 )
 select
     h.as_of_date,
