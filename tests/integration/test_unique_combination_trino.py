@@ -1,6 +1,6 @@
-"""The uniqueness test's Trino form (macros/unique_combination.sql: one bit per day in 64-day blocks per group, then
-the suspect groups grouped exactly) finds exactly the rows the plain group-by finds, nulls included, on the session's
-Trino: with a day first, and with a first column that is no date."""
+"""The uniqueness test's Trino form (macros/unique_combination.sql: with a date first, one bit per day in 64-day blocks
+per group, then the suspect groups and the rows with a null grouped exactly) finds exactly the rows the plain group-by
+finds, nulls included, on the session's Trino; with a first column that is no date it is the plain group-by."""
 
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def test_the_trino_form_finds_the_same_duplicates_as_the_plain_group_by(trino_cl
         ("1969-11-04", "p3", "s6", 2)}
 
 
-def test_with_no_date_first_the_trino_form_still_finds_the_duplicates_exactly(trino_cluster, tmp_path):
+def test_with_no_date_first_the_trino_form_is_the_plain_group_by(trino_cluster, tmp_path):
     trino_sql = compiled("trino__unique_combination_failures", trino_cluster, tmp_path / "trino", TEXT_ROWS)
     plain_sql = compiled("default__unique_combination_failures", trino_cluster, tmp_path / "plain", TEXT_ROWS)
+    assert trino_sql == plain_sql  # the first column's type, asked of Trino, is varchar
     found = sorted(map(tuple, trino_rows(trino_cluster, trino_sql)), key=str)
-    assert found == sorted(map(tuple, trino_rows(trino_cluster, plain_sql)), key=str)
     assert set(found) == {("a", "p1", "s1", 2), ("2024-01-02", "p2", "s2", 2), (None, "p3", "s3", 2)}

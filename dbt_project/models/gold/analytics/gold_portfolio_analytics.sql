@@ -20,10 +20,18 @@ exposures as (
     from valued
     group by as_of_date, portfolio_id, currency
 ),
+holdings_ranked as (
+    select
+        as_of_date, portfolio_id, security_id, market_value, nav,
+        row_number() over (partition by as_of_date, portfolio_id order by market_value desc, security_id) as holding_rank
+    from valued
+    where not is_cash and market_value > 0
+),
 top_holdings as (
     select as_of_date, portfolio_id, 'top_holding' as measure, security_id as bucket, cast(holding_rank as integer) as rank,
-           market_value, weight
-    from ({{ largest_holdings('valued', ref('gold_nav_history'), 10) }}) as largest
+           market_value, market_value / nav as weight
+    from holdings_ranked
+    where holding_rank <= 10
 ),
 trades_of_day as (
     select
