@@ -40,8 +40,8 @@ def close_outliers_mad(warehouse: WarehouseResource, _window: CheckWindow) -> Ve
     import numpy as np
     import pyarrow.compute as pc
 
-    closes = warehouse.read_table("silver.prices", ["security_id", "price_date", "px_last"])
-    prices = (closes.filter(pc.greater(closes["px_last"], 0))
+    table = warehouse.read_table("silver.prices", ["security_id", "price_date", "px_last"])
+    prices = (table.filter(pc.greater(table["px_last"], 0))
               .sort_by([("security_id", "ascending"), ("price_date", "ascending")]).to_pandas())
     found = []
     for security_id, closes in prices.groupby("security_id", sort=True):
